@@ -1,0 +1,138 @@
+"""The claim catalogue: every claim ID of chapter 10, read from data files.
+
+The catalogue lives in ``islp_ch10/catalogue/*.toml`` (one file per book section, each a
+list of ``[[claim]]`` tables).  Fields:
+
+``id``            the ID used in ``CLAIMS.md`` (e.g. ``"10.3/maxpool-example"``)
+``kind``          ``exact``, ``property`` or ``empirical`` (as in CLAIMS.md; ``"exact + empirical"`` allowed)
+``statement``     one line, our own words
+``tests``         pytest node ids (``tests/test_10_3_cnn.py::test_maxpool_example``) that check it
+``book_value``    optional: the figure the book states (number or string)
+``tolerance``     optional: absolute tolerance for a comparison with ``book_value``
+``erratum``       optional: what the source notes get wrong; the tests check the corrected statement
+``threshold``     empirical only: the figure the test asserts (``direction`` says >= or <=)
+``seeds``         empirical only: the seeds whose spread was measured
+``spread``        empirical only: the measured figures per seed, or their range
+``margin_why``    empirical only: why the threshold sits where it does relative to the spread
+``deviation``     optional: where the book's figure does not reproduce, what does
+``ci_config``     optional: how the CI tier deviates from the book configuration (fewer epochs ...)
+
+Tests read book figures through :func:`get`; the catalogue is the only place they live.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+KINDS = {"exact", "property", "empirical"}
+ID_PATTERN = re.compile(r"^10\.\d/[a-z0-9][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    kind: str
+    statement: str
+    tests: tuple[str, ...]
+    book_value: Any = None
+    tolerance: float | None = None
+    erratum: str | None = None
+    threshold: float | None = None
+    direction: str | None = None
+    seeds: tuple[int, ...] = ()
+    spread: Any = None
+    margin_why: str | None = None
+    deviation: str | None = None
+    ci_config: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def section(self) -> str:
+        return self.id.split("/")[0]
+
+    @property
+    def kinds(self) -> set[str]:
+        return {k.strip() for k in re.split(r"[+/]", self.kind)}
+
+    @property
+    def is_empirical(self) -> bool:
+        return "empirical" in self.kinds
+
+    def passes(self, measured: float) -> bool:
+        """Whether a measured figure meets this empirical claim's threshold."""
+        if self.threshold is None or self.direction is None:
+            raise ValueError(f"claim {self.id} has no threshold/direction to judge a measurement by")
+        return measured >= self.threshold if self.direction == ">=" else measured <= self.threshold
+
+
+_KNOWN = {f for f in Claim.__dataclass_fields__ if f != "extra"}
+
+
+def _claim_from_table(table: dict, source: str) -> Claim:
+    missing = {"id", "kind", "statement", "tests"} - table.keys()
+    if missing:
+        raise ValueError(f"{source}: claim {table.get('id', '?')} lacks {sorted(missing)}")
+    cid = table["id"]
+    if not ID_PATTERN.match(cid):
+        raise ValueError(f"{source}: malformed claim id {cid!r}")
+    kinds = {k.strip() for k in re.split(r"[+/]", table["kind"])}
+    if not kinds <= KINDS:
+        raise ValueError(f"{source}: claim {cid} has unknown kind {table['kind']!r}")
+    if table.get("direction") not in (None, ">=", "<="):
+        raise ValueError(f"{source}: claim {cid} direction must be '>=' or '<='")
+    known = {k: v for k, v in table.items() if k in _KNOWN}
+    known["tests"] = tuple(known["tests"])
+    known["seeds"] = tuple(known.get("seeds", ()))
+    extra = {k: v for k, v in table.items() if k not in _KNOWN}
+    return Claim(**known, extra=extra)
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, Claim]:
+    """Every claim, keyed by ID, from all ``catalogue/*.toml`` files (validated)."""
+    claims: dict[str, Claim] = {}
+    folder = resources.files("islp_ch10") / "catalogue"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".toml"):
+            continue
+        data = tomllib.loads(entry.read_text(encoding="utf-8"))
+        for table in data.get("claim", []):
+            claim = _claim_from_table(table, entry.name)
+            if claim.id in claims:
+                raise ValueError(f"claim {claim.id} is defined twice (second time in {entry.name})")
+            claims[claim.id] = claim
+    return claims
+
+
+def get(claim_id: str) -> Claim:
+    """One claim by ID; a KeyError names the unknown ID."""
+    try:
+        return catalogue()[claim_id]
+    except KeyError:
+        raise KeyError(f"claim {claim_id!r} is not in the catalogue (islp_ch10/catalogue/*.toml)") from None
+
+
+def book_value(claim_id: str) -> Any:
+    value = get(claim_id).book_value
+    if value is None:
+        raise KeyError(f"claim {claim_id} has no book_value in the catalogue")
+    return value
+
+
+_ROW = re.compile(r"^\|\s*(10\.\d/[a-z0-9-]+)\s*\|(.*)\|\s*([^|]+?)\s*\|\s*$")
+
+
+def claims_md_ids(path: str | Path) -> dict[str, str]:
+    """IDs of a CLAIMS.md file mapped to the text of their row (claim and kind)."""
+    rows: dict[str, str] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        m = _ROW.match(line.strip())
+        if m:
+            rows[m.group(1)] = m.group(2) + "|" + m.group(3)
+    return rows
