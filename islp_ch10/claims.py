@@ -16,6 +16,8 @@ list of ``[[claim]]`` tables).  Fields:
 ``margin_why``    empirical only: why the threshold sits where it does relative to the spread
 ``deviation``     optional: where the book's figure does not reproduce, what does
 ``ci_config``     optional: how the CI tier deviates from the book configuration (fewer epochs ...)
+``parts``         optional: ``[claim.parts.NAME]`` tables (book_value, threshold, direction, spread)
+                  for a claim that states several figures (10.5/imdb-rnn: ``lstm`` and ``rnn``)
 
 Tests read book figures through :func:`get`; the catalogue is the only place they live.
 """
@@ -64,11 +66,24 @@ class Claim:
     def is_empirical(self) -> bool:
         return "empirical" in self.kinds
 
-    def passes(self, measured: float) -> bool:
-        """Whether a measured figure meets this empirical claim's threshold."""
-        if self.threshold is None or self.direction is None:
-            raise ValueError(f"claim {self.id} has no threshold/direction to judge a measurement by")
-        return measured >= self.threshold if self.direction == ">=" else measured <= self.threshold
+    @property
+    def parts(self) -> dict[str, dict]:
+        """Sub-figures of a claim that states several (``[claim.parts.NAME]`` tables)."""
+        return self.extra.get("parts", {})
+
+    def criterion(self, part: str | None = None) -> tuple[Any, float, str]:
+        """``(book_value, threshold, direction)`` for the claim or one of its parts."""
+        if part is not None and part in self.parts:
+            p = self.parts[part]
+            return p.get("book_value"), p.get("threshold"), p.get("direction", self.direction)
+        return self.book_value, self.threshold, self.direction
+
+    def passes(self, measured: float, part: str | None = None) -> bool:
+        """Whether a measured figure meets this empirical claim's (or part's) threshold."""
+        _, threshold, direction = self.criterion(part)
+        if threshold is None or direction not in (">=", "<="):
+            raise ValueError(f"claim {self.id} (part {part}) has no threshold/direction to judge by")
+        return measured >= threshold if direction == ">=" else measured <= threshold
 
 
 _KNOWN = {f for f in Claim.__dataclass_fields__ if f != "extra"}

@@ -7,7 +7,7 @@ Two ways to fit the same model with the same configuration:
                  ``ErrorTracker`` and ``Trainer.test``.  It proves the book's code runs on today's
                  torch/Lightning.  Its DataLoaders index one sample at a time and collate, which on
                  MNIST costs far more than the arithmetic.
-``path="fast"``  the module of :func:`make_module` with :class:`InMemoryBatches`: the sampler yields whole
+``path="fast"``  :class:`ChapterModule` with :class:`InMemoryBatches`: the sampler yields whole
                  index batches and the dataset slices the stored tensors once per batch.  The
                  batches are drawn by the same ``RandomSampler`` from the same global RNG, so with
                  the same seed both paths see the same minibatches in the same order and end with
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset, random_split
@@ -40,8 +41,6 @@ TASKS = ("regression", "binary", "multiclass")
 # ----------------------------------------------------------------------------- seeding
 def seed_everything(seed: int, deterministic: bool = True) -> None:
     """Seed python, numpy and torch (Lightning's helper) and ask torch for deterministic kernels."""
-    import pytorch_lightning as pl
-
     pl.seed_everything(seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
 
@@ -211,63 +210,57 @@ def _split_indices(n: int, validation, seed: int) -> tuple[list[int], list[int]]
 
 
 # ----------------------------------------------------------------------------- fast path module
-def _lightning_module_class():
-    import pytorch_lightning as pl
+class ChapterModule(pl.LightningModule):
+    """Loss, optimiser and whole-epoch metrics for one chapter model (the fast path's module).
 
-    class _ChapterModule(pl.LightningModule):
-        """Loss, optimiser and whole-epoch metrics for one chapter model.
+    Metrics are torchmetrics objects updated every batch and computed at epoch end, so the logged
+    validation and test figures are over the whole set (what ISLP's ErrorTracker is for), not
+    averages of batch figures.
+    """
 
-        Metrics are torchmetrics objects updated every batch and computed at epoch end, so the
-        logged validation and test figures are over the whole set (what ISLP's ErrorTracker is
-        for), not averages of batch figures.
-        """
+    def __init__(self, model: nn.Module, config: TrainConfig):
+        super().__init__()
+        self.model, self.config = model, config
+        self.loss = make_loss(config.task)
+        self.metrics = nn.ModuleDict({
+            stage: nn.ModuleDict(make_metrics(config.task, config.num_classes))
+            for stage in ("train_", "valid_", "test_")
+        })
 
-        def __init__(self, model: nn.Module, config: TrainConfig):
-            super().__init__()
-            self.model, self.config = model, config
-            self.loss = make_loss(config.task)
-            self.metrics = nn.ModuleDict({
-                stage: nn.ModuleDict(make_metrics(config.task, config.num_classes))
-                for stage in ("train_", "valid_", "test_")
-            })
+    def forward(self, x):
+        return self.model(x)
 
-        def forward(self, x):
-            return self.model(x)
+    def _step(self, batch, stage: str):
+        x, y = batch
+        pred = self(x)
+        loss = self.loss(pred, y)
+        self.log(f"{stage}loss", loss, on_step=False, on_epoch=True, batch_size=len(y), sync_dist=True)
+        for name, metric in self.metrics[stage].items():
+            metric.update(pred.detach(), _metric_target(self.config.task, y))
+            self.log(f"{stage}{name}", metric, on_step=False, on_epoch=True)
+        return loss
 
-        def _step(self, batch, stage: str):
-            x, y = batch
-            pred = self(x)
-            loss = self.loss(pred, y)
-            self.log(f"{stage}loss", loss, on_step=False, on_epoch=True, batch_size=len(y), sync_dist=True)
-            for name, metric in self.metrics[stage].items():
-                metric.update(pred.detach(), _metric_target(self.config.task, y))
-                self.log(f"{stage}{name}", metric, on_step=False, on_epoch=True)
-            return loss
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train_")
 
-        def training_step(self, batch, batch_idx):
-            return self._step(batch, "train_")
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "valid_")
 
-        def validation_step(self, batch, batch_idx):
-            self._step(batch, "valid_")
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test_")
 
-        def test_step(self, batch, batch_idx):
-            self._step(batch, "test_")
-
-        def configure_optimizers(self):
-            return self.config.make_optimizer(self.model.parameters())
-
-    return _ChapterModule
+    def configure_optimizers(self):
+        return self.config.make_optimizer(self.model.parameters())
 
 
-def make_module(model: nn.Module, config: TrainConfig):
+def make_module(model: nn.Module, config: TrainConfig) -> ChapterModule:
     """The fast path's LightningModule for ``model`` under ``config``."""
-    return _lightning_module_class()(model, config)
+    return ChapterModule(model, config)
 
 
 # ----------------------------------------------------------------------------- trainer
 def make_trainer(config: TrainConfig, callbacks: Sequence = (), log_dir: str | None = None):
     """A ``Trainer`` configured as the lab's (deterministic, CSV logs), with device passthrough."""
-    import pytorch_lightning as pl
     from pytorch_lightning.loggers import CSVLogger
 
     logger = CSVLogger(log_dir, name=config.name) if log_dir else False
@@ -374,30 +367,33 @@ def fit(model: nn.Module | Callable[[], nn.Module], train: tuple, test: tuple, c
                      path=path, config=config, log_dir=run_dir, extra=extra)
 
 
-def _fast_objects(model, config, x_train, y_train, x_test, y_test):
-    import pytorch_lightning as pl
+class InMemoryDataModule(pl.LightningDataModule):
+    """Train / validation / test :class:`InMemoryBatches` behind Lightning's DataModule interface."""
 
+    def __init__(self, train: InMemoryBatches, valid: InMemoryBatches | None, test: InMemoryBatches,
+                 batch_size: int):
+        super().__init__()
+        self.train_ds, self.valid_ds, self.test_ds, self.batch_size = train, valid, test, batch_size
+
+    def train_dataloader(self):
+        return batch_loader(self.train_ds, self.batch_size, shuffle=True)
+
+    def val_dataloader(self):
+        return batch_loader(self.valid_ds, self.batch_size, shuffle=False) if self.valid_ds is not None else []
+
+    def test_dataloader(self):
+        return batch_loader(self.test_ds, self.batch_size, shuffle=False)
+
+
+def _fast_objects(model, config, x_train, y_train, x_test, y_test):
     if config.validation == "test":
-        tr_idx, val = list(range(len(y_train))), InMemoryBatches(x_test, y_test)
-        train_ds = InMemoryBatches(x_train, y_train)
+        train_ds, val = InMemoryBatches(x_train, y_train), InMemoryBatches(x_test, y_test)
     else:
         tr_idx, va_idx = _split_indices(len(y_train), config.validation, config.seed)
         train_ds = InMemoryBatches(_take(x_train, tr_idx), y_train[tr_idx])
         val = InMemoryBatches(_take(x_train, va_idx), y_train[va_idx]) if va_idx else None
-    test_ds = InMemoryBatches(x_test, y_test)
-    bs = config.batch_size
-
-    class _DM(pl.LightningDataModule):
-        def train_dataloader(self):
-            return batch_loader(train_ds, bs, shuffle=True)
-
-        def val_dataloader(self):
-            return batch_loader(val, bs, shuffle=False) if val is not None else []
-
-        def test_dataloader(self):
-            return batch_loader(test_ds, bs, shuffle=False)
-
-    return make_module(model, config), _DM()
+    dm = InMemoryDataModule(train_ds, val, InMemoryBatches(x_test, y_test), config.batch_size)
+    return make_module(model, config), dm
 
 
 def _take(x, idx):

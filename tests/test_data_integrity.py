@@ -1,0 +1,523 @@
+"""The loaders refuse bad input loudly and never leave half-written files (fast tier).
+
+Every test writes its own small files under ``tmp_path``; none needs the real data or the
+network (``download`` is exercised with a fake fetch function).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import tarfile
+import textwrap
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from islp_ch10 import data
+from islp_ch10.data import imdb as imdb_mod
+from islp_ch10.data import mnist as mnist_mod
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ----------------------------------------------------------------------------- helpers
+def idx_bytes(arr: np.ndarray, magic: int) -> bytes:
+    return struct.pack(">I", magic) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype(np.uint8).tobytes()
+
+
+def write_gz(path, raw: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(raw, mtime=0))
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def register(monkeypatch, root, key) -> None:
+    monkeypatch.setitem(data.KNOWN_FILES, key, data.FileSpec((("sha256", sha256(root / key)),)))
+
+
+REVIEWS = {
+    ("train", "pos"): ["A great movie.<br /><br />Great acting, great plot!", "Loved it; the cast was great.",
+                       "Wonderful film, wasn't it?"],
+    ("train", "neg"): ["A bad movie. Bad plot, bad acting.", "Boring and dull; the worst.", "Not good at all."],
+    ("test", "pos"): ["Great fun, a great film.", "Superb and moving."],
+    ("test", "neg"): ["Awful. Just bad.", "The plot was dull and the acting bad."],
+}
+
+
+def write_imdb_archive(path, drop: tuple[str, str] | None = None, mode="w:xz", extra=None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, mode) as tf:
+        def add(name, text):
+            blob = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tf.addfile(info, io.BytesIO(blob))
+
+        add("aclImdb/README", "toy")
+        for (split, lab), texts in REVIEWS.items():
+            if (split, lab) == drop:
+                continue
+            for i, text in enumerate(texts):
+                rating = 9 if lab == "pos" else 2
+                add(f"aclImdb/{split}/{lab}/{i * 10}_{rating}.txt", text)
+        for name, text in (extra or {}).items():
+            add(name, text)
+
+
+@pytest.fixture
+def mini_imdb(tmp_path, monkeypatch):
+    """A tiny IMDB archive registered under the staged archive's key, and a private cache."""
+    root = tmp_path / "data"
+    key = "imdb/aclImdb_v1_nounsup.tar.xz"
+    write_imdb_archive(root / key)
+    register(monkeypatch, root, key)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(data.CACHE_ENV, str(cache))
+    return root, cache
+
+
+def load_mini(root):
+    return data.load_imdb(root, num_words=8, maxlen=6)
+
+
+def same_imdb(a: data.IMDBData, b: data.IMDBData) -> bool:
+    return ((a.X_train != b.X_train).nnz == 0 and (a.X_test != b.X_test).nnz == 0
+            and np.array_equal(a.S_train, b.S_train) and np.array_equal(a.S_test, b.S_test)
+            and np.array_equal(a.y_train, b.y_train) and a.vocab == b.vocab and a.lookup == b.lookup)
+
+
+# ----------------------------------------------------------------------------- folders
+def test_default_folders_follow_xdg_and_env(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.delenv(data.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.data_root() == tmp_path / "xdg" / "islp-ch10"
+    assert data.cache_dir() == tmp_path / "xdg" / "islp-ch10" / "processed"
+    assert data.cache_dir().is_dir()
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "ro"))
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "c"))
+    assert data.data_root() == tmp_path / "ro" and data.cache_dir() == tmp_path / "c"
+
+
+# ----------------------------------------------------------------------------- IDX / gzip
+def test_gz_with_bad_crc_is_refused(tmp_path):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    write_gz(path, idx_bytes(np.arange(10) % 10, mnist_mod.LABEL_MAGIC))
+    blob = bytearray(path.read_bytes())
+    blob[-8] ^= 0xFF  # the CRC32 field of the gzip trailer
+    path.write_bytes(bytes(blob))
+    with pytest.raises(data.DataFormatError, match="t10k-labels-idx1-ubyte.gz") as info:
+        data.read_idx(path, mnist_mod.LABEL_MAGIC)
+    assert "CRC" in str(info.value) or "crc" in str(info.value).lower()
+
+
+def test_gz_cut_short_is_refused(tmp_path):
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    write_gz(path, idx_bytes(np.arange(1000) % 10, mnist_mod.LABEL_MAGIC))
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(data.DataFormatError, match="train-labels-idx1-ubyte.gz"):
+        data.read_idx(path, mnist_mod.LABEL_MAGIC)
+
+
+def test_idx_wrong_magic_names_the_file(tmp_path):
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    write_gz(path, idx_bytes(np.zeros((2, 28, 28)), mnist_mod.IMAGE_MAGIC))  # an image file under a label name
+    with pytest.raises(data.DataFormatError, match="magic") as info:
+        data.read_idx(path, mnist_mod.LABEL_MAGIC)
+    assert str(path) in str(info.value) and "0x00000803" in str(info.value)
+
+
+def test_idx_truncated_payload(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    raw = idx_bytes(np.zeros((5, 28, 28)), mnist_mod.IMAGE_MAGIC)
+    write_gz(path, raw[:-784])  # the header promises 5 images, 4 are there
+    with pytest.raises(data.DataFormatError, match="truncated") as info:
+        data.read_idx(path, mnist_mod.IMAGE_MAGIC)
+    assert str(path) in str(info.value)
+    with pytest.raises(data.DataFormatError, match="header"):
+        data.parse_idx(raw[:10], mnist_mod.IMAGE_MAGIC, "x")
+
+
+def test_load_mnist_reports_corrupt_member(tmp_path, monkeypatch):
+    """A file whose digest is right (e.g. registered) but whose content is not IDX still fails clearly."""
+    rng = np.random.default_rng(0)
+    for key, rel in mnist_mod.FILES.items():
+        if key.endswith("images"):
+            write_gz(tmp_path / rel, idx_bytes(rng.integers(0, 256, (3, 28, 28)), mnist_mod.IMAGE_MAGIC))
+        else:
+            write_gz(tmp_path / rel, idx_bytes(np.arange(3), mnist_mod.IMAGE_MAGIC))  # wrong magic
+        register(monkeypatch, tmp_path, rel)
+    with pytest.raises(data.DataFormatError, match="train-labels-idx1-ubyte.gz"):
+        data.load_mnist(tmp_path)
+
+
+# ----------------------------------------------------------------------------- checksums
+def test_sha256_mismatch_names_file_and_both_hashes(tmp_path):
+    key = "mnist/train-labels-idx1-ubyte.gz"
+    path = tmp_path / key
+    write_gz(path, idx_bytes(np.arange(60) % 10, mnist_mod.LABEL_MAGIC))
+    with pytest.raises(data.ChecksumError) as info:
+        data.verify(path, key)
+    err = info.value
+    expected = dict(data.KNOWN_FILES[key].digests)["sha256"]
+    actual = sha256(path)
+    assert str(path) in str(err) and expected in str(err) and actual in str(err)
+    assert err.path == str(path) and expected in err.expected and actual in err.actual
+    assert isinstance(err, ValueError)
+    # the loaders check before reading: the other three files are absent, the bad one is found first
+    for rel in mnist_mod.FILES.values():
+        if rel != key:
+            write_gz(tmp_path / rel, b"")
+    with pytest.raises((data.ChecksumError, data.DataFormatError)):
+        data.load_mnist(tmp_path)
+    clone = pickle.loads(pickle.dumps(err))  # crosses pytest-xdist process boundaries intact
+    assert str(clone) == str(err) and clone.expected == err.expected
+
+
+def test_hashes_are_memoised_by_path_size_mtime(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"a" * 100)
+    first = data.file_digests(path)["sha256"]
+    st = path.stat()
+    path.write_bytes(b"b" * 100)  # same size; restore the mtime: the memo cannot see the change
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert data.file_digests(path)["sha256"] == first
+    path.write_bytes(b"b" * 101)  # a size change is seen without clearing
+    assert data.file_digests(path)["sha256"] == hashlib.sha256(b"b" * 101).hexdigest()
+    data.clear_hash_memo()
+
+
+# ----------------------------------------------------------------------------- missing data
+@pytest.mark.parametrize("loader, name, dataset", [
+    (data.load_mnist, "train-images-idx3-ubyte.gz", "mnist"),
+    (data.load_imdb, "aclImdb_v1_nounsup.tar.xz", "imdb"),
+    (data.load_cifar100, "cifar-100-python.tar.gz", "cifar100"),
+    (data.load_imagenet_classes, "imagenet_class_index.json", "imagenet"),
+])
+def test_missing_data_says_what_and_how(tmp_path, loader, name, dataset):
+    with pytest.raises(data.DataMissing) as info:
+        loader(tmp_path)
+    msg = str(info.value)
+    assert name in msg and str(tmp_path) in msg
+    assert f"islp-ch10 download {dataset}" in msg and "ISLP_CH10_DATA" in msg
+    assert isinstance(info.value, FileNotFoundError)
+    clone = pickle.loads(pickle.dumps(info.value))
+    assert str(clone) == msg and clone.missing == info.value.missing
+
+
+# ----------------------------------------------------------------------------- archives
+def test_imdb_tar_with_a_folder_missing(tmp_path):
+    path = tmp_path / "aclImdb_v1_nounsup.tar.xz"
+    write_imdb_archive(path, drop=("test", "neg"))
+    with pytest.raises(data.DataFormatError, match="aclImdb/test/neg/") as info:
+        imdb_mod.read_archive(path)
+    assert str(path) in str(info.value)
+
+
+def test_imdb_archive_not_a_tar(tmp_path):
+    path = tmp_path / "aclImdb_v1_nounsup.tar.xz"
+    path.write_bytes(b"\xfd7zXZ\x00 not really")
+    with pytest.raises(data.DataFormatError, match="cannot read"):
+        imdb_mod.read_archive(path)
+
+
+def test_imdb_archive_order_and_official_layout(tmp_path):
+    """Reviews come neg then pos by numeric id; the official .tar.gz (with unsup/) reads the same."""
+    path = tmp_path / "aclImdb_v1.tar.gz"
+    write_imdb_archive(path, mode="w:gz", extra={"aclImdb/train/unsup/0_0.txt": "unlabelled",
+                                                 "aclImdb/train/labeledBow.feat": "0 1:1"})
+    reviews = imdb_mod.read_archive(path)
+    tr = reviews["train"]
+    assert tr.labels.tolist() == [0, 0, 0, 1, 1, 1] and tr.ids.tolist() == [0, 10, 20, 0, 10, 20]
+    assert tr.texts[0] == REVIEWS[("train", "neg")][0] and tr.ratings.tolist() == [2, 2, 2, 9, 9, 9]
+    assert "unlabelled" not in tr.texts and len(reviews["test"].texts) == 4
+
+
+def test_cifar_tar_with_a_member_missing(tmp_path):
+    path = tmp_path / "cifar-100-python.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for m in ("train", "test"):
+            blob = pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"fine_labels": [0],
+                                 b"coarse_labels": [0]}, protocol=2)
+            info = tarfile.TarInfo(f"cifar-100-python/{m}")
+            info.size = len(blob)
+            tf.addfile(info, io.BytesIO(blob))
+    with pytest.raises(data.DataFormatError, match="cifar-100-python/meta") as info:
+        data.read_cifar100_archive(path)
+    assert str(path) in str(info.value)
+
+
+def test_cifar_folder_with_a_file_missing(tmp_path):
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    (folder / "train").write_bytes(b"x")
+    with pytest.raises(data.DataMissing, match="test"):
+        data.load_cifar100(tmp_path)
+
+
+# ----------------------------------------------------------------------------- processed cache
+def test_imdb_cache_built_then_hit(mini_imdb):
+    root, cache = mini_imdb
+    first = load_mini(root)
+    assert imdb_mod.last_cache_status == "built"
+    files = list(cache.glob("imdb-*.npz"))
+    assert len(files) == 1 and f"tok{data.TOKENIZER_VERSION}-w8-l6" in files[0].name
+    second = load_mini(root)
+    assert imdb_mod.last_cache_status == "hit" and same_imdb(first, second)
+    assert first.X_train.shape == (6, 11) and first.S_train.shape == (6, 6)
+    assert first.lookup[3] == "great"  # 4 occurrences in the training reviews, the most frequent
+    # no temporary files are left beside the cache
+    assert not [p for p in cache.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_imdb_cache_from_older_tokenizer_is_rebuilt(mini_imdb):
+    root, cache = mini_imdb
+    good = load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"][()]))
+    meta["tokenizer_version"] = data.TOKENIZER_VERSION - 1
+    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    arrays["S_train"] = np.zeros_like(arrays["S_train"])  # what an old tokenizer might have produced
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.warns(UserWarning, match="stale"):
+        again = load_mini(root)
+    assert imdb_mod.last_cache_status == "rebuilt" and same_imdb(good, again)
+    # an obsolete cache file of an older tokenizer version (its own key) is removed on rebuild
+    old = path.with_name(path.name.replace(f"tok{data.TOKENIZER_VERSION}", "tok0"))
+    old.write_bytes(path.read_bytes())
+    path.unlink()
+    load_mini(root)
+    assert not old.exists() and path.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "flip", "drop-array"])
+def test_imdb_corrupt_cache_is_rebuilt(mini_imdb, damage):
+    root, cache = mini_imdb
+    good = load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    blob = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(blob[: len(blob) // 2])
+    elif damage == "garbage":
+        path.write_bytes(os.urandom(len(blob)))
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "flip":  # one bit inside a stored array: the zip member's CRC catches it
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo("S_train.npy")
+        offset = info.header_offset + 30 + len(info.filename) + len(info.extra) + 200
+        ba = bytearray(blob)
+        ba[min(offset, len(ba) - 30)] ^= 0x01
+        path.write_bytes(bytes(ba))
+    else:
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files if k != "X_test_indices"}
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+    with pytest.warns(UserWarning, match="stale or corrupt"):
+        again = load_mini(root)
+    assert imdb_mod.last_cache_status == "rebuilt" and same_imdb(good, again)
+    assert load_mini(root) is not None and imdb_mod.last_cache_status == "hit"
+
+
+def test_interrupted_cache_write_leaves_nothing(mini_imdb, monkeypatch):
+    root, cache = mini_imdb
+
+    def crash(fh, **arrays):
+        fh.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(imdb_mod.np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        load_mini(root)
+    assert not list(cache.glob("imdb-*.npz")) and not list(cache.glob(".*tmp"))
+    monkeypatch.undo()
+    monkeypatch.setenv(data.CACHE_ENV, str(cache))
+    register(monkeypatch, root, "imdb/aclImdb_v1_nounsup.tar.xz")
+    load_mini(root)
+    assert imdb_mod.last_cache_status == "built"
+
+
+def test_atomic_write_exception_leaves_no_file(tmp_path):
+    target = tmp_path / "out.bin"
+    with pytest.raises(RuntimeError):
+        with data.atomic_write(target) as fh:
+            fh.write(b"partial")
+            raise RuntimeError("crash")
+    assert list(tmp_path.iterdir()) == []
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with data.atomic_write(target) as fh:
+            fh.write(b"new but partial")
+            raise RuntimeError("crash")
+    assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]
+
+
+def test_data_root_is_never_written(mini_imdb):
+    root, _ = mini_imdb
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    load_mini(root)
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+def test_two_processes_build_the_cache_safely(mini_imdb):
+    """Two workers that start together (as pytest-xdist's do) both get the same, complete cache."""
+    root, cache = mini_imdb
+    key = "imdb/aclImdb_v1_nounsup.tar.xz"
+    script = textwrap.dedent(f"""
+        import json, sys
+        from islp_ch10 import data
+        from islp_ch10.data import imdb
+        data.KNOWN_FILES[{key!r}] = data.FileSpec((("sha256", {sha256(root / key)!r}),))
+        d = data.load_imdb({str(root)!r}, num_words=8, maxlen=6)
+        print(json.dumps({{"status": imdb.last_cache_status, "S": d.S_train.tolist(), "v": d.vocab}}))
+    """)
+    env = {**os.environ, data.CACHE_ENV: str(cache), "PYTHONPATH": REPO}
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=env, text=True) for _ in range(2)]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    assert outs[0]["S"] == outs[1]["S"] and outs[0]["v"] == outs[1]["v"]
+    assert sorted(o["status"] for o in outs) in (["built", "hit"], ["built", "built"])
+    assert len(list(cache.glob("imdb-*.npz"))) == 1 and not list(cache.glob(".*tmp"))
+
+
+# ----------------------------------------------------------------------------- download
+PAYLOAD = b"islp-ch10 test payload\n" * 100
+
+
+@pytest.fixture
+def toy_dataset(monkeypatch):
+    key = "toy/payload.bin"
+    spec = data.FileSpec((("sha256", hashlib.sha256(PAYLOAD).hexdigest()),),
+                         ("https://primary.invalid/payload.bin", "https://mirror.invalid/payload.bin"))
+    monkeypatch.setitem(data.KNOWN_FILES, key, spec)
+    monkeypatch.setitem(data.DATASETS, "toy", (key,))
+    return key
+
+
+def test_download_good_file_is_put_in_place(tmp_path, toy_dataset, monkeypatch):
+    calls = []
+
+    def fake_fetch(url, out):
+        calls.append(url)
+        for i in range(0, len(PAYLOAD), 100):
+            out.write(PAYLOAD[i:i + 100])
+
+    monkeypatch.setattr(data, "fetch", fake_fetch)
+    (path,) = data.download("toy", tmp_path)
+    assert path == tmp_path / toy_dataset and path.read_bytes() == PAYLOAD
+    assert calls == ["https://primary.invalid/payload.bin"]
+    data.download("toy", tmp_path)  # present and verified: not fetched again
+    assert len(calls) == 1
+    assert sorted(p.name for p in path.parent.iterdir()) == ["payload.bin"]
+
+
+def test_download_bad_hash_leaves_nothing(tmp_path, toy_dataset):
+    def evil_fetch(url, out):
+        out.write(PAYLOAD[:-1] + b"?")
+
+    with pytest.raises(data.ChecksumError) as info:
+        data.download("toy", tmp_path, fetch=evil_fetch)
+    assert "payload.bin" in str(info.value) and hashlib.sha256(PAYLOAD).hexdigest() in str(info.value)
+    folder = tmp_path / "toy"
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_download_failure_mid_write_leaves_nothing_and_tries_mirrors(tmp_path, toy_dataset):
+    tried = []
+
+    def flaky_fetch(url, out):
+        tried.append(url)
+        out.write(PAYLOAD[:500])
+        raise ConnectionResetError("connection dropped")
+
+    with pytest.raises(OSError, match="could not download toy/payload.bin"):
+        data.download("toy", tmp_path, fetch=flaky_fetch)
+    assert len(tried) == 2
+    assert list((tmp_path / "toy").iterdir()) == []
+
+    def second_mirror_works(url, out):
+        if "primary" in url:
+            out.write(b"junk")
+            raise TimeoutError("slow")
+        out.write(PAYLOAD)
+
+    (path,) = data.download("toy", tmp_path, fetch=second_mirror_works)
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_download_replaces_a_corrupt_existing_file(tmp_path, toy_dataset):
+    dest = tmp_path / toy_dataset
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(b"corrupt")
+    data.download("toy", tmp_path, fetch=lambda url, out: out.write(PAYLOAD))
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_download_table_is_complete():
+    """Every data set has a source and every listed file a digest; md5 where only md5 is published."""
+    with pytest.raises(KeyError, match="unknown data set"):
+        data.download("nope")
+    for name, keys in data.DATASETS.items():
+        for key in keys:
+            spec = data.KNOWN_FILES[key]
+            assert spec.urls and spec.digests, key
+            assert all(algo in ("sha256", "md5") and len(h) in (32, 64) for algo, h in spec.digests)
+    assert data.KNOWN_FILES["imdb/aclImdb_v1_nounsup.tar.xz"].digests[0][0] == "sha256"
+
+
+def test_download_md5_spec(tmp_path, monkeypatch):
+    key = "toy/md5.bin"
+    monkeypatch.setitem(data.KNOWN_FILES, key, data.FileSpec((("md5", hashlib.md5(PAYLOAD).hexdigest()),),
+                                                             ("https://x.invalid/md5.bin",)))
+    path = data.download_file(key, tmp_path, fetch=lambda url, out: out.write(PAYLOAD))
+    assert data.verify(path, key) == path
+
+
+# ----------------------------------------------------------------------------- NYSE
+def nyse_frame(T=30):
+    rng = np.random.default_rng(1)
+    days = ["mon", "tues", "wed", "thur", "fri"]
+    return pd.DataFrame({
+        "day_of_week": pd.Categorical([days[i % 5] for i in range(T)], categories=days),
+        "DJ_return": rng.normal(size=T), "log_volume": rng.normal(size=T),
+        "log_volatility": rng.normal(size=T), "train": np.arange(T) < 20,
+    }, index=[f"d{i}" for i in range(T)])
+
+
+@pytest.mark.parametrize("row, col", [(0, "DJ_return"), (12, "log_volume"), (29, "log_volatility")])
+def test_nyse_nan_raises(row, col):
+    df = nyse_frame()
+    assert data.nyse_features(df).X_rnn.shape == (25, 5, 3)
+    bad = df.copy()
+    bad.iloc[row, bad.columns.get_loc(col)] = np.nan
+    with pytest.raises(ValueError, match="NaN") as info:
+        data.nyse_features(bad)
+    assert f"d{row}" in str(info.value) and col in str(info.value)
+
+
+def test_nyse_bad_arguments():
+    with pytest.raises(ValueError, match="lags"):
+        data.nyse_features(nyse_frame(), lags=0)
+    with pytest.raises(ValueError, match="lacks columns"):
+        data.nyse_features(nyse_frame().drop(columns=["train"]))
