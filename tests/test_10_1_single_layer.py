@@ -1,0 +1,190 @@
+"""10.1 Single-layer network: torch's Linear-activation-Linear against the book's formula.
+
+The numpy reference (:mod:`islp_ch10.reference.single_layer`) computes
+``f(X) = b0 + sum_k b_k g(w_k0 + sum_j w_kj X_j)`` directly; every torch result is
+compared with it in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import example, given
+from hypothesis import strategies as st
+from torch import nn
+
+from islp_ch10.reference import single_layer as ref
+from islp_ch10.testing import strategies as hs
+
+TORCH_ACTIVATION = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "identity": nn.Identity}
+EXACT = dict(rtol=1e-12, atol=1e-12)  # float64, same arithmetic up to summation order
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Run on one intra-op thread: these tensors are tiny, and waking torch's thread pool
+    costs milliseconds per softmax on a multi-row tensor while changing no value."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def torch_network(params: ref.SingleLayerParams, activation: str) -> nn.Sequential:
+    """``nn.Linear(p, K) -> g -> nn.Linear(K, 1)`` in float64, holding ``params``."""
+    net = nn.Sequential(nn.Linear(params.p, params.K), TORCH_ACTIVATION[activation](),
+                        nn.Linear(params.K, 1)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.from_numpy(params.W))
+        net[0].bias.copy_(torch.from_numpy(params.w0))
+        net[2].weight.copy_(torch.from_numpy(params.beta)[None, :])
+        net[2].bias.fill_(params.beta0)
+    return net
+
+
+def book_network(seed: int = 0) -> tuple[ref.SingleLayerParams, np.ndarray]:
+    """The shape of Figure 10.1: p = 4 inputs, K = 5 hidden units, with seeded weights and 20 rows."""
+    rng = np.random.default_rng(seed)
+    params = ref.SingleLayerParams(W=rng.normal(size=(5, 4)), w0=rng.normal(size=5),
+                                   beta=rng.normal(size=5), beta0=rng.normal())
+    return params, rng.normal(size=(20, 4))
+
+
+# ----------------------------------------------------------------------------- 10.1/forward
+@pytest.mark.claim("10.1/forward")
+@pytest.mark.parametrize("activation", sorted(ref.ACTIVATIONS))
+def test_forward(activation):
+    params, X = book_network()
+    net = torch_network(params, activation)
+    got = net(torch.from_numpy(X)).squeeze(1)
+    expected = ref.forward(X, params, activation)
+    # and once more by the scalar formula, unit by unit, without any matrix product
+    g, _ = ref.ACTIVATIONS[activation]
+    by_hand = np.array([
+        params.beta0 + sum(params.beta[k] * g(params.w0[k] + sum(params.W[k, j] * x[j] for j in range(4)))
+                           for k in range(5))
+        for x in X
+    ])
+    np.testing.assert_allclose(expected, by_hand, **EXACT)
+    torch.testing.assert_close(got, torch.from_numpy(expected), **EXACT)
+
+
+@pytest.mark.claim("10.1/forward")
+@given(case=hs.small_networks())
+def test_forward_hypothesis(case):
+    net = torch_network(case.params, case.activation)
+    got = net(torch.from_numpy(case.X)).squeeze(1).detach()
+    torch.testing.assert_close(got, torch.from_numpy(ref.forward(case.X, case.params, case.activation)),
+                               rtol=1e-10, atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- 10.1/sigmoid
+@pytest.mark.claim("10.1/sigmoid")
+@given(z=hs.float_arrays(st.integers(1, 20), bound=30.0))
+@example(z=np.array([-30.0, -1.0, 0.0, 1.0, 30.0]))
+def test_sigmoid(z):
+    g = ref.sigmoid(z)
+    # the two forms of the book agree
+    np.testing.assert_allclose(g, ref.sigmoid_ratio_form(z), rtol=1e-12, atol=1e-300)
+    # values strictly inside (0, 1)
+    assert np.all(g > 0.0) and np.all(g < 1.0)
+    # torch's sigmoid is the same function
+    torch.testing.assert_close(torch.sigmoid(torch.from_numpy(z)), torch.from_numpy(g), rtol=1e-12, atol=1e-300)
+    # the logistic-regression link: the log-odds of g(z) is z
+    moderate = np.abs(z) <= 15.0
+    log_odds = np.log(g[moderate]) - np.log1p(-g[moderate])
+    np.testing.assert_allclose(log_odds, z[moderate], rtol=0, atol=1e-6)
+
+
+@pytest.mark.claim("10.1/sigmoid")
+def test_sigmoid_values():
+    np.testing.assert_allclose(ref.sigmoid(np.array([0.0, np.log(3.0)])), [0.5, 0.75], rtol=1e-15)
+    assert 0.0 < ref.sigmoid(-700.0) < 1e-300  # no overflow for very negative z
+
+
+# ----------------------------------------------------------------------------- 10.1/relu
+@pytest.mark.claim("10.1/relu")
+@given(z=hs.float_arrays(st.integers(1, 20), bound=100.0))
+@example(z=np.array([-2.0, -0.0, 0.0, 3.5]))
+def test_relu(z):
+    g = ref.relu(z)
+    np.testing.assert_array_equal(g, np.where(z < 0, 0.0, z))
+    torch.testing.assert_close(torch.relu(torch.from_numpy(z)), torch.from_numpy(g), rtol=0, atol=0)
+    assert np.all(g >= 0)
+
+
+@pytest.mark.claim("10.1/relu")
+@given(w=st.floats(0.1, 5.0), w0=hs.bounded_floats(bound=5.0), x=hs.bounded_floats(bound=20.0))
+@example(w=1.0, w0=2.0, x=-1.0)
+def test_relu_bias_moves_threshold(w, w0, x):
+    """A unit g(w0 + w x) with w > 0 switches on exactly above x = -w0 / w."""
+    threshold = -w0 / w
+    unit = float(ref.relu(w0 + w * x))
+    if x > threshold + 1e-9:
+        assert unit > 0.0
+    elif x < threshold - 1e-9:
+        assert unit == 0.0
+
+
+# ----------------------------------------------------------------------------- 10.1/nonlinearity
+def _least_squares_residual(X: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, float]:
+    design = np.column_stack([np.ones(len(X)), X])
+    coef, *_ = np.linalg.lstsq(design, f, rcond=None)
+    r = f - design @ coef
+    return coef, float(r @ r)
+
+
+@pytest.mark.claim("10.1/nonlinearity")
+def test_nonlinearity():
+    params, X = book_network(seed=1)
+    X = np.random.default_rng(2).uniform(-3, 3, size=(200, params.p))
+    # identity g: f is linear in X, with intercept b0 + beta.w0 and slopes W^T beta
+    f_id = torch_network(params, "identity")(torch.from_numpy(X)).squeeze(1).detach().numpy()
+    coef, rss = _least_squares_residual(X, f_id)
+    assert rss < 1e-20
+    np.testing.assert_allclose(coef, np.r_[params.beta0 + params.beta @ params.w0, params.W.T @ params.beta],
+                               rtol=1e-9, atol=1e-10)
+    # ReLU / sigmoid: the best linear fit leaves a clearly non-zero residual
+    for g in ("relu", "sigmoid"):
+        f = torch_network(params, g)(torch.from_numpy(X)).squeeze(1).detach().numpy()
+        np.testing.assert_allclose(f, ref.forward(X, params, g), rtol=1e-12, atol=1e-12)
+        _, rss = _least_squares_residual(X, f)
+        assert rss > 1e-3 * float(np.sum((f - f.mean()) ** 2)), g
+
+
+@pytest.mark.claim("10.1/nonlinearity")
+@given(case=hs.small_networks(activation="identity", max_rows=3))
+def test_nonlinearity_identity_hypothesis(case):
+    X = np.random.default_rng(0).uniform(-3, 3, size=(30, case.params.p))
+    _, rss = _least_squares_residual(X, ref.forward(X, case.params, "identity"))
+    assert rss <= 1e-18 * (1.0 + float(np.sum(ref.forward(X, case.params, "identity") ** 2)))
+
+
+# ----------------------------------------------------------------------------- 10.1/squared-loss
+@pytest.mark.claim("10.1/squared-loss")
+def test_squared_loss():
+    params, X = book_network(seed=3)
+    y = np.random.default_rng(4).normal(size=len(X))
+    net = torch_network(params, "relu")
+    # the loss torch minimises is the residual sum of squares of the formula
+    loss = nn.MSELoss(reduction="sum")(net(torch.from_numpy(X)).squeeze(1), torch.from_numpy(y))
+    rss = 2.0 * ref.squared_loss(y, ref.forward(X, params, "relu"))
+    assert loss.item() == pytest.approx(rss, rel=1e-12)
+    # with the hidden layer held fixed, the output layer that minimises the RSS is least
+    # squares on the activations: there autograd's gradient vanishes and any move raises the RSS
+    A = ref.hidden_activations(X, params, "relu")
+    design = np.column_stack([np.ones(len(X)), A])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    best = ref.SingleLayerParams(params.W, params.w0, coef[1:], coef[0])
+    net = torch_network(best, "relu")
+    loss = nn.MSELoss(reduction="sum")(net(torch.from_numpy(X)).squeeze(1), torch.from_numpy(y))
+    loss.backward()
+    torch.testing.assert_close(net[2].weight.grad, torch.zeros_like(net[2].weight), rtol=0, atol=1e-9)
+    torch.testing.assert_close(net[2].bias.grad, torch.zeros_like(net[2].bias), rtol=0, atol=1e-9)
+    rss_best = 2.0 * ref.squared_loss(y, ref.forward(X, best, "relu"))
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        moved = ref.SingleLayerParams(best.W, best.w0, best.beta + 1e-2 * rng.normal(size=best.K),
+                                      best.beta0 + 1e-2 * rng.normal())
+        assert 2.0 * ref.squared_loss(y, ref.forward(X, moved, "relu")) > rss_best
