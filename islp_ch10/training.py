@@ -127,16 +127,23 @@ def _metric_target(task: str, y: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor | Dataset, y: torch.Tensor | None, task: str,
-             num_classes: int | None = None, batch_size: int = 4096) -> dict[str, float]:
-    """Loss and metrics of ``model`` in eval mode over a whole data set, by hand (no Lightning)."""
+             num_classes: int | None = None, batch_size: int = 4096,
+             device: torch.device | str | None = None) -> dict[str, float]:
+    """Loss and metrics of ``model`` in eval mode over a whole data set, by hand (no Lightning).
+
+    Batches run on ``device`` (default: where the model is); the model is returned to where it was.
+    """
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    home = next(model.parameters()).device
+    device = torch.device(device) if device is not None else home
+    model.to(device)
     preds, targets = [], []
     for xb, yb in _eval_batches(x, y, batch_size):
         preds.append(model(xb.to(device)).cpu())
         targets.append(yb)
     model.train(was_training)
+    model.to(home)
     pred, target = torch.cat(preds), torch.cat(targets)
     out = {"loss": float(make_loss(task)(pred, target))}
     for name, metric in make_metrics(task, num_classes).items():
@@ -195,6 +202,13 @@ def batch_loader(ds: InMemoryBatches, batch_size: int, shuffle: bool) -> DataLoa
     """
     inner = RandomSampler(range(len(ds))) if shuffle else SequentialSampler(range(len(ds)))
     return DataLoader(ds, sampler=BatchSampler(inner, batch_size, drop_last=False), batch_size=None)
+
+
+def _eval_device(config: TrainConfig) -> torch.device:
+    """Where to evaluate after a fit: the GPU when training asked for one and one is present."""
+    if config.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
 
 
 def _split_indices(n: int, validation, seed: int) -> tuple[list[int], list[int]]:
@@ -265,7 +279,8 @@ def make_trainer(config: TrainConfig, callbacks: Sequence = (), log_dir: str | N
 
     logger = CSVLogger(log_dir, name=config.name) if log_dir else False
     return pl.Trainer(
-        deterministic=True,
+        # bit-identical on the CPU; CUDA has ops without deterministic kernels, so there only warn
+        deterministic=True if config.accelerator == "cpu" else "warn",
         max_epochs=config.epochs,
         max_steps=config.max_steps,
         accelerator=config.accelerator,
@@ -358,10 +373,8 @@ def fit(model: nn.Module | Callable[[], nn.Module], train: tuple, test: tuple, c
         extra = {}
         if path == "islp":  # the book reads its test figures from trainer.test + ErrorTracker
             extra["islp_test"] = {k: float(v) for k, v in trainer.test(module, datamodule=dm, verbose=False)[0].items()}
-    model = module.model
-    if config.accelerator != "cpu":
-        model = model.cpu()
-    test_metrics = evaluate(model, x_test, y_test, config.task, config.num_classes)
+    model = module.model.cpu()
+    test_metrics = evaluate(model, x_test, y_test, config.task, config.num_classes, device=_eval_device(config))
     run_dir = trainer.logger.log_dir if trainer.logger else None
     return FitResult(model=model, history=_history(run_dir), test=test_metrics, wall_time=wall,
                      path=path, config=config, log_dir=run_dir, extra=extra)
