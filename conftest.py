@@ -120,6 +120,9 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if NETWORK_ATTEMPTS and session.exitstatus == 0:
+        session.exitstatus = 1  # a test that swallowed NetworkBlocked still fails the run
+        print(f"\nnetwork access attempted during the run: {NETWORK_ATTEMPTS}")
     path = session.config.getoption("--claims-report")
     if path and not hasattr(session.config, "workerinput"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -153,22 +156,27 @@ def _is_loopback(address) -> bool:
 
 
 def _install_network_guard() -> None:
+    """Wrap ``socket.connect``/``connect_ex``: loopback and AF_UNIX pass, anything else raises.
+
+    The wrapped originals are kept as ``socket.socket._islp_real_connect(_ex)`` so a test can
+    replace them and prove the guard stops a connection before it reaches the real call.
+    """
     if getattr(socket.socket, "_islp_guarded", False):
         return
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
+    socket.socket._islp_real_connect = socket.socket.connect
+    socket.socket._islp_real_connect_ex = socket.socket.connect_ex
 
-    def guarded(real):
+    def guarded(attr):
         def connect(self, address):
             if not _is_loopback(address):
                 NETWORK_ATTEMPTS.append(repr(address))
                 raise NetworkBlocked(f"the test suite must not use the network (tried {address!r}); "
                                      "data comes from ISLP_CH10_DATA, see README 'Data'")
-            return real(self, address)
+            return getattr(socket.socket, attr)(self, address)
         return connect
 
-    socket.socket.connect = guarded(real_connect)
-    socket.socket.connect_ex = guarded(real_connect_ex)
+    socket.socket.connect = guarded("_islp_real_connect")
+    socket.socket.connect_ex = guarded("_islp_real_connect_ex")
     socket.socket._islp_guarded = True
 
 
