@@ -14,5 +14,5 @@ case "$(uname -m)" in
 esac
 .venv/bin/python -m pip install --quiet --upgrade pip
 # shellcheck disable=SC2086
-.venv/bin/python -m pip install --quiet $TORCH -e ".[test]"
+.venv/bin/python -m pip install --quiet $TORCH -e ".[test,pretrained]"
 .venv/bin/python -c "import torch, pytorch_lightning, ISLP; print(f'islp-ch10 ready: torch {torch.__version__}, lightning {pytorch_lightning.__version__}, ISLP {ISLP.__version__}')"
