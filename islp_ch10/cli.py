@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -87,6 +88,11 @@ def cmd_reproduce(args) -> int:
         print(f"unknown experiment(s): {', '.join(unknown)}; see `islp-ch10 reproduce --list`", file=sys.stderr)
         return 2
     tier = args.tier or ("book" if args.full else "ci")
+    threads = os.environ.get("ISLP_CH10_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
     out = Path(args.out)
     devices = int(args.devices) if args.devices.isdigit() else args.devices
     measurements, skipped = [], []

@@ -41,7 +41,10 @@ TASKS = ("regression", "binary", "multiclass")
 # ----------------------------------------------------------------------------- seeding
 def seed_everything(seed: int, deterministic: bool = True) -> None:
     """Seed python, numpy and torch (Lightning's helper) and ask torch for deterministic kernels."""
-    pl.seed_everything(seed, workers=True, verbose=False)
+    try:
+        pl.seed_everything(seed, workers=True, verbose=False)
+    except TypeError:  # Lightning < 2.3 has no `verbose`
+        pl.seed_everything(seed, workers=True)
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
 
 
