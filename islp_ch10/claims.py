@@ -71,16 +71,23 @@ class Claim:
         """Sub-figures of a claim that states several (``[claim.parts.NAME]`` tables)."""
         return self.extra.get("parts", {})
 
-    def criterion(self, part: str | None = None) -> tuple[Any, float, str]:
-        """``(book_value, threshold, direction)`` for the claim or one of its parts."""
-        if part is not None and part in self.parts:
-            p = self.parts[part]
-            return p.get("book_value"), p.get("threshold"), p.get("direction", self.direction)
+    def criterion(self, part: str | None = None, tier: str | None = None) -> tuple[Any, float, str]:
+        """``(book_value, threshold, direction)`` for the claim, one of its parts, or a part at a tier.
+
+        A part table named ``"lstm@ci"`` holds the CI tier's threshold for part ``lstm`` where
+        the CI tier trains fewer epochs than the book; it inherits the part's book value.
+        """
+        for key in ([f"{part}@{tier}"] if tier else []) + ([part] if part else []):
+            if key in self.parts:
+                p = self.parts[key]
+                base = self.parts.get(part, {})
+                return (p.get("book_value", base.get("book_value", self.book_value)), p.get("threshold"),
+                        p.get("direction", base.get("direction", self.direction)))
         return self.book_value, self.threshold, self.direction
 
-    def passes(self, measured: float, part: str | None = None) -> bool:
-        """Whether a measured figure meets this empirical claim's (or part's) threshold."""
-        _, threshold, direction = self.criterion(part)
+    def passes(self, measured: float, part: str | None = None, tier: str | None = None) -> bool:
+        """Whether a measured figure meets this empirical claim's (or part's, at a tier) threshold."""
+        _, threshold, direction = self.criterion(part, tier)
         if threshold is None or direction not in (">=", "<="):
             raise ValueError(f"claim {self.id} (part {part}) has no threshold/direction to judge by")
         return measured >= threshold if direction == ">=" else measured <= threshold

@@ -44,21 +44,21 @@ def summarise(measurements: Iterable) -> list[dict]:
     """One row per (claim, part): book value, threshold, per-seed values, median, verdict."""
     groups: dict[tuple, list] = defaultdict(list)
     for m in measurements:
-        groups[(m.claim, m.part, m.metric)].append(m)
+        groups[(m.claim, m.part, m.metric, m.tier)].append(m)
     rows = []
-    for (cid, part, metric), ms in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+    for (cid, part, metric, tier), ms in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
         claim = claims.get(cid)
-        book, threshold, direction = claim.criterion(part)
+        book, threshold, direction = claim.criterion(part, tier)
         values = [m.value for m in ms]
         median = statistics.median(values)
         verdict = "n/a"
         if threshold is not None:
-            verdict = "pass" if claim.passes(median, part) else "FAIL"
+            verdict = "pass" if claim.passes(median, part, tier) else "FAIL"
         rows.append({
             "claim": cid, "part": part, "metric": metric, "book_value": book, "threshold": threshold,
             "direction": direction, "values": values, "seeds": [m.seed for m in ms], "median": median,
             "epochs": sorted({m.epochs for m in ms if m.epochs is not None}),
-            "tier": sorted({m.tier for m in ms}), "path": sorted({m.path for m in ms}),
+            "tier": tier, "path": sorted({m.path for m in ms}),
             "wall_time_s": round(sum(m.wall_time for m in ms), 2), "verdict": verdict,
             "deviation": claim.deviation, "statement": claim.statement,
         })
@@ -105,11 +105,11 @@ def markdown(rows: list[dict], plots: list[str], env: dict, wall_time: float | N
              f"torch {env['torch']}, pytorch-lightning {env['pytorch_lightning']}, ISLP {env['ISLP']}, "
              f"{env['cpus']} CPUs, GPU: {env['cuda'] or 'none'}"
              + (f"; total wall time {wall_time:.0f} s" if wall_time else ""), "",
-             "| claim | part | metric | book | threshold | measured (median) | per seed | epochs | verdict |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| claim | part | metric | book | tier | threshold | measured (median) | per seed | epochs | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         thr = f"{r['direction']} {r['threshold']}" if r["threshold"] is not None else "-"
-        lines.append(f"| {r['claim']} | {r['part'] or ''} | {r['metric']} | {_fmt(r['book_value'])} | {thr} | "
+        lines.append(f"| {r['claim']} | {r['part'] or ''} | {r['metric']} | {_fmt(r['book_value'])} | {r['tier']} | {thr} | "
                      f"{r['median']:.4f} | {', '.join(f'{v:.4f}' for v in r['values'])} | "
                      f"{','.join(map(str, r['epochs'])) or '-'} | {r['verdict']} |")
     notes = [r for r in rows if r["deviation"]]

@@ -134,7 +134,7 @@ def test_sparsity_torch_sparse(imdb):
 # ----------------------------------------------------------------------------- 10.4/ngrams
 @pytest.mark.claim("10.4/ngrams")
 def test_ngrams():
-    n = claims.book_value("10.4/ngrams")
+    n = claims.get("10.4/ngrams").extra["n"]
     toks = data.tokenize("The movie was not good")
     assert data.ngrams(toks, n) == ["the movie", "movie was", "was not", "not good"]
     assert data.ngrams(toks, 1) == toks
@@ -149,7 +149,7 @@ def test_ngrams_bag():
     docs = ["this was not good it was bad", "this was good it was not bad"]
     uni, _ = data.bag_of_ngrams(docs, n=1)
     assert (uni[0] != uni[1]).nnz == 0
-    X, vocab = data.bag_of_ngrams(docs, n=claims.book_value("10.4/ngrams"))
+    X, vocab = data.bag_of_ngrams(docs, n=claims.get("10.4/ngrams").extra["n"])
     assert {"not good", "not bad", "was not", "was good"} <= set(vocab)
     assert (X[0] != X[1]).nnz > 0
     assert X[0, vocab["not good"]] == 1 and X[1, vocab["not good"]] == 0

@@ -17,16 +17,17 @@ from islp_ch10 import claims, experiments
 
 
 @lru_cache(maxsize=None)
-def _run_cached(name: str, seed: int, tier: str, path: str):
-    return tuple(experiments.run(name, experiments.Settings(seed=seed, tier=tier, path=path)))
+def _run_cached(name: str, seed: int, tier: str, path: str, accelerator: str):
+    settings = experiments.Settings(seed=seed, tier=tier, path=path, accelerator=accelerator)
+    return tuple(experiments.run(name, settings))
 
 
-def run_or_skip(name: str, seed: int = 0, tier: str = "ci", path: str = "fast") -> list:
+def run_or_skip(name: str, seed: int = 0, tier: str = "ci", path: str = "fast", accelerator: str = "cpu") -> list:
     """The experiment's measurements; ``pytest.skip`` with the loader's message if data is absent."""
     from islp_ch10.data import DataMissing
 
     try:
-        return list(_run_cached(name, seed, tier, path))
+        return list(_run_cached(name, seed, tier, path, accelerator))
     except DataMissing as exc:
         pytest.skip(str(exc))
 
@@ -40,8 +41,8 @@ def pick(measurements: list, claim_id: str, part: str | None = None):
 def assert_meets_claim(measurement) -> None:
     """Fail unless the measurement meets its claim's threshold; the message carries the context."""
     claim = claims.get(measurement.claim)
-    book, threshold, direction = claim.criterion(measurement.part)
+    book, threshold, direction = claim.criterion(measurement.part, measurement.tier)
     label = claim.id + (f" [{measurement.part}]" if measurement.part else "")
-    assert claim.passes(measurement.value, measurement.part), (
+    assert claim.passes(measurement.value, measurement.part, measurement.tier), (
         f"{label}: measured {measurement.metric} = {measurement.value:.4f} (seed {measurement.seed}, "
         f"{measurement.epochs} epochs, {measurement.tier} tier); book {book}, threshold {direction} {threshold}")
