@@ -193,6 +193,19 @@ def _restore_rng_state():
     torch.set_rng_state(tch)
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Run a test on one intra-op thread (restored afterwards).  For tiny tensors, waking torch's
+    thread pool costs milliseconds per call on a loaded 2-core machine and changes no value.
+    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ----------------------------------------------------------------------------- data fixtures
 def _load_or_skip(loader, *args, **kwargs):
     from islp_ch10.data import DataMissing

@@ -15,32 +15,14 @@ from hypothesis import strategies as st
 from torch import nn
 
 from islp_ch10.reference import single_layer as ref
+from islp_ch10.testing.networks import single_layer_torch
 from islp_ch10.testing import strategies as hs
 
-TORCH_ACTIVATION = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "identity": nn.Identity}
 EXACT = dict(rtol=1e-12, atol=1e-12)  # float64, same arithmetic up to summation order
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Run on one intra-op thread: these tensors are tiny, and waking torch's thread pool
-    costs milliseconds per softmax on a multi-row tensor while changing no value."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-
-def torch_network(params: ref.SingleLayerParams, activation: str) -> nn.Sequential:
-    """``nn.Linear(p, K) -> g -> nn.Linear(K, 1)`` in float64, holding ``params``."""
-    net = nn.Sequential(nn.Linear(params.p, params.K), TORCH_ACTIVATION[activation](),
-                        nn.Linear(params.K, 1)).double()
-    with torch.no_grad():
-        net[0].weight.copy_(torch.from_numpy(params.W))
-        net[0].bias.copy_(torch.from_numpy(params.w0))
-        net[2].weight.copy_(torch.from_numpy(params.beta)[None, :])
-        net[2].bias.fill_(params.beta0)
-    return net
 
 
 def book_network(seed: int = 0) -> tuple[ref.SingleLayerParams, np.ndarray]:
@@ -56,7 +38,7 @@ def book_network(seed: int = 0) -> tuple[ref.SingleLayerParams, np.ndarray]:
 @pytest.mark.parametrize("activation", sorted(ref.ACTIVATIONS))
 def test_forward(activation):
     params, X = book_network()
-    net = torch_network(params, activation)
+    net = single_layer_torch(params, activation)
     got = net(torch.from_numpy(X)).squeeze(1)
     expected = ref.forward(X, params, activation)
     # and once more by the scalar formula, unit by unit, without any matrix product
@@ -73,7 +55,7 @@ def test_forward(activation):
 @pytest.mark.claim("10.1/forward")
 @given(case=hs.small_networks())
 def test_forward_hypothesis(case):
-    net = torch_network(case.params, case.activation)
+    net = single_layer_torch(case.params, case.activation)
     got = net(torch.from_numpy(case.X)).squeeze(1).detach()
     torch.testing.assert_close(got, torch.from_numpy(ref.forward(case.X, case.params, case.activation)),
                                rtol=1e-10, atol=1e-10)
@@ -140,14 +122,14 @@ def test_nonlinearity():
     params, X = book_network(seed=1)
     X = np.random.default_rng(2).uniform(-3, 3, size=(200, params.p))
     # identity g: f is linear in X, with intercept b0 + beta.w0 and slopes W^T beta
-    f_id = torch_network(params, "identity")(torch.from_numpy(X)).squeeze(1).detach().numpy()
+    f_id = single_layer_torch(params, "identity")(torch.from_numpy(X)).squeeze(1).detach().numpy()
     coef, rss = _least_squares_residual(X, f_id)
     assert rss < 1e-20
     np.testing.assert_allclose(coef, np.r_[params.beta0 + params.beta @ params.w0, params.W.T @ params.beta],
                                rtol=1e-9, atol=1e-10)
     # ReLU / sigmoid: the best linear fit leaves a clearly non-zero residual
     for g in ("relu", "sigmoid"):
-        f = torch_network(params, g)(torch.from_numpy(X)).squeeze(1).detach().numpy()
+        f = single_layer_torch(params, g)(torch.from_numpy(X)).squeeze(1).detach().numpy()
         np.testing.assert_allclose(f, ref.forward(X, params, g), rtol=1e-12, atol=1e-12)
         _, rss = _least_squares_residual(X, f)
         assert rss > 1e-3 * float(np.sum((f - f.mean()) ** 2)), g
@@ -166,7 +148,7 @@ def test_nonlinearity_identity_hypothesis(case):
 def test_squared_loss():
     params, X = book_network(seed=3)
     y = np.random.default_rng(4).normal(size=len(X))
-    net = torch_network(params, "relu")
+    net = single_layer_torch(params, "relu")
     # the loss torch minimises is the residual sum of squares of the formula
     loss = nn.MSELoss(reduction="sum")(net(torch.from_numpy(X)).squeeze(1), torch.from_numpy(y))
     rss = 2.0 * ref.squared_loss(y, ref.forward(X, params, "relu"))
@@ -177,7 +159,7 @@ def test_squared_loss():
     design = np.column_stack([np.ones(len(X)), A])
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     best = ref.SingleLayerParams(params.W, params.w0, coef[1:], coef[0])
-    net = torch_network(best, "relu")
+    net = single_layer_torch(best, "relu")
     loss = nn.MSELoss(reduction="sum")(net(torch.from_numpy(X)).squeeze(1), torch.from_numpy(y))
     loss.backward()
     torch.testing.assert_close(net[2].weight.grad, torch.zeros_like(net[2].weight), rtol=0, atol=1e-9)

@@ -22,14 +22,7 @@ from islp_ch10.testing import strategies as hs
 TIGHT = dict(rtol=1e-12, atol=1e-12)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Run on one intra-op thread: these tensors are tiny, and waking torch's thread pool
-    costs milliseconds per softmax on a multi-row tensor while changing no value."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _linear_count(layer: nn.Linear) -> int:

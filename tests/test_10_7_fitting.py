@@ -20,32 +20,14 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
 from islp_ch10.reference import optim as ref_opt
+from islp_ch10.testing.networks import single_layer_torch
 from islp_ch10.reference import single_layer as ref
 from islp_ch10.testing import strategies as hs
 
-TORCH_ACTIVATION = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "identity": nn.Identity}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Run on one intra-op thread: these tensors are tiny, and waking torch's thread pool
-    costs milliseconds per call on this kind of input while changing no value."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-
-def torch_network(params: ref.SingleLayerParams, activation: str) -> nn.Sequential:
-    """``nn.Linear(p, K) -> g -> nn.Linear(K, 1)`` in float64, holding ``params``."""
-    net = nn.Sequential(nn.Linear(params.p, params.K), TORCH_ACTIVATION[activation](),
-                        nn.Linear(params.K, 1)).double()
-    with torch.no_grad():
-        net[0].weight.copy_(torch.from_numpy(params.W))
-        net[0].bias.copy_(torch.from_numpy(params.w0))
-        net[2].weight.copy_(torch.from_numpy(params.beta)[None, :])
-        net[2].bias.fill_(params.beta0)
-    return net
 
 
 def torch_loss(net: nn.Module, X: np.ndarray, y: np.ndarray) -> torch.Tensor:
@@ -82,7 +64,7 @@ def test_nonconvex():
     midpoint = ref.SingleLayerParams.from_vector((theta1 + theta2) / 2, K=2, p=2)
     losses = {}
     for name, params in {"teacher": teacher, "swapped": swapped, "midpoint": midpoint}.items():
-        losses[name] = torch_loss(torch_network(params, "sigmoid"), X, y).item()
+        losses[name] = torch_loss(single_layer_torch(params, "sigmoid"), X, y).item()
         assert losses[name] == pytest.approx(ref.squared_loss(y, ref.forward(X, params, "sigmoid")),
                                              rel=1e-12, abs=1e-24)
     assert losses["teacher"] <= 1e-24 and losses["swapped"] <= 1e-24
@@ -95,8 +77,8 @@ def test_nonconvex_permutation_hypothesis(case, data):
     """Relabelling hidden units moves theta but leaves f, and so R, unchanged."""
     order = data.draw(st.permutations(range(case.params.K)))
     other = case.params.permuted(order)
-    R1 = torch_loss(torch_network(case.params, case.activation), case.X, case.y)
-    R2 = torch_loss(torch_network(other, case.activation), case.X, case.y)
+    R1 = torch_loss(single_layer_torch(case.params, case.activation), case.X, case.y)
+    R2 = torch_loss(single_layer_torch(other, case.activation), case.X, case.y)
     torch.testing.assert_close(R1, R2, rtol=1e-12, atol=1e-12)
     assert ref.squared_loss(case.y, ref.forward(case.X, other, case.activation)) == pytest.approx(
         R1.item(), rel=1e-10, abs=1e-10)
@@ -143,7 +125,7 @@ def test_gradient_descent_least_squares_hypothesis(problem, theta_seed):
 @given(case=hs.small_networks(activation="sigmoid"))
 def test_gradient_descent_network_hypothesis(case):
     """On a network a small enough step against autograd's gradient lowers R."""
-    net = torch_network(case.params, "sigmoid")
+    net = single_layer_torch(case.params, "sigmoid")
     R = torch_loss(net, case.X, case.y)
     grads = torch.autograd.grad(R, list(net.parameters()))
     sq_norm = sum(float((g * g).sum()) for g in grads)
@@ -163,7 +145,7 @@ def test_gradient_descent_network_hypothesis(case):
 
 # ----------------------------------------------------------------------------- 10.7/backprop
 def _autograd_gradients(case_params, activation, X, y):
-    net = torch_network(case_params, activation)
+    net = single_layer_torch(case_params, activation)
     torch_loss(net, X, y).backward()
     return {"W": net[0].weight.grad, "w0": net[0].bias.grad,
             "beta": net[2].weight.grad[0], "beta0": net[2].bias.grad[0]}
