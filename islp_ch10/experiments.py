@@ -286,30 +286,32 @@ def nyse_linear(settings: Settings) -> list[Measurement]:
     ]
 
 
-def nyse_rnn(settings: Settings) -> list[Measurement]:
-    """The 12-unit RNN on the (n, 5, 3) lag array: RMSprop lr 0.001, batch 64, 200 epochs."""
+def _nyse_split(features: str) -> tuple[tuple, tuple]:
+    """``((x_train, y_train), (x_test, y_test))`` float32 tensors of one NYSE design, split by the
+    data's own ``train`` column."""
     from islp_ch10.data import load_nyse
 
     d = load_nyse()
-    x = torch.tensor(np.asarray(d.X_rnn, dtype=np.float32))
+    x = torch.tensor(np.asarray(getattr(d, features), dtype=np.float32))
     y = torch.tensor(np.asarray(d.Y, dtype=np.float32))
-    tr, te = torch.as_tensor(np.asarray(d.train)), torch.as_tensor(~np.asarray(d.train))
+    tr = torch.as_tensor(np.asarray(d.train))
+    return (x[tr], y[tr]), (x[~tr], y[~tr])
+
+
+def nyse_rnn(settings: Settings) -> list[Measurement]:
+    """The 12-unit RNN on the (n, 5, 3) lag array: RMSprop lr 0.001, batch 64, 200 epochs."""
+    train, test = _nyse_split("X_rnn")
     cfg = settings.config("nyse-rnn", task="regression", batch_size=64, validation="test", lr=0.001)
-    result = fit(models.NYSERNN, (x[tr], y[tr]), (x[te], y[te]), cfg, path=settings.path)
+    result = fit(models.NYSERNN, train, test, cfg, path=settings.path)
     return [_measure(result, "10.5/ar-vs-rnn", "r2", settings, part="rnn")]
 
 
 def nyse_nonlinear_ar(settings: Settings) -> list[Measurement]:
     """Flatten-Linear(20,32)-ReLU-Dropout(0.5)-Linear on lags + day of week; lr 0.001, 20 epochs."""
-    from islp_ch10.data import load_nyse
-
-    d = load_nyse()
-    x = torch.tensor(np.asarray(d.X_day, dtype=np.float32))
-    y = torch.tensor(np.asarray(d.Y, dtype=np.float32))
-    tr, te = torch.as_tensor(np.asarray(d.train)), torch.as_tensor(~np.asarray(d.train))
+    train, test = _nyse_split("X_day")
     cfg = settings.config("nyse-nlar", task="regression", batch_size=64, validation="test", lr=0.001)
-    result = fit(lambda: models.NonlinearAR(n_features=x.shape[1]), (x[tr], y[tr]), (x[te], y[te]), cfg,
-                 path=settings.path)
+    n_features = train[0].shape[1]
+    result = fit(lambda: models.NonlinearAR(n_features=n_features), train, test, cfg, path=settings.path)
     return [_measure(result, "10.5/nonlinear-ar", "r2", settings)]
 
 
