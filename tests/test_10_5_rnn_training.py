@@ -10,8 +10,7 @@ from islp_ch10.testing.empirical import assert_meets_claim, pick, run_or_skip
 @pytest.mark.data
 @pytest.mark.claim("10.5/imdb-rnn")
 def test_imdb_rnn():
-    """CI tier (2 and 3 of the book's 20 epochs on the CPU): both networks learn well above chance;
-    the book's figures are checked by the gpu test below (see the catalogue's ci_config)."""
+    """The book's configuration (20 epochs each; about 13 minutes together on 2 CPU cores)."""
     assert_meets_claim(pick(run_or_skip("imdb-lstm"), "10.5/imdb-rnn", "lstm"))
     assert_meets_claim(pick(run_or_skip("imdb-rnn"), "10.5/imdb-rnn", "rnn"))
 
@@ -21,7 +20,7 @@ def test_imdb_rnn():
 @pytest.mark.gpu
 @pytest.mark.claim("10.5/imdb-rnn")
 def test_imdb_rnn_book_epochs_on_gpu():
-    """The book's 20 epochs, on a GPU (about 2 minutes per model on an H100): LSTM ~85%, RNN ~76%."""
+    """The same figures with the training on a GPU (about 2 minutes per model on an H100)."""
     assert_meets_claim(pick(run_or_skip("imdb-lstm", tier="book", accelerator="gpu"), "10.5/imdb-rnn", "lstm"))
     assert_meets_claim(pick(run_or_skip("imdb-rnn", tier="book", accelerator="gpu"), "10.5/imdb-rnn", "rnn"))
 
