@@ -36,6 +36,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent
 TIER_MARKERS = ("slow", "data", "gpu", "benchmark")
+_CONFIG = None  # the session's config, for hooks that receive only a report
 
 # ----------------------------------------------------------------------------- data root
 # The tests read the staged data beside the checkout unless the user names another folder.
@@ -82,6 +83,8 @@ def pytest_configure(config):
     if not config.getoption("--benchmark") and hasattr(config.option, "benchmark_disable"):
         if not getattr(config.option, "benchmark_enable", False):
             config.option.benchmark_disable = True
+    global _CONFIG
+    _CONFIG = config
     config._claim_outcomes = defaultdict(list)
     if not config.getoption("--allow-network"):
         _install_network_guard()
@@ -108,15 +111,22 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Carry the test's claim IDs on its report, so the xdist controller can see them too."""
     outcome = yield
-    report = outcome.get_result()
     ids = [cid for mark in item.iter_markers("claim") for cid in mark.args]
-    if not ids:
+    if ids:
+        outcome.get_result().user_properties.append(("claims", ids))
+
+
+def pytest_runtest_logreport(report):
+    ids = next((v for k, v in report.user_properties if k == "claims"), None)
+    if not ids or not (report.when == "call" or (report.when == "setup" and report.outcome != "passed")):
         return
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        state = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+    state = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+    outcomes = getattr(_CONFIG, "_claim_outcomes", None)
+    if outcomes is not None:
         for cid in ids:
-            item.config._claim_outcomes[cid].append({"test": item.nodeid, "outcome": state})
+            outcomes[cid].append({"test": report.nodeid, "outcome": state})
 
 
 def pytest_sessionfinish(session, exitstatus):
