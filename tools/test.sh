@@ -41,5 +41,5 @@ for f in ("reports/claims-fast.json", "reports/claims-slow.json"):
 pathlib.Path("reports/claims.json").write_text(json.dumps(merged, indent=2, sort_keys=True))
 PY
 echo "=== stage times:"
-for k in "${!took[@]}"; do echo "    $k: ${took[$k]} s"; done
+for k in $TIERS; do [ -n "${took[$k]+x}" ] && echo "    $k: ${took[$k]} s"; done
 exit $status
