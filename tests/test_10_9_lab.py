@@ -162,3 +162,38 @@ def test_mnist_mlp():
 @pytest.mark.claim("10.9/mnist-mlr")
 def test_mnist_mlr():
     assert_meets_claim(pick(run_or_skip("mnist-mlr"), "10.9/mnist-mlr"))
+
+
+# ----------------------------------------------------------------------------- every model family
+FAMILY_TASKS = {  # model -> (task, classes): one per family the lab trains through ISLP.torch
+    "HittersNet": ("regression", None),
+    "MNISTMLP": ("multiclass", 10),
+    "CIFARCNN": ("multiclass", 100),
+    "IMDBDense": ("binary", None),
+    "IMDBLSTM": ("binary", None),
+    "NYSERNN": ("regression", None),
+}
+
+
+@pytest.mark.parametrize("name", list(FAMILY_TASKS))
+def test_book_path_runs_for_every_model_family(name, tmp_path):
+    """The lab's ISLP.torch objects train each family on today's torch/Lightning, and the fast
+    path lands on the very same weights (one epoch of 96 synthetic examples, batch 32)."""
+    from islp_ch10.models import MODELS
+
+    spec, (task, classes) = MODELS[name], FAMILY_TASKS[name]
+    g = torch.Generator().manual_seed(1)
+    x, x_test = spec.example_input(96, generator=g), spec.example_input(32, generator=g)
+    if task == "multiclass":
+        y, y_test = torch.randint(0, classes, (96,), generator=g), torch.randint(0, classes, (32,), generator=g)
+    else:
+        y, y_test = torch.randint(0, 2, (96,), generator=g).float(), torch.randint(0, 2, (32,), generator=g).float()
+    cfg = dict(task=task, num_classes=classes, epochs=1, batch_size=32, validation=0.25, lr=1e-3)
+    book = fit(spec.factory, (x, y), (x_test, y_test), TrainConfig(**cfg, log_dir=str(tmp_path / "islp")), path="islp")
+    fast = fit(spec.factory, (x, y), (x_test, y_test), TrainConfig(**cfg, log_dir=str(tmp_path / "fast")), path="fast")
+    a, b = book.model.state_dict(), fast.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a), f"{name}: the two paths disagree"
+    torch.manual_seed(0)
+    fresh = spec.build().state_dict()
+    assert any(not torch.equal(a[k], fresh[k]) for k in a), f"{name}: weights did not move"
+    assert set(book.extra["islp_test"]) >= {"test_loss"}

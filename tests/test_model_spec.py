@@ -33,3 +33,25 @@ def test_token_models_reject_ids_outside_the_vocabulary():
         model(torch.tensor([[1, 2, 10003]]))
     with pytest.raises(ValueError, match=r"\[0, 10003\)"):
         model(torch.tensor([[-1, 2, 3]]))
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from islp_ch10.models import MODELS  # noqa: E402
+
+
+@given(name=st.sampled_from([n for n, s in MODELS.items() if s.input_kind == "float"]),
+       shape=st.lists(st.integers(1, 40), min_size=1, max_size=5))
+def test_float_models_refuse_every_wrong_shape(name, shape):
+    """Any input whose shape is not (batch, *expected) is refused with a ValueError naming the shape."""
+    import pytest
+    from hypothesis import assume
+
+    spec = MODELS[name]
+    assume(tuple(shape[1:]) != spec.input_shape or len(shape) < 2)
+    if name == "LinearAR":  # also takes the (batch, L, p) lag array with L * p inputs, by design
+        assume(not (len(shape) == 3 and shape[1] * shape[2] == spec.input_shape[0]))
+    model = spec.build()
+    with pytest.raises(ValueError, match=r"shape"):
+        model(torch.rand(*shape))
