@@ -56,8 +56,10 @@ def test_loopback_really_connects():
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
-        with socket.create_connection(server.getsockname(), timeout=5):
+        with socket.create_connection(server.getsockname(), timeout=5) as client:
             conn, _ = server.accept()
+            client.sendall(b"ping")
+            assert conn.recv(4) == b"ping"
             conn.close()
 
 
