@@ -161,7 +161,7 @@ def mnist_regularise(settings: Settings) -> list[Measurement]:
         "dropout": (models.MNISTMLP, 0.0),
         "ridge": (lambda: models.MNISTMLP(dropout1=0.0, dropout2=0.0), 1e-4),
     }
-    out = []
+    errors = {}
     for part, (factory, wd) in variants.items():
         cfg = settings.config("mnist-regularise", task="multiclass", num_classes=10, batch_size=256,
                               validation=0.2, weight_decay=wd)
@@ -169,8 +169,13 @@ def mnist_regularise(settings: Settings) -> list[Measurement]:
         result = fit(factory, train, test, cfg, path=settings.path)
         m = _measure(result, "10.2/regularise", "accuracy", settings, part=part, weight_decay=wd)
         m.metric, m.value = "error", 1.0 - m.value
-        out.append(m)
-    return out
+        errors[part] = m
+    # what the claim is judged on: each regulariser's test error minus the unregularised one
+    for part in ("dropout", "ridge"):
+        m = errors[part]
+        m.details["error"] = m.value
+        m.metric, m.value = "error-increase", m.value - errors["none"].value
+    return list(errors.values())
 
 
 # ----------------------------------------------------------------------------- IMDB (10.9.5-6)
@@ -280,8 +285,8 @@ def nyse_linear(settings: Settings) -> list[Measurement]:
     return [
         Measurement("10.5/ar-vs-rnn", "r2", ar_r2, part="ar", **common),
         Measurement("10.5/day-of-week", "r2", day_r2, **common),
-        Measurement("10.5/flatten", "r2", net_r2, part="network", details={"least_squares_r2": ar_r2},
-                    **common),
+        Measurement("10.5/flatten", "r2-gap", abs(net_r2 - ar_r2), part="network",
+                    details={"least_squares_r2": ar_r2, "network_r2": net_r2}, **common),
     ]
 
 

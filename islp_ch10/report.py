@@ -132,14 +132,20 @@ def learning_curve_plots(measurements: list, out: Path) -> list[str]:
     for m in measurements:
         if not m.history:
             continue
-        metric = "accuracy" if m.metric in ("accuracy", "error") else ("r2" if m.metric == "r2" else "mae")
+        keys = set().union(*(row.keys() for row in m.history))
+        metric = next(k for k in (m.metric, "accuracy", "r2", "mae", "loss")
+                      if f"train_{k}" in keys or f"valid_{k}" in keys)
         epochs = [row["epoch"] for row in m.history]
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for prefix, label in (("train_", "Training"), ("valid_", "Validation")):
             values = [row.get(prefix + metric) for row in m.history]
             if any(v is not None for v in values):
                 ax.plot(epochs, values, marker="o", markersize=3, label=label)
-        ax.axhline(m.value if m.metric != "error" else 1 - m.value, color="k", ls="--", lw=0.8, label="Test")
+        test_value = (m.value if metric == m.metric else
+                      1 - m.value if (metric, m.metric) == ("accuracy", "error") else
+                      1 - m.details["error"] if (metric, m.metric) == ("accuracy", "error-increase") else None)
+        if test_value is not None:
+            ax.axhline(test_value, color="k", ls="--", lw=0.8, label="Test")
         title = f"{m.claim}" + (f" ({m.part})" if m.part else "") + f", seed {m.seed}"
         ax.set(xlabel="Epoch", ylabel=metric, title=title)
         ax.legend()
