@@ -125,7 +125,8 @@ def mnist_like():
 @pytest.mark.parametrize("path", ["islp", "fast"])
 def test_train_epoch_islp_vs_fast(benchmark, describe, mnist_like, path, device, tmp_path):
     pytest.importorskip("ISLP.torch", reason="the ISLP package (ISLP.torch) is needed for the book's path")
-    from islp_ch10.training import TrainConfig, fit, steps_per_epoch
+    from islp_ch10.reference.optim import steps_per_epoch
+    from islp_ch10.training import TrainConfig, fit
 
     train, test = mnist_like
     config = TrainConfig(task="multiclass", num_classes=10, epochs=1, batch_size=256, validation=0.2,

@@ -122,11 +122,8 @@ def cmd_reproduce(args) -> int:
     from islp_ch10.double_descent import run_double_descent
 
     dd = run_double_descent()
-    path = report.write(measurements, out, double_descent=dd, wall_time=time.perf_counter() - start)
-    if skipped:
-        data = json.loads((out / "results.json").read_text())
-        data["skipped"] = skipped
-        (out / "results.json").write_text(json.dumps(data, indent=2, default=str))
+    path = report.write(measurements, out, double_descent=dd, wall_time=time.perf_counter() - start,
+                        skipped=skipped)
     failed = [r for r in report.summarise(measurements) if r["verdict"] == "FAIL"]
     print(f"wrote {path} and {out / 'results.json'} in {time.perf_counter() - start:.0f} s; "
           f"{len(measurements)} measurements, {len(failed)} below threshold, {len(skipped)} skipped for data")

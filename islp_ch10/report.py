@@ -65,8 +65,11 @@ def summarise(measurements: Iterable) -> list[dict]:
     return rows
 
 
-def write(measurements: list, out_dir: str | Path, double_descent=None, wall_time: float | None = None) -> Path:
-    """Write results.json, report.md and the plots into ``out_dir``; returns the report's path."""
+def write(measurements: list, out_dir: str | Path, double_descent=None, wall_time: float | None = None,
+          skipped: list[dict] | None = None) -> Path:
+    """Write results.json, report.md and the plots into ``out_dir``; returns the report's path.
+
+    ``skipped``: ``{"experiment", "reason"}`` records of experiments whose data was absent."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = summarise(measurements)
@@ -81,9 +84,10 @@ def write(measurements: list, out_dir: str | Path, double_descent=None, wall_tim
         plots.append(_lasso_plot(lasso[0], out / "imdb_lasso_path.png"))
     results = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "environment": environment(), "wall_time_s": wall_time, "summary": rows,
-               "measurements": [_slim(m.to_json()) for m in measurements], "plots": plots}
+               "measurements": [_slim(m.to_json()) for m in measurements], "plots": plots,
+               "skipped": skipped or []}
     _atomic_text(out / "results.json", json.dumps(results, indent=2, default=str))
-    _atomic_text(out / "report.md", markdown(rows, plots, results["environment"], wall_time))
+    _atomic_text(out / "report.md", markdown(rows, plots, results["environment"], wall_time, skipped or []))
     return out / "report.md"
 
 
@@ -100,7 +104,8 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def markdown(rows: list[dict], plots: list[str], env: dict, wall_time: float | None) -> str:
+def markdown(rows: list[dict], plots: list[str], env: dict, wall_time: float | None,
+             skipped: list[dict] = ()) -> str:
     lines = ["# ISLP chapter 10: reproduction report", "",
              f"torch {env['torch']}, pytorch-lightning {env['pytorch_lightning']}, ISLP {env['ISLP']}, "
              f"{env['cpus']} CPUs, GPU: {env['cuda'] or 'none'}"
@@ -116,6 +121,9 @@ def markdown(rows: list[dict], plots: list[str], env: dict, wall_time: float | N
     if notes:
         lines += ["", "## Where the book's figure does not reproduce", ""]
         lines += [f"- **{r['claim']}**: {r['deviation']}" for r in notes]
+    if skipped:
+        lines += ["", "## Skipped: data not present", ""]
+        lines += [f"- **{s['experiment']}**: {s['reason']}" for s in skipped]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"

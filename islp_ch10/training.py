@@ -22,12 +22,10 @@ computed over the whole test set, and the wall time.  ``accelerator``, ``devices
 
 from __future__ import annotations
 
-import math
-import os
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -103,11 +101,6 @@ class FitResult:
     log_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
-        cfg = asdict(self.config)
-        return {"path": self.path, "wall_time_s": round(self.wall_time, 3), "test": self.test,
-                "epochs": self.config.epochs, "seed": self.config.seed, "config": cfg}
-
 
 # ----------------------------------------------------------------------------- losses & metrics
 def make_loss(task: str) -> nn.Module:
@@ -131,7 +124,7 @@ def _metric_target(task: str, y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor | Dataset, y: torch.Tensor | None, task: str,
+def evaluate(model: nn.Module, x, y: torch.Tensor, task: str,
              num_classes: int | None = None, batch_size: int = 4096,
              device: torch.device | str | None = None) -> dict[str, float]:
     """Loss and metrics of ``model`` in eval mode over a whole data set, by hand (no Lightning).
@@ -144,9 +137,9 @@ def evaluate(model: nn.Module, x: torch.Tensor | Dataset, y: torch.Tensor | None
     device = torch.device(device) if device is not None else home
     model.to(device)
     preds, targets = [], []
-    for xb, yb in _eval_batches(x, y, batch_size):
-        preds.append(model(xb.to(device)).cpu())
-        targets.append(yb)
+    for i in range(0, len(y), batch_size):
+        preds.append(model(_as_tensor(x[i:i + batch_size]).to(device)).cpu())
+        targets.append(y[i:i + batch_size])
     model.train(was_training)
     model.to(home)
     pred, target = torch.cat(preds), torch.cat(targets)
@@ -154,16 +147,6 @@ def evaluate(model: nn.Module, x: torch.Tensor | Dataset, y: torch.Tensor | None
     for name, metric in make_metrics(task, num_classes).items():
         out[name] = float(metric(pred, _metric_target(task, target)))
     return out
-
-
-def _eval_batches(x, y, batch_size):
-    if isinstance(x, Dataset) and y is None:
-        n = len(x)
-        for i in range(0, n, batch_size):
-            yield x[list(range(i, min(n, i + batch_size)))]
-    else:
-        for i in range(0, len(y), batch_size):
-            yield _as_tensor(x[i:i + batch_size]), y[i:i + batch_size]
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -368,12 +351,12 @@ def fit(model: nn.Module | Callable[[], nn.Module], train: tuple, test: tuple, c
         model = model()
     start = time.perf_counter()
     with _quiet():
-        trainer = make_trainer(config, callbacks, log_dir)
         if path == "fast":
             module, dm = _fast_objects(model, config, x_train, y_train, x_test, y_test)
         else:
             module, dm = _islp_objects(model, config, x_train, y_train, x_test, y_test)
-            trainer = make_trainer(config, [*callbacks, _error_tracker()], log_dir)
+            callbacks = [*callbacks, _error_tracker()]
+        trainer = make_trainer(config, callbacks, log_dir)
         trainer.fit(module, datamodule=dm)
         wall = time.perf_counter() - start
         extra = {}
@@ -423,8 +406,8 @@ def _islp_objects(model, config, x_train, y_train, x_test, y_test):
     """The lab's objects: TensorDatasets, SimpleDataModule, SimpleModule.<task>."""
     from ISLP.torch import SimpleDataModule, SimpleModule
 
-    train_ds = TensorDataset(_dense(x_train), y_train)
-    test_ds = TensorDataset(_dense(x_test), y_test)
+    train_ds = TensorDataset(_as_tensor(x_train), y_train)
+    test_ds = TensorDataset(_as_tensor(x_test), y_test)
     validation = test_ds if config.validation == "test" else config.validation
     dm = SimpleDataModule(train_ds, test_ds, batch_size=config.batch_size, num_workers=0,
                           validation=validation, seed=config.seed)
@@ -438,20 +421,8 @@ def _islp_objects(model, config, x_train, y_train, x_test, y_test):
     return module, dm
 
 
-def _dense(x) -> torch.Tensor:
-    return _as_tensor(x) if hasattr(x, "toarray") else x
-
-
 def _error_tracker():
     from ISLP.torch import ErrorTracker
 
     return ErrorTracker()
 
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    """Minibatch steps in one epoch: ceil(n / batch size) (the last batch may be short)."""
-    return math.ceil(n / batch_size)
-
-
-def default_num_threads() -> int:
-    return int(os.environ.get("ISLP_CH10_THREADS", torch.get_num_threads()))
