@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--root", default=None, help="data folder (default: $ISLP_CH10_DATA or the user cache)")
 
     sub.add_parser("data", help="where the data is looked for and which data sets are present")
+
+    sw = sub.add_parser("sweep", help="one experiment over seeds -> docs/spreads/ artifact (catalogue spreads)")
+    sw.add_argument("experiment", help="an experiment name (see `reproduce --list`)")
+    sw.add_argument("--seeds", type=_parse_seeds, default=[0, 1, 2], help="default 0,1,2")
+    sw.add_argument("--out", default=None, help="artifact folder (default: docs/spreads of the checkout)")
+    sw.add_argument("--fresh", action="store_true", help="ignore seeds already in the artifact")
     return parser
 
 
@@ -65,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"reproduce": cmd_reproduce, "claims": cmd_claims, "download": cmd_download,
-                "data": cmd_data}[args.command](args)
+                "data": cmd_data, "sweep": cmd_sweep}[args.command](args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -167,6 +173,25 @@ def _test_status(records) -> str:
 def _load_json(path: str):
     p = Path(path)
     return json.loads(p.read_text()) if p.exists() else None
+
+
+# ----------------------------------------------------------------------------- sweep
+def cmd_sweep(args) -> int:
+    from islp_ch10 import experiments
+    from islp_ch10.sweep import run_sweep
+
+    if args.experiment not in experiments.EXPERIMENTS:
+        print(f"unknown experiment {args.experiment!r}; see `islp-ch10 reproduce --list`", file=sys.stderr)
+        return 2
+    threads = os.environ.get("ISLP_CH10_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    path = run_sweep(args.experiment, args.seeds, Path(args.out) if args.out else None, resume=not args.fresh,
+                     log=lambda msg: print(msg, flush=True))
+    print(f"wrote {path}")
+    return 0
 
 
 # ----------------------------------------------------------------------------- data

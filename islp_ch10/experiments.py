@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from islp_ch10 import models
+from islp_ch10.lab_defaults import simple_module_optimizer
 from islp_ch10.training import FitResult, TrainConfig, fit
 
 # The lab's epochs per model, and what the CI tier runs instead on 2 CPU cores (why, per entry).
@@ -229,13 +230,16 @@ def _imdb_sequence(settings: Settings, name: str, factory: Callable, part: str) 
     d = _imdb()
     s_tr, s_te = torch.as_tensor(d.S_train, dtype=torch.int64), torch.as_tensor(d.S_test, dtype=torch.int64)
     y_tr, y_te = (torch.as_tensor(d.y_train, dtype=torch.float32), torch.as_tensor(d.y_test, dtype=torch.float32))
-    cfg = settings.config(name, task="binary", batch_size=300, validation=2000, lr=0.001)
+    # the lab passes no optimiser (notes line 1591): SimpleModule's default, read from ISLP
+    lab = simple_module_optimizer()
+    cfg = settings.config(name, task="binary", batch_size=300, validation=2000, lr=lab["lr"],
+                          optimizer=lab["optimizer"])
     result = fit(factory, (s_tr, y_tr), (s_te, y_te), cfg, path=settings.path)
     return [_measure(result, "10.5/imdb-rnn", "accuracy", settings, part=part)]
 
 
 def imdb_lstm(settings: Settings) -> list[Measurement]:
-    """Embedding 10,003 x 32, LSTM 32, one logit; RMSprop lr 0.001, batch 300, 2,000 held out."""
+    """Embedding 10,003 x 32, LSTM 32, one logit; SimpleModule's default optimiser, batch 300, 2,000 held out."""
     return _imdb_sequence(settings, "imdb-lstm", models.IMDBLSTM, "lstm")
 
 

@@ -1,0 +1,114 @@
+"""Seed sweeps: the one command behind every empirical spread in the catalogue.
+
+``islp-ch10 sweep EXPERIMENT --seeds 0,1,2`` runs one experiment once per seed and writes
+``docs/spreads/<experiment>__<machine>__t<threads>.json``: per-seed values, the library versions,
+the device, the torch thread count, the git commit and the command line.  The file is rewritten
+atomically after every seed, so an interrupted sweep keeps the seeds it finished and a rerun
+with ``--resume`` skips them.  ``tests/test_spreads.py`` checks that the catalogue's spread
+figures equal these artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+SPREADS_DIR = Path(__file__).resolve().parent.parent / "docs" / "spreads"
+
+
+def machine_tag() -> str:
+    """A short file-name-safe name for this machine's processor (or GPU), e.g. ``amd-epyc``."""
+    import torch
+
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+    else:
+        name = cpu_model()
+    tag = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    tag = re.sub(r"-(processor|cpu|\d+-core).*$", "", tag)
+    return tag[:40] or platform.machine()
+
+
+def cpu_model() -> str:
+    """The processor's model name from /proc/cpuinfo (``platform.processor()`` is often empty)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=Path(__file__).parent, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def artifact_path(experiment: str, threads: int, out_dir: Path | None = None) -> Path:
+    return (out_dir or SPREADS_DIR) / f"{experiment}__{machine_tag()}__t{threads}.json"
+
+
+def _write_atomic(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def run_sweep(experiment: str, seeds: list[int], out_dir: Path | None = None, resume: bool = True,
+              log=print) -> Path:
+    """Run ``experiment`` for each seed (book configuration, fast path) and write its artifact."""
+    import torch
+
+    from islp_ch10 import experiments
+    from islp_ch10.report import environment
+
+    threads = torch.get_num_threads()
+    path = artifact_path(experiment, threads, out_dir)
+    payload = json.loads(path.read_text()) if (resume and path.exists()) else None
+    if payload is None:
+        payload = {"experiment": experiment, "runs": []}
+    payload.update({
+        "command": "islp-ch10 sweep " + " ".join(sys.argv[2:]) if sys.argv and "sweep" in sys.argv
+                   else f"islp-ch10 sweep {experiment} --seeds {','.join(map(str, seeds))}",
+        "machine": {"cpu": cpu_model(), "tag": machine_tag(), "torch_threads": threads,
+                    "cuda": environment().get("cuda")},
+        "versions": {k: v for k, v in environment().items()
+                     if k in ("python", "torch", "numpy", "pytorch_lightning", "torchmetrics", "sklearn", "ISLP")},
+        "code": git_commit(),
+    })
+    done = {r["seed"] for r in payload["runs"]}
+    for seed in seeds:
+        if seed in done:
+            log(f"{experiment} seed {seed}: already in {path.name}, skipped")
+            continue
+        t0 = time.perf_counter()
+        ms = experiments.run(experiment, experiments.Settings(seed=seed, tier="book"))
+        for m in ms:
+            payload["runs"].append({
+                "seed": seed, "claim": m.claim, "part": m.part, "metric": m.metric, "value": m.value,
+                "epochs": m.epochs, "seconds": round(time.perf_counter() - t0, 1),
+                "valid_by_epoch": [round(h[k], 4) for h in m.history for k in h if k.startswith("valid_")
+                                   and k.removeprefix("valid_") in ("accuracy", "r2", "mae")][:500],
+            })
+            log(f"{experiment} seed {seed}: {m.claim} [{m.part}] {m.metric} = {m.value:.4f}")
+        payload["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        _write_atomic(path, payload)
+    return path
