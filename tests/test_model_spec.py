@@ -1,4 +1,6 @@
-"""The per-model spec (islp_ch10/testing/model_checks.py) applied to every registered chapter model."""
+"""The per-model spec (islp_ch10/testing/model_checks.py) applied to every registered chapter model,
+and the machinery it rests on: the registry's own validation, the numpy evaluator of the book's
+tables (which must fail for a wrong formula too), the snapshot files and the dtype policy."""
 
 import ast
 from pathlib import Path
@@ -21,7 +23,7 @@ def test_every_module_in_models_is_registered():
     modules = [c for c in classes if isinstance(getattr(models, c), type)
                and issubclass(getattr(models, c), torch.nn.Module)]
     unregistered = set(modules) - set(models.list_models()) - set(models.COMPONENTS)
-    assert not unregistered, f"nn.Modules in models.py missing from MODELS: {sorted(unregistered)}"
+    assert not unregistered, f"nn.Modules in models.py without @register_model: {sorted(unregistered)}"
     assert set(models.list_models()) <= set(modules)
 
 
@@ -35,6 +37,7 @@ def test_token_models_reject_ids_outside_the_vocabulary():
         model(torch.tensor([[-1, 2, 3]]))
 
 
+import pytest  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -55,3 +58,157 @@ def test_float_models_refuse_every_wrong_shape(name, shape):
     model = spec.build()
     with pytest.raises(ValueError, match=r"shape"):
         model(torch.rand(*shape))
+
+
+# ----------------------------------------------------------------------------- the registry
+import dataclasses  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from islp_ch10.reference import networks  # noqa: E402
+from islp_ch10.testing import model_checks as mc  # noqa: E402
+
+
+def test_spec_refuses_dropout_rates_that_do_not_fit_its_table():
+    spec = MODELS["MNISTMLP"]
+    import pytest
+
+    with pytest.raises(ValueError, match=r"MNISTMLP: 2 Dropout rows but rates \(0\.4,\)"):
+        dataclasses.replace(spec, dropout=(0.4,))
+    with pytest.raises(ValueError, match=r"task 'ordinal'"):
+        dataclasses.replace(spec, task="ordinal")
+
+
+def test_register_model_refuses_a_second_model_of_the_same_name():
+    import pytest
+
+    spec = MODELS["LinearAR"]
+    book = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in ("name", "factory")}
+    with pytest.raises(ValueError, match=r"'LinearAR' is registered twice"):
+        models.register_model(**book)(models.LinearAR)
+    assert MODELS["LinearAR"] is spec
+
+
+def test_table_renders_with_the_lab_batch():
+    text = MODELS["NYSERNN"].table()
+    assert "[1770, 5, 12]" in text and "Total params: 217" in text
+
+
+# ----------------------------------------------------------------------------- the numpy evaluator
+def _weights(spec):
+    torch.manual_seed(0)
+    return mc.export_weights(spec.build())
+
+
+def test_evaluator_refuses_a_table_that_does_not_fit_the_weights():
+    import pytest
+
+    spec = MODELS["HittersNet"]
+    x = np.zeros((2, 19))
+    wrong_params = list(spec.layers)
+    wrong_params[1] = networks.Layer("Linear", (50,), 999)
+    with pytest.raises(ValueError, match=r"row 1 \(Linear\): the table says 999 parameters"):
+        networks.evaluate(wrong_params, _weights(spec), x)
+    wrong_shape = list(spec.layers)
+    wrong_shape[4] = networks.Layer("Linear", (2,), 51)
+    with pytest.raises(ValueError, match=r"row 4 \(Linear\): output shape \(1,\), the table says \(2,\)"):
+        networks.evaluate(wrong_shape, _weights(spec), x)
+    with pytest.raises(ValueError, match=r"2 weight arrays left over"):
+        networks.evaluate(spec.layers[:-1], _weights(spec), x)
+
+
+def test_conv_same_is_the_filter_by_filter_sum():
+    """The evaluator's convolution equals the literal multichannel formula of reference/conv.py."""
+    from islp_ch10.reference.conv import conv2d_multichannel
+
+    rng = np.random.default_rng(0)
+    x, K, b = rng.normal(size=(2, 3, 6, 5)), rng.normal(size=(4, 3, 3, 3)), rng.normal(size=4)
+    got = networks.conv2d_same(x, K, b)
+    expected = np.stack([conv2d_multichannel(image, K, b, padding=1) for image in x])
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def _lstm_gates_swapped(X, w_ih, w_hh, b_ih, b_hh):
+    """A wrong LSTM: input and forget gates exchanged."""
+    K = w_hh.shape[1]
+    order = np.r_[K:2 * K, 0:K, 2 * K:4 * K]
+    return _REAL_LSTM(X, w_ih[order], w_hh[order], b_ih[order], b_hh[order])
+
+
+_REAL_LSTM = networks.lstm_forward
+
+
+def _true_convolution(x, kernels, bias):
+    """A wrong convolution: filters flipped (mathematical convolution, not the chapter's)."""
+    return _REAL_CONV(x, kernels[..., ::-1, ::-1], bias)
+
+
+_REAL_CONV = networks.conv2d_same
+
+
+def _rnn_relu(X, W, U, g=np.tanh, A0=None):
+    return _REAL_RNN(X, W, U, g=lambda z: np.maximum(z, 0), A0=A0)
+
+
+from islp_ch10.reference import rnn as _rnn_ref  # noqa: E402
+
+_REAL_RNN = _rnn_ref.rnn_forward
+
+
+@pytest.mark.parametrize("model, target, broken", [
+    ("IMDBLSTM", (networks, "lstm_forward"), _lstm_gates_swapped),
+    ("CIFARCNN", (networks, "conv2d_same"), _true_convolution),
+    ("NYSERNN", (_rnn_ref, "rnn_forward"), _rnn_relu),
+])
+def test_forward_check_rejects_a_wrong_reference(model, target, broken, monkeypatch):
+    """The numpy side can fail too: with a wrong formula in the reference, the real model is rejected."""
+    monkeypatch.setattr(*target, broken)
+    with pytest.raises(AssertionError, match="differs from the numpy evaluation"):
+        mc.check_forward_matches_numpy(MODELS[model])
+
+
+# ----------------------------------------------------------------------------- snapshots
+def test_missing_snapshot_fails_with_the_command_to_create_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(mc, "EXPECT_DIR", tmp_path)
+    monkeypatch.delenv(mc.ACCEPT_ENV, raising=False)
+    with pytest.raises(AssertionError, match=r"ISLP_CH10_ACCEPT=1 python -m pytest "
+                       r"'tests/test_model_spec.py::test_model_spec\[HittersNet-check_expected_output\]'"):
+        mc.check_expected_output(MODELS["HittersNet"])
+
+
+def test_accept_writes_a_snapshot_that_then_passes(tmp_path, monkeypatch):
+    monkeypatch.setattr(mc, "EXPECT_DIR", tmp_path)
+    monkeypatch.setenv(mc.ACCEPT_ENV, "1")
+    mc.check_expected_output(MODELS["NYSERNN"])
+    assert (tmp_path / "NYSERNN.npz").stat().st_size < mc.MAX_EXPECT_BYTES
+    monkeypatch.delenv(mc.ACCEPT_ENV)
+    mc.check_expected_output(MODELS["NYSERNN"])
+
+
+def test_snapshots_over_the_size_limit_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(mc, "EXPECT_DIR", tmp_path)
+    monkeypatch.setenv(mc.ACCEPT_ENV, "1")
+    noise = torch.rand(200, 100, generator=torch.Generator().manual_seed(0))  # ~75 KB compressed
+    with pytest.raises(AssertionError, match=r"snapshot of .* bytes refused \(limit 50,000\)"):
+        mc.assert_expected(noise, "Big")
+    assert not (tmp_path / "Big.npz").exists()
+    (tmp_path / "Big.npz").write_bytes(b"0" * (mc.MAX_EXPECT_BYTES + 1))
+    monkeypatch.delenv(mc.ACCEPT_ENV)
+    with pytest.raises(AssertionError, match=r"over the 50,000-byte limit"):
+        mc.assert_expected(noise, "Big")
+
+
+def test_committed_snapshots_are_exactly_the_registered_models():
+    names = {p.stem for p in mc.EXPECT_DIR.glob("*.npz")}
+    assert names == set(MODELS)
+    assert all(p.stat().st_size <= mc.MAX_EXPECT_BYTES for p in mc.EXPECT_DIR.glob("*.npz"))
+
+
+# ----------------------------------------------------------------------------- dtype policy
+def test_a_model_cast_by_the_caller_takes_its_own_dtype():
+    """The policy's one exception: after model.double() float64 input is the right dtype (and
+    float32 is then refused, naming the weights' dtype)."""
+    model = models.HittersNet().double()
+    assert model(torch.zeros(3, 19, dtype=torch.float64)).dtype == torch.float64
+    with pytest.raises(ValueError, match=r"HittersNet expects torch\.float64 input .* got dtype torch\.float32"):
+        model(torch.zeros(3, 19))
