@@ -1,30 +1,48 @@
-"""The reproduction report: results JSON, a Markdown page and the plots people would rather look at.
+"""The reproduction report: per-experiment measurement files, results JSON, a Markdown page, plots.
 
-Input: the :class:`~islp_ch10.experiments.Measurement` s of a run.  Output in one folder:
+Layout of an output folder ``OUT``:
 
-``results.json``  every measurement (claim, part, seed, epochs, wall time, value) plus, per claim
-                  and part, the book value, the threshold, the median over seeds and the verdict,
-                  and the versions of torch / Lightning / ISLP that produced them.
+``measurements/<experiment>-seed<N>.json``  one file per experiment and seed, written atomically
+                  (unique temporary name, then ``os.replace``) the moment that experiment ends, so
+                  a failed or interrupted run keeps everything it measured.
+``results.json``  rebuilt from every measurement file: each measurement (claim, part, seed,
+                  epochs, wall time, value) plus, per claim and part, the book value, the
+                  threshold, the median over seeds and the verdict, and the library versions.
 ``report.md``     the same as a table, with the learning curves and the double-descent plot.
-``*.png``         one learning-curve plot per trained model (the lab's training vs validation
-                  figure per epoch), the double-descent curves, the IMDB lasso path.
+``*.png``         one learning-curve plot per trained model and seed, the double-descent
+                  curves, the IMDB lasso path.
+
+A report is never written from zero measurements (:class:`EmptyReport`), so a good report is
+never replaced by an empty one.  Measurements are plain dicts (``Measurement.to_json()``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import re
 import statistics
+import tempfile
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
 from islp_ch10 import claims
+from islp_ch10.data import atomic_write
+
+MEASUREMENTS = "measurements"
+_FILE = re.compile(r"^(?P<experiment>[a-z0-9][a-z0-9-]*)-seed(?P<seed>\d+)\.json$")
+
+
+class EmptyReport(ValueError):
+    """There are no measurements to report; the previous report (if any) is left as it was."""
 
 
 def environment() -> dict:
+    """Versions of python, torch and the other libraries, the CPU count and the GPU, for a report."""
     import numpy
     import torch
 
@@ -40,52 +58,117 @@ def environment() -> dict:
     return info
 
 
-def summarise(measurements: Iterable) -> list[dict]:
-    """One row per (claim, part): book value, threshold, per-seed values, median, verdict."""
-    groups: dict[tuple, list] = defaultdict(list)
-    for m in measurements:
-        groups[(m.claim, m.part, m.metric, m.tier)].append(m)
+# ----------------------------------------------------------------------------- measurement files
+def measurement_path(out_dir: str | Path, experiment: str, seed: int) -> Path:
+    """Where the measurements of one experiment and seed are kept."""
+    return Path(out_dir) / MEASUREMENTS / f"{experiment}-seed{seed}.json"
+
+
+def save_measurements(out_dir: str | Path, experiment: str, seed: int, records: list[dict],
+                      meta: dict | None = None) -> Path:
+    """Write one experiment's measurements atomically (a unique temporary file, then ``os.replace``)."""
+    path = measurement_path(out_dir, experiment, seed)
+    payload = {"experiment": experiment, "seed": seed,
+               "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               **(meta or {}), "measurements": [_slim(r) for r in records]}
+    _atomic_text(path, json.dumps(payload, indent=1, default=str))
+    return path
+
+
+def measured(out_dir: str | Path) -> set[tuple[str, int]]:
+    """The (experiment, seed) pairs that have a measurement file in ``out_dir``."""
+    folder = Path(out_dir) / MEASUREMENTS
+    if not folder.is_dir():
+        return set()
+    return {(m["experiment"], int(m["seed"])) for p in folder.iterdir() if (m := _FILE.match(p.name))}
+
+
+def load_measurements(out_dir: str | Path) -> list[dict]:
+    """Every measurement recorded in ``out_dir/measurements``, in file-name order.
+
+    A file that is not valid JSON raises :class:`ValueError` naming it (it was written
+    atomically, so it was damaged afterwards)."""
+    folder = Path(out_dir) / MEASUREMENTS
+    records: list[dict] = []
+    if not folder.is_dir():
+        return records
+    for path in sorted(folder.iterdir()):
+        if not _FILE.match(path.name):
+            continue
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            records += payload["measurements"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"measurement file {path} is damaged ({type(exc).__name__}: {exc}); "
+                             "delete it and rerun that experiment with --resume") from None
+    return records
+
+
+# ----------------------------------------------------------------------------- summary
+def summarise(records: Iterable[dict]) -> list[dict]:
+    """One row per (claim, part, metric): book value, threshold, per-seed values, median, verdict."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["claim"], r.get("part"), r["metric"])].append(r)
     rows = []
-    for (cid, part, metric, tier), ms in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
+    for (cid, part, metric), rs in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
         claim = claims.get(cid)
-        book, threshold, direction = claim.criterion(part, tier)
-        values = [m.value for m in ms]
+        book, threshold, direction = claim.criterion(part)
+        values = [r["value"] for r in rs]
         median = statistics.median(values)
         verdict = "n/a"
         if threshold is not None:
-            verdict = "pass" if claim.passes(median, part, tier) else "FAIL"
+            verdict = "pass" if claim.passes(median, part) else "FAIL"
         rows.append({
             "claim": cid, "part": part, "metric": metric, "book_value": book, "threshold": threshold,
-            "direction": direction, "values": values, "seeds": [m.seed for m in ms], "median": median,
-            "epochs": sorted({m.epochs for m in ms if m.epochs is not None}),
-            "tier": tier, "path": sorted({m.path for m in ms}),
-            "wall_time_s": round(sum(m.wall_time for m in ms), 2), "verdict": verdict,
+            "direction": direction, "values": values, "seeds": [r.get("seed") for r in rs], "median": median,
+            "epochs": sorted({r["epochs"] for r in rs if r.get("epochs") is not None}),
+            "path": sorted({str(r.get("path")) for r in rs}),
+            "wall_time_s": round(sum(r.get("wall_time") or 0.0 for r in rs), 2), "verdict": verdict,
             "deviation": claim.deviation, "statement": claim.statement,
         })
     return rows
 
 
-def write(measurements: list, out_dir: str | Path, double_descent=None, wall_time: float | None = None,
+def below_threshold(rows: list[dict]) -> list[dict]:
+    """The summary rows whose median misses the claim's threshold."""
+    return [r for r in rows if r["verdict"] == "FAIL"]
+
+
+# ----------------------------------------------------------------------------- writing
+def rebuild(out_dir: str | Path, double_descent=None, wall_time: float | None = None,
+            skipped: list[dict] | None = None) -> Path:
+    """Rebuild results.json, report.md and the plots from every measurement file in ``out_dir``."""
+    return write(load_measurements(out_dir), out_dir, double_descent, wall_time, skipped)
+
+
+def write(records: list[dict], out_dir: str | Path, double_descent=None, wall_time: float | None = None,
           skipped: list[dict] | None = None) -> Path:
     """Write results.json, report.md and the plots into ``out_dir``; returns the report's path.
 
-    ``skipped``: ``{"experiment", "reason"}`` records of experiments whose data was absent."""
+    ``records``: measurement dicts; none at all raises :class:`EmptyReport` and writes nothing.
+    ``skipped``: ``{"experiment", "reason"}`` records of experiments whose data was absent.
+    Every file is written atomically, so an interrupted write leaves the previous file whole."""
+    records = [_slim(r if isinstance(r, dict) else r.to_json()) for r in records]
     out = Path(out_dir)
+    if not records:
+        raise EmptyReport(f"no measurements to report in {out}; the previous report (if any) is kept")
     out.mkdir(parents=True, exist_ok=True)
-    rows = summarise(measurements)
-    plots = learning_curve_plots(measurements, out)
+    rows = summarise(records)
+    plots = learning_curve_plots(records, out)
     if double_descent is not None:
         from islp_ch10.double_descent import plot_double_descent
 
-        plot_double_descent(double_descent, out / "double_descent.png")
+        with _atomic_path(out / "double_descent.png") as tmp:
+            plot_double_descent(double_descent, tmp)
+    if (out / "double_descent.png").is_file():
         plots.append("double_descent.png")
-    lasso = [m for m in measurements if m.claim == "10.4/imdb-lasso" and "lambdas" in m.details]
+    lasso = [r for r in records if r["claim"] == "10.4/imdb-lasso" and "lambdas" in r.get("details", {})]
     if lasso:
         plots.append(_lasso_plot(lasso[0], out / "imdb_lasso_path.png"))
     results = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "environment": environment(), "wall_time_s": wall_time, "summary": rows,
-               "measurements": [_slim(m.to_json()) for m in measurements], "plots": plots,
-               "skipped": skipped or []}
+               "measurements": records, "plots": plots, "skipped": skipped or []}
     _atomic_text(out / "results.json", json.dumps(results, indent=2, default=str))
     _atomic_text(out / "report.md", markdown(rows, plots, results["environment"], wall_time, skipped or []))
     return out / "report.md"
@@ -106,15 +189,16 @@ def _fmt(value) -> str:
 
 def markdown(rows: list[dict], plots: list[str], env: dict, wall_time: float | None,
              skipped: list[dict] = ()) -> str:
+    """The report page: environment line, one table row per claim and part, deviations, plots."""
     lines = ["# ISLP chapter 10: reproduction report", "",
              f"torch {env['torch']}, pytorch-lightning {env['pytorch_lightning']}, ISLP {env['ISLP']}, "
              f"{env['cpus']} CPUs, GPU: {env['cuda'] or 'none'}"
              + (f"; total wall time {wall_time:.0f} s" if wall_time else ""), "",
-             "| claim | part | metric | book | tier | threshold | measured (median) | per seed | epochs | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| claim | part | metric | book | threshold | measured (median) | per seed | epochs | verdict |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         thr = f"{r['direction']} {r['threshold']}" if r["threshold"] is not None else "-"
-        lines.append(f"| {r['claim']} | {r['part'] or ''} | {r['metric']} | {_fmt(r['book_value'])} | {r['tier']} | {thr} | "
+        lines.append(f"| {r['claim']} | {r['part'] or ''} | {r['metric']} | {_fmt(r['book_value'])} | {thr} | "
                      f"{r['median']:.4f} | {', '.join(f'{v:.4f}' for v in r['values'])} | "
                      f"{','.join(map(str, r['epochs'])) or '-'} | {r['verdict']} |")
     notes = [r for r in rows if r["deviation"]]
@@ -129,62 +213,88 @@ def markdown(rows: list[dict], plots: list[str], env: dict, wall_time: float | N
     return "\n".join(lines) + "\n"
 
 
-def learning_curve_plots(measurements: list, out: Path) -> list[str]:
-    """The lab's summary plot per trained model and seed: training vs validation metric per epoch."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save_figure(fig, path: Path) -> None:
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png", dpi=90)
+
+
+def learning_curve_plots(records: list[dict], out: Path) -> list[str]:
+    """The lab's summary plot per trained model and seed: training vs validation metric per epoch."""
     names = []
-    for m in measurements:
-        if not m.history:
+    for r in records:
+        history = r.get("history") or []
+        if not history:
             continue
-        keys = set().union(*(row.keys() for row in m.history))
-        metric = next(k for k in (m.metric, "accuracy", "r2", "mae", "loss")
-                      if f"train_{k}" in keys or f"valid_{k}" in keys)
-        epochs = [row["epoch"] for row in m.history]
+        plt = _pyplot()
+        keys = set().union(*(row.keys() for row in history))
+        details = r.get("details", {})
+        metric = next((k for k in (r["metric"], "accuracy", "r2", "mae", "loss")
+                       if f"train_{k}" in keys or f"valid_{k}" in keys), None)
+        if metric is None:
+            continue
+        epochs = [row.get("epoch", i) for i, row in enumerate(history)]
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for prefix, label in (("train_", "Training"), ("valid_", "Validation")):
-            values = [row.get(prefix + metric) for row in m.history]
+            values = [row.get(prefix + metric) for row in history]
             if any(v is not None for v in values):
                 ax.plot(epochs, values, marker="o", markersize=3, label=label)
-        test_value = (m.value if metric == m.metric else
-                      1 - m.value if (metric, m.metric) == ("accuracy", "error") else
-                      1 - m.details["error"] if (metric, m.metric) == ("accuracy", "error-increase") else None)
+        test_value = (r["value"] if metric == r["metric"] else
+                      1 - r["value"] if (metric, r["metric"]) == ("accuracy", "error") else
+                      1 - details["error"] if (metric, r["metric"]) == ("accuracy", "error-increase")
+                      and "error" in details else None)
         if test_value is not None:
             ax.axhline(test_value, color="k", ls="--", lw=0.8, label="Test")
-        title = f"{m.claim}" + (f" ({m.part})" if m.part else "") + f", seed {m.seed}"
+        title = r["claim"] + (f" ({r['part']})" if r.get("part") else "") + f", seed {r.get('seed')}"
         ax.set(xlabel="Epoch", ylabel=metric, title=title)
         ax.legend()
         fig.tight_layout()
-        name = f"curve_{m.claim.replace('/', '_').replace('.', '_')}_{m.part or 'main'}_seed{m.seed}.png"
-        fig.savefig(out / name, dpi=90)
+        name = (f"curve_{r['claim'].replace('/', '_').replace('.', '_')}_{r.get('part') or 'main'}"
+                f"_seed{r.get('seed')}.png")
+        _save_figure(fig, out / name)
         plt.close(fig)
         names.append(name)
     return names
 
 
-def _lasso_plot(m, path: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _lasso_plot(r: dict, path: Path) -> str:
     import numpy as np
 
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    x = -np.log(m.details["lambdas"])
-    ax.plot(x, m.details["valid_accuracy"], label="Validation")
-    ax.plot(x, m.details["test_accuracy"], label="Test")
+    x = -np.log(r["details"]["lambdas"])
+    ax.plot(x, r["details"]["valid_accuracy"], label="Validation")
+    ax.plot(x, r["details"]["test_accuracy"], label="Test")
     ax.set(xlabel=r"$-\log(\lambda)$", ylabel="Accuracy", title="IMDB: L1 logistic regression path")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    _save_figure(fig, path)
     plt.close(fig)
     return path.name
 
 
+@contextlib.contextmanager
+def _atomic_path(path: Path):
+    """A unique temporary path beside ``path`` (same suffix) that replaces ``path`` when the body ends;
+    removed if the body raises."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write(path) as fh:
+        fh.write(text.encode("utf-8"))

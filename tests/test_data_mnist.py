@@ -129,6 +129,33 @@ def test_mnist_torchvision_rebuilds_truncated_raw(tmp_path, tmp_cache, monkeypat
     assert len(ds) == 5 and tuple(ds[4][0].shape) == (1, 28, 28)
 
 
+def _corrupt_cached_label(tmp_cache, value=200):
+    """Set the first training label of the unpacked torchvision cache to ``value`` (in place)."""
+    (raw,) = tmp_cache.glob("mnist-torchvision-*/MNIST/raw/train-labels-idx1-ubyte")
+    blob = bytearray(raw.read_bytes())
+    blob[8] = value  # the IDX label header is 8 bytes; the first label follows
+    raw.write_bytes(bytes(blob))
+    data.clear_hash_memo()
+
+
+def test_mnist_torchvision_rebuilds_corrupted_label(tmp_path, tmp_cache, monkeypatch):
+    """A label byte set to 200 in the torchvision cache is detected and rebuilt from the checked gz file."""
+    arrays = make_mini_mnist(tmp_path / "data", monkeypatch)
+    data.mnist_torchvision(tmp_path / "data", train=True)
+    _corrupt_cached_label(tmp_cache)
+    ds = data.mnist_torchvision(tmp_path / "data", train=True)
+    assert [int(ds[i][1]) for i in range(len(ds))] == arrays["train_labels"].tolist()
+
+
+def test_mnist_torchvision_corruption_passes_without_verification(tmp_path, tmp_cache, monkeypatch):
+    """The broken variant: a cache trusted without its manifest check hands out label 200."""
+    make_mini_mnist(tmp_path / "data", monkeypatch)
+    data.mnist_torchvision(tmp_path / "data", train=True)
+    _corrupt_cached_label(tmp_cache)
+    monkeypatch.setattr(mnist_mod, "_cached_ok", lambda path, manifest: path.is_file())
+    assert int(data.mnist_torchvision(tmp_path / "data", train=True)[0][1]) == 200
+
+
 # ----------------------------------------------------------------------------- 10.9/mnist-batches
 def _first_batches(train_ds, test_ds, k=2):
     from ISLP.torch import SimpleDataModule

@@ -12,6 +12,7 @@ import pytest
 
 from islp_ch10 import claims, data
 from islp_ch10.data.tabular import DAYS, SERIES
+from islp_ch10.reference import ar
 
 
 def synthetic_nyse(T=40, seed=0) -> pd.DataFrame:
@@ -48,6 +49,31 @@ def check_lag_design(d: data.NYSEData, L: int, p: int) -> None:
     np.testing.assert_array_equal(d.X_day[list(DAYS)].sum(axis=1).to_numpy(), np.ones(n))
 
 
+def check_split(d: data.NYSEData, raw: pd.DataFrame) -> None:
+    """The split is the data's own ``train`` column, counted from the raw frame: the first L days
+    (they lack lags) are dropped, no other day is lost, and every training day precedes every test day."""
+    L = d.lags
+    assert len(d.train) == len(raw) - L
+    assert d.train.sum() == raw["train"].to_numpy()[L:].sum() > 0
+    assert (~d.train).sum() == (~raw["train"]).to_numpy()[L:].sum() > 0
+    np.testing.assert_array_equal(d.train, raw["train"].to_numpy()[L:])
+    assert d.dates[d.train].max() < d.dates[~d.train].min()
+
+
+def test_split_counts_synthetic():
+    frame = synthetic_nyse()
+    check_split(data.nyse_features(frame, lags=5), frame)
+
+
+def test_split_counts_reject_misaligned_split():
+    """The broken variant: a train column aligned with the first rows instead of the lagged ones."""
+    frame = synthetic_nyse()
+    d = data.nyse_features(frame, lags=5)
+    d.train = frame["train"].to_numpy()[:-5]
+    with pytest.raises(AssertionError):
+        check_split(d, frame)
+
+
 # ----------------------------------------------------------------------------- 10.5/nyse-shape
 @pytest.mark.data
 @pytest.mark.claim("10.5/nyse-shape")
@@ -60,7 +86,7 @@ def test_nyse_shape(nyse):
     np.testing.assert_allclose(nyse.series.std(ddof=0).to_numpy(), 1, atol=1e-10)
     raw = data.tabular.load_nyse_frame()
     assert len(raw) == T and raw.index[0] == "1962-12-03" and raw.index[-1] == "1986-12-31"
-    assert nyse.train.sum() + (~nyse.train).sum() == T - nyse.lags
+    check_split(nyse, raw)
 
 
 # ----------------------------------------------------------------------------- 10.5/lag-design
@@ -78,14 +104,15 @@ def test_lag_design_ar_matrix():
     """M has rows (1, v_{t-1}, ..., v_{t-L}) against y = (v_{L+1}, ..., v_T), as in the notes."""
     L, _ = claims.book_value("10.5/lag-design")
     v = np.arange(1.0, 13.0)  # v_1 .. v_12
-    y, M = data.ar_design(v, L)
+    y, M = ar.ar_response(v, L), ar.ar_design(v, L)
     T = len(v)
     assert y.tolist() == v[L:].tolist() and M.shape == (T - L, L + 1)
     assert M[0].tolist() == [1, 5, 4, 3, 2, 1]            # 1, v_L, v_{L-1}, ..., v_1
     assert M[-1].tolist() == [1, 11, 10, 9, 8, 7]         # 1, v_{T-1}, ..., v_{T-L}
     # on the NYSE-style frame, M's lag columns are the log_volume columns of X_lag and X_rnn reversed
     d = data.nyse_features(synthetic_nyse(), lags=L)
-    yv, Mv = data.ar_design(d.series["log_volume"].to_numpy(), L)
+    v = d.series["log_volume"].to_numpy()
+    yv, Mv = ar.ar_response(v, L), ar.ar_design(v, L)
     np.testing.assert_array_equal(yv, d.Y)
     np.testing.assert_allclose(Mv[:, 1:], d.X_lag[[f"log_volume_{k}" for k in range(1, L + 1)]].to_numpy())
     np.testing.assert_allclose(Mv[:, 1:], d.X_rnn[:, ::-1, SERIES.index("log_volume")], rtol=1e-6, atol=1e-7)

@@ -3,7 +3,8 @@
 Raw files live under :func:`data_root` (``$ISLP_CH10_DATA``; may be read-only) and every one is
 digest-checked against :data:`KNOWN_FILES` before use; processed caches go to :func:`cache_dir`
 (``$ISLP_CH10_CACHE``).  A loader never downloads: an absent file raises :class:`DataMissing`
-saying how to get it.  :func:`download` is the only network path (``islp-ch10 download NAME``).
+saying how to get it.  :func:`download` is the only network path (``islp-ch10 download NAME``,
+also ``python -m islp_ch10.data download NAME``, which runs the same command).
 
 =====================  ==============================================================
 ``load_mnist``         MNIST tensors from the four IDX ``.gz`` files (10.2, lab 10.9.2)
@@ -23,10 +24,10 @@ from .images import (CIFARData, book_image_files, load_book_images, load_cifar10
                      load_imagenet_classes, preprocess_image, read_cifar100_archive,
                      read_cifar100_folder)
 from .imdb import (TOKENIZER_VERSION, IMDBData, bag_of_ngrams, bag_of_words, build_vocab, encode,
-                   load_imdb, load_word_index, ngrams, sequences, sparse_to_torch, to_dense_tensor,
+                   load_imdb, ngrams, sequences, sparse_to_torch, to_dense_tensor,
                    tokenize)
 from .mnist import MNISTData, load_mnist, mnist_torchvision, parse_idx, read_idx
-from .tabular import (HittersData, NYSEData, ar_design, lag_columns, load_hitters, load_nyse, nyse_features,
+from .tabular import (HittersData, NYSEData, lag_columns, load_hitters, load_nyse, nyse_features,
                       rnn_columns)
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
     "CIFARData", "book_image_files", "load_book_images", "load_cifar100", "load_imagenet_classes",
     "preprocess_image", "read_cifar100_archive", "read_cifar100_folder",
     "TOKENIZER_VERSION", "IMDBData", "bag_of_ngrams", "bag_of_words", "build_vocab", "encode", "load_imdb",
-    "load_word_index", "ngrams", "sequences", "sparse_to_torch", "to_dense_tensor", "tokenize",
+    "ngrams", "sequences", "sparse_to_torch", "to_dense_tensor", "tokenize",
     "MNISTData", "load_mnist", "mnist_torchvision", "parse_idx", "read_idx",
-    "HittersData", "NYSEData", "ar_design", "lag_columns", "load_hitters", "load_nyse", "nyse_features", "rnn_columns",
+    "HittersData", "NYSEData", "lag_columns", "load_hitters", "load_nyse", "nyse_features", "rnn_columns",
 ]

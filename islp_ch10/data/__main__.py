@@ -1,22 +1,19 @@
-"""``python -m islp_ch10.data download NAME [--root DIR]``: fetch a data set (network needed)."""
+"""``python -m islp_ch10.data download NAME [--root DIR]``: the same command as ``islp-ch10 download``.
 
-import argparse
+Both go through :func:`islp_ch10.cli.cmd_download` (one download path, one error handling)."""
+
 import sys
-
-from . import DATASETS, data_root, download
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m islp_ch10.data")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    dl = sub.add_parser("download", help="download a data set, checking its digests")
-    dl.add_argument("name", choices=sorted(DATASETS))
-    dl.add_argument("--root", default=None, help="destination (default: $ISLP_CH10_DATA or the user cache)")
-    args = parser.parse_args(argv)
-    for path in download(args.name, args.root):
-        print(path)
-    print(f"done; data root {args.root or data_root()}", file=sys.stderr)
-    return 0
+    """Run ``islp-ch10 download ...`` (or ``data``) with these arguments."""
+    from islp_ch10.cli import main as cli_main
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("download", "data", "-h", "--help"):
+        print("usage: python -m islp_ch10.data download NAME [--root DIR] | data", file=sys.stderr)
+        return 2
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

@@ -141,10 +141,20 @@ def _mnist(name: str, sha256: str, md5: str) -> FileSpec:
     return FileSpec((("sha256", sha256), ("md5", md5)), tuple(m + name for m in _MNIST_MIRRORS))
 
 
+BOOK_IMAGES: dict[str, str] = {  # name in ISLP_labs/book_images -> sha256
+    "Cape_Weaver.jpg": "e1d779cfbcf5609e3baa609d1af46df0b72ef2b44991696ec8a329b59336d495",
+    "Flamingo.jpg": "c0b864c8ca35fa52e7933e11bed12e337a899e974c29d202804f51bfff030445",
+    "Hawk_Fountain.jpg": "04328a1ef3b7748aa76fac994eba1eabb79bc1fa60d91ca34eceb85a2a45822b",
+    "Hawk_cropped.jpg": "cd3f70ec4b10c455e834eb26cdcdf3ec214907b00c633518ceafc5c868fd7d5e",
+    "Lhasa_Apso.jpg": "5edea0f97ab6e2b5ab9267740ef708fdff6b1250cf5bf6179982f35f5c6674c9",
+    "Sleeping_Cat.jpg": "d889979a50bc6f7f7bca371ce292bc505153010e6c5584356bf76c72459ffe3a",
+}
+
 #: Every raw file a loader reads, keyed by its path relative to the data root (posix form).
 #: sha256 sums are those recorded for the staged copy (shared/data/README.md); md5 sums are the
-#: published ones (torchvision's tables, the Stanford/Toronto pages, ISLP's own md5 table),
-#: used for the originals that a download fetches and whose sha256 the staging did not record.
+#: published ones (torchvision's tables, the Stanford/Toronto pages), used for the originals
+#: that a download fetches and whose sha256 the staging did not record.  Built once here as
+#: data; no module adds to it on import.
 KNOWN_FILES: dict[str, FileSpec] = {
     # MNIST: the staged train-images.gz was recompressed (identical content, other gz bytes);
     # the original's published md5 is accepted too, so a downloaded original verifies.
@@ -171,11 +181,8 @@ KNOWN_FILES: dict[str, FileSpec] = {
     "imdb/aclImdb_v1.tar.gz": FileSpec(
         (("md5", "7c2ac02c03563afcf9b574c7e56c153a"),),
         ("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",)),
-    "imdb/IMDB_word_index.pkl": FileSpec(
-        (("sha256", "ad5422b3e9300d56cf2a61e2282a6d618ce17555646c2854d4020b1286f99d0e"),
-         ("md5", "5fa514f2ee6e3ea50a07e84711c42bbd")),
-        ("http://imdb.jtaylor.su.domains/jtaylor/data/IMDB_word_index.pkl",)),
-    # CIFAR-100 (not staged): the Toronto archive, or torchvision's extracted layout.
+    # CIFAR-100 (not staged): the Toronto archive, or its extracted folder.  The loader checks
+    # torchvision's root layout (<root>/cifar-100-python/...) against these same keys.
     "cifar100/cifar-100-python.tar.gz": FileSpec(
         (("md5", "eb9058c3a382ffc7106e4002c42a8d85"),),
         ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",)),
@@ -188,26 +195,15 @@ KNOWN_FILES: dict[str, FileSpec] = {
          ("md5", "c2c37ea517e94d9795004a39431a14cb")),
         ("https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
          _GH_ISLP_LABS + "imagenet_class_index.json")),
+    **{f"islp_book_images/{name}": FileSpec((("sha256", sha),), (_GH_ISLP_LABS + "book_images/" + name,))
+       for name, sha in BOOK_IMAGES.items()},
 }
-
-BOOK_IMAGES: dict[str, str] = {  # name in ISLP_labs/book_images -> sha256
-    "Cape_Weaver.jpg": "e1d779cfbcf5609e3baa609d1af46df0b72ef2b44991696ec8a329b59336d495",
-    "Flamingo.jpg": "c0b864c8ca35fa52e7933e11bed12e337a899e974c29d202804f51bfff030445",
-    "Hawk_Fountain.jpg": "04328a1ef3b7748aa76fac994eba1eabb79bc1fa60d91ca34eceb85a2a45822b",
-    "Hawk_cropped.jpg": "cd3f70ec4b10c455e834eb26cdcdf3ec214907b00c633518ceafc5c868fd7d5e",
-    "Lhasa_Apso.jpg": "5edea0f97ab6e2b5ab9267740ef708fdff6b1250cf5bf6179982f35f5c6674c9",
-    "Sleeping_Cat.jpg": "d889979a50bc6f7f7bca371ce292bc505153010e6c5584356bf76c72459ffe3a",
-}
-for _name, _sha in BOOK_IMAGES.items():
-    KNOWN_FILES[f"islp_book_images/{_name}"] = FileSpec(
-        (("sha256", _sha),), (_GH_ISLP_LABS + "book_images/" + _name,))
 
 #: what ``download(NAME)`` fetches, by data set name
 DATASETS: dict[str, tuple[str, ...]] = {
     "mnist": ("mnist/train-images-idx3-ubyte.gz", "mnist/train-labels-idx1-ubyte.gz",
               "mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"),
     "imdb": ("imdb/aclImdb_v1.tar.gz",),
-    "imdb_word_index": ("imdb/IMDB_word_index.pkl",),
     "cifar100": ("cifar100/cifar-100-python.tar.gz",),
     "imagenet": ("imagenet/imagenet_class_index.json",),
     "book_images": tuple(f"islp_book_images/{n}" for n in BOOK_IMAGES),

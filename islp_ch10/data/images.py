@@ -27,14 +27,13 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-from ._core import DataFormatError, DataMissing, KNOWN_FILES, _root, verify
+from ._core import DataFormatError, DataMissing, _root, verify
 
 CIFAR_ARCHIVE = "cifar100/cifar-100-python.tar.gz"
 CIFAR_FOLDERS = ("cifar100/cifar-100-python", "cifar-100-python")
 CIFAR_MEMBERS = ("train", "test", "meta")
-for _folder in CIFAR_FOLDERS[1:]:  # torchvision's root layout: same files, same digests
-    for _m in CIFAR_MEMBERS:
-        KNOWN_FILES.setdefault(f"{_folder}/{_m}", KNOWN_FILES[f"{CIFAR_FOLDERS[0]}/{_m}"])
+# every folder layout is checked against the digests of the first (torchvision's root layout
+# holds the same files), so the file table needs no alias entries
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -169,7 +168,7 @@ def load_cifar100(root: str | os.PathLike | None = None) -> CIFARData:
                 if not (base / folder / m).is_file():
                     raise DataMissing("cifar100", f"{folder}/{m}", base / folder)
             for m in CIFAR_MEMBERS:
-                verify(base / folder / m, f"{folder}/{m}", "cifar100")
+                verify(base / folder / m, f"{CIFAR_FOLDERS[0]}/{m}", "cifar100")
             return read_cifar100_folder(base / folder)
     raise DataMissing(
         "cifar100", CIFAR_ARCHIVE, base / "cifar100",

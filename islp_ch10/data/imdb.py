@@ -410,21 +410,7 @@ def load_imdb(root: str | os.PathLike | None = None, num_words: int = 10_000, ma
     return data
 
 
-def load_word_index(root: str | os.PathLike | None = None) -> dict[int, str]:
-    """ISLP's Keras lookup table ``IMDB_word_index.pkl`` ({index: word}), checked before unpickling."""
-    import pickle
-
-    base = _root(root)
-    key = "imdb/IMDB_word_index.pkl"
-    path = base / key
-    if not path.is_file():
-        raise DataMissing("imdb_word_index", key, path.parent)
-    verify(path, key, "imdb_word_index")
-    with open(path, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 (digest checked above)
-
-
 __all__ = ["IMDBData", "IMDBReviews", "TOKENIZER_VERSION", "tokenize", "build_vocab", "encode",
            "bag_of_words", "sequences", "ngrams", "bag_of_ngrams", "to_dense_tensor", "sparse_to_torch",
-           "read_archive", "find_archive", "build", "load_imdb", "load_word_index", "cache_path"]
+           "read_archive", "find_archive", "build", "load_imdb", "cache_path"]
 

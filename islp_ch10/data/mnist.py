@@ -10,6 +10,8 @@ payload has exactly the advertised size, and the gzip CRC; each failure raises
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
 import struct
 import zlib
@@ -118,29 +120,52 @@ def load_mnist(root: str | os.PathLike | None = None) -> MNISTData:
                      images(arrays["test_images"]), labels(arrays["test_labels"]))
 
 
+MANIFEST = "manifest.json"
+
+
+def _sha256(path: Path) -> str:
+    """A fresh sha256 of ``path`` (not memoised: the cache is checked as it is now)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _cached_ok(path: Path, manifest: dict[str, str]) -> bool:
+    """Whether an unpacked cache file is byte-for-byte the one written from the checked gz file."""
+    return path.is_file() and manifest.get(path.name) == _sha256(path)
+
+
 def torchvision_root(root: str | os.PathLike | None = None) -> Path:
     """A folder laid out as torchvision expects (``<dir>/MNIST/raw/<name>`` uncompressed).
 
-    Built once in :func:`cache_dir` (keyed by the gz files' digests), from the checked gz files.
+    Built in :func:`cache_dir` (keyed by the gz files' digests) from the checked gz files, with a
+    ``manifest.json`` of each unpacked file's sha256.  Every call checks the unpacked files
+    against the manifest and rebuilds any that differ (a flipped label byte, a truncated file),
+    so the cache is verified like the raw files are.
     """
     paths = {k: locate(v, root, "mnist") for k, v in FILES.items()}
     tag = "".join(file_digests(p, ("sha256",))["sha256"][:8] for p in paths.values())
     base = cache_dir() / f"mnist-torchvision-{tag}"
     raw = base / "MNIST" / "raw"
     with file_lock(cache_dir() / f".mnist-torchvision-{tag}.lock"):
+        try:
+            manifest = json.loads((base / MANIFEST).read_text())
+            manifest = manifest if isinstance(manifest, dict) else {}
+        except (OSError, ValueError):
+            manifest = {}
+        changed = False
         for key, path in paths.items():
             out = raw / path.name[:-3]
-            magic = IMAGE_MAGIC if key.endswith("images") else LABEL_MAGIC
-            if out.is_file():
-                try:  # a truncated or foreign file is rebuilt, never trusted
-                    parse_idx(out.read_bytes(), magic, str(out))
-                    continue
-                except DataFormatError:
-                    pass
+            if _cached_ok(out, manifest):
+                continue
             data = _gunzip(path)
-            parse_idx(data, magic, str(path))
+            parse_idx(data, IMAGE_MAGIC if key.endswith("images") else LABEL_MAGIC, str(path))
             with atomic_write(out) as fh:
                 fh.write(data)
+            manifest[out.name] = hashlib.sha256(data).hexdigest()
+            changed = True
+        if changed:
+            with atomic_write(base / MANIFEST) as fh:
+                fh.write(json.dumps(manifest, indent=1).encode())
     return base
 
 

@@ -13,6 +13,9 @@ NYSE preprocessing, as in the lab:
 5. ``X_rnn`` = the lag columns reordered oldest first (``*_5, *_4, ..., *_1``) and reshaped to
    ``(n, L, 3)``: ``X_rnn[i, l, j]`` is series ``j`` on day ``t_i - (L - l)``.
 
+Steps 2, 3 and 5 call :mod:`islp_ch10.reference.ar` (``ar_design``, ``ar_response``,
+``lag_array``): the data layer does not rebuild lags itself.
+
 The lab's ``dropna()`` would silently remove days with a missing value; here a missing value
 anywhere in the three series is an error (:class:`ValueError` naming the days and columns).
 """
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from islp_ch10.reference import ar
 
 SERIES = ("DJ_return", "log_volume", "log_volatility")
 DAYS = ("mon", "tues", "wed", "thur", "fri")
@@ -69,37 +74,15 @@ def nyse_features(df: pd.DataFrame, lags: int = 5) -> NYSEData:
     std = pd.DataFrame(StandardScaler(with_mean=True, with_std=True).fit_transform(df[list(SERIES)]),
                        columns=list(SERIES), index=df.index)
     values = std.to_numpy()
-    n = len(df) - lags
-    X = pd.DataFrame(index=df.index[lags:])
-    for lag in range(1, lags + 1):
-        for j, c in enumerate(SERIES):
-            X[f"{c}_{lag}"] = values[lags - lag: len(df) - lag, j]
-    if X.isna().to_numpy().any():  # cannot happen after the check above; kept as a guard
-        raise ValueError("NYSE lagged features contain NaN")
-    Y = std["log_volume"].to_numpy()[lags:]
+    # the lag matrix and the RNN array come from the numpy reference (one implementation)
+    X = pd.DataFrame(ar.ar_design(values, lags, intercept=False), columns=lag_columns(lags), index=df.index[lags:])
+    Y = ar.ar_response(values, lags, column=SERIES.index("log_volume"))
     train = df["train"].to_numpy()[lags:].astype(bool)
     dummies = pd.get_dummies(df["day_of_week"]).iloc[lags:].astype(np.float64)
     X_day = pd.concat([X, dummies], axis=1)
-    ordered = rnn_columns(lags)
-    X_rnn = X[ordered].to_numpy().reshape((n, lags, len(SERIES))).astype(np.float32)
+    X_rnn = ar.lag_array(values, lags).astype(np.float32)
     return NYSEData(series=std, X_lag=X, X_day=X_day, X_rnn=X_rnn, Y=Y, train=train,
-                    dates=X.index, ordered_cols=ordered, lags=lags)
-
-
-def ar_design(v: np.ndarray, lags: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """The AR(L) response and design matrix of one series, in the notes' form.
-
-    ``y = (v_{L+1}, ..., v_T)`` and row ``t`` of ``M`` is ``(1, v_{t-1}, v_{t-2}, ..., v_{t-L})``
-    (1-based days), so ``M`` has ``T - L`` rows and ``L + 1`` columns.
-    """
-    v = np.asarray(v, dtype=np.float64)
-    T = len(v)
-    if not 1 <= lags < T:
-        raise ValueError(f"lags must be in [1, {T - 1}], got {lags}")
-    M = np.ones((T - lags, lags + 1))
-    for k in range(1, lags + 1):
-        M[:, k] = v[lags - k: T - k]
-    return v[lags:].copy(), M
+                    dates=X.index, ordered_cols=rnn_columns(lags), lags=lags)
 
 
 def load_nyse_frame() -> pd.DataFrame:

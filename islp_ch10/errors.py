@@ -1,0 +1,125 @@
+"""The failures ``islp-ch10`` expects, each with its exit code and a one-line message.
+
+Exit codes (also in ``islp-ch10 --help``):
+
+====  =====================================================================================
+ 0    success
+ 1    a claim's measured figure is below its threshold (the report is written)
+ 2    usage: a bad option, environment value or name (nothing was run)
+ 3    data missing: a data file is absent (the message says how to get it)
+ 4    data corrupt: a data file fails its checksum or format, or an input JSON is unreadable
+ 5    I/O: a folder is not writable or creatable, permission denied, disk full
+ 6    busy: another ``islp-ch10`` run holds the output folder's lock
+ 70   internal error: a bug; ``--debug`` shows the traceback
+ 130  interrupted (Ctrl-C); the measurements taken so far are kept
+====  =====================================================================================
+
+:func:`classify` maps any exception to a :class:`CLIError`; the command line prints
+``islp-ch10: <message>`` and returns its ``code``.
+"""
+
+from __future__ import annotations
+
+import errno
+
+OK, BELOW_THRESHOLD, USAGE, DATA_MISSING, DATA_CORRUPT, IO, BUSY, INTERNAL, INTERRUPTED = (
+    0, 1, 2, 3, 4, 5, 6, 70, 130)
+
+EXIT_CODES = {
+    OK: "success",
+    BELOW_THRESHOLD: "a claim's measured figure is below its threshold (report written)",
+    USAGE: "bad option, environment value or name (nothing was run)",
+    DATA_MISSING: "a data file is absent (the message says how to get it)",
+    DATA_CORRUPT: "a data file fails its checksum or format, or an input JSON is unreadable",
+    IO: "a folder is not writable/creatable, permission denied or disk full",
+    BUSY: "another islp-ch10 run holds the output folder",
+    INTERNAL: "internal error (a bug); rerun with --debug for the traceback",
+    INTERRUPTED: "interrupted; the measurements taken so far are kept",
+}
+
+
+def exit_code_table() -> str:
+    """The exit codes as lines of text, for the command line's help."""
+    return "\n".join(f"  {code:>3}  {what}" for code, what in EXIT_CODES.items())
+
+
+class CLIError(Exception):
+    """An expected failure: ``str(self)`` is the one line shown to the user, ``code`` the exit status."""
+
+    code = INTERNAL
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class UsageError(CLIError):
+    """A bad option, environment value or name."""
+
+    code = USAGE
+
+
+class DataMissingError(CLIError):
+    code = DATA_MISSING
+
+
+class DataCorruptError(CLIError):
+    code = DATA_CORRUPT
+
+
+class StorageError(CLIError):
+    """A folder cannot be created or written, or the disk is full."""
+
+    code = IO
+
+
+class BusyError(CLIError):
+    code = BUSY
+
+
+class Interrupted(CLIError):
+    """Ctrl-C: ``kept`` measurements were saved before the interruption."""
+
+    code = INTERRUPTED
+
+    def __init__(self, kept: int, where: str | None = None):
+        self.kept = kept
+        msg = f"interrupted; {kept} measurement{'s' if kept != 1 else ''} kept"
+        if where:
+            msg += f" in {where} (rerun with --resume to continue)"
+        super().__init__(msg)
+
+
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``<path>: <reason>; <what to do>`` for an OS error on a file or folder."""
+    where = exc.filename or "a file"
+    reason = exc.strerror or str(exc)
+    if exc.errno in _DISK_FULL:
+        todo = "free some space or choose another folder (--out, ISLP_CH10_CACHE)"
+    elif isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        todo = "make it writable or choose another folder (--out, ISLP_CH10_CACHE)"
+    else:
+        todo = "check the path"
+    return f"{where}: {reason}; {todo}"
+
+
+def classify(exc: BaseException) -> CLIError:
+    """The :class:`CLIError` for ``exc`` (itself if it already is one); unknown ones are internal."""
+    if isinstance(exc, CLIError):
+        return exc
+    from islp_ch10.data import ChecksumError, DataFormatError, DataMissing
+
+    if isinstance(exc, DataMissing):
+        return DataMissingError(str(exc))
+    if isinstance(exc, (ChecksumError, DataFormatError)):
+        return DataCorruptError(str(exc))
+    if isinstance(exc, OSError):
+        return StorageError(describe_os_error(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        return Interrupted(0)
+    first = (str(exc).splitlines() or [""])[0]
+    return CLIError(f"internal error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)")

@@ -1,0 +1,503 @@
+"""The command line fails well: one line, a documented exit code, nothing lost.
+
+Each test drives the real entry point ``islp_ch10.cli.main([...])`` into one fault a user can
+meet and checks the message, the exit code, and that a report written earlier (and the data
+cache) are byte-for-byte intact afterwards.  Experiments are tiny fakes registered in
+``experiments.EXPERIMENTS`` with monkeypatch, so no test trains a real model.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from islp_ch10 import cli, data, errors, experiments, report
+
+CLAIM = "10.9/hitters-mae"  # an empirical claim with a <= threshold and parts
+THRESHOLD = 300.0
+
+
+# ----------------------------------------------------------------------------- fakes and helpers
+def fake(part: str, value: float = 200.0, calls: list | None = None, action=None):
+    """An experiment that measures ``value + seed`` for part ``part`` of CLAIM; ``action(seed)``
+    runs first (to raise or interrupt)."""
+
+    def experiment(settings):
+        if calls is not None:
+            calls.append((part, settings.seed))
+        if action is not None:
+            action(settings.seed)
+        return [experiments.Measurement(CLAIM, "mae", value + settings.seed, part=part, seed=settings.seed)]
+
+    experiment.__doc__ = f"fake experiment ({part})"
+    return experiment
+
+
+def register(monkeypatch, **fakes) -> None:
+    for name, fn in fakes.items():
+        monkeypatch.setitem(experiments.EXPERIMENTS, name, fn)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A private cache (with one file in it) and no thread override; returns the output folder."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "keep.bin").write_bytes(b"cached bytes")
+    monkeypatch.setenv(data.CACHE_ENV, str(cache))
+    monkeypatch.delenv(cli.THREADS_ENV, raising=False)
+    return tmp_path / "out"
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path -> bytes)."""
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files or log folders a run should have removed."""
+    return [p.name for p in folder.rglob("*")
+            if p.name.endswith(".tmp") or p.name.startswith((".logs-", ".write-probe"))]
+
+
+@pytest.fixture
+def good_report(env, monkeypatch, capsys):
+    """A finished report in the output folder (two fakes, seeds 0 and 1) and a snapshot of it."""
+    register(monkeypatch, **{"fake-a": fake("least-squares"), "fake-b": fake("lasso")})
+    code, out, _ = run(capsys, "reproduce", "--only", "fake-a,fake-b", "--seeds", "0,1", "--out", env)
+    assert code == 0, out
+    assert (env / "results.json").is_file() and (env / "report.md").is_file()
+    return env, snapshot(env), snapshot(env.parent / "cache")
+
+
+def assert_intact(good, message: str, err: str) -> None:
+    """One line on stderr containing ``message``; report and cache unchanged; no leftovers."""
+    out_dir, before, cache_before = good
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("islp-ch10: "), err
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in err
+    after = snapshot(out_dir)
+    for name in ("results.json", "report.md"):
+        assert after[name] == before[name], f"{name} changed"
+    assert snapshot(out_dir.parent / "cache") == cache_before
+    assert not leftovers(out_dir)
+
+
+def deny_writes(monkeypatch, folder: Path, code: int = errno.EACCES) -> None:
+    """Make ``folder`` refuse new files: chmod for a normal user; as root (who ignores modes) the
+    temporary-file creation every write goes through fails the same way."""
+    os.chmod(folder, 0o555)
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).resolve().is_relative_to(folder.resolve()):
+            raise OSError(code, os.strerror(code), str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    if os.geteuid() == 0 or code != errno.EACCES:
+        monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+# ----------------------------------------------------------------------------- usage (exit 2)
+@pytest.mark.parametrize("seeds, says", [("-1", "seed -1 is negative"), ("", "names no seed"),
+                                          (",", "names no seed"), ("0,x", "'x' is not a whole number"),
+                                          ("1,1", "seed 1 is given twice")])
+def test_bad_seeds_are_usage_errors_and_never_empty_the_report(good_report, capsys, seeds, says):
+    code, out, err = run(capsys, "reproduce", "--only", "fake-a", "--seeds", seeds, "--out", good_report[0])
+    assert code == errors.USAGE
+    assert_intact(good_report, says, err)
+
+
+@pytest.mark.parametrize("value, says", [("0", "must be at least 1"), ("-2", "must be at least 1"),
+                                          ("abc", "is not a whole number")])
+def test_bad_thread_variable(good_report, capsys, monkeypatch, value, says):
+    monkeypatch.setenv(cli.THREADS_ENV, value)
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--out", good_report[0])
+    assert code == errors.USAGE
+    assert_intact(good_report, f"{cli.THREADS_ENV}", err)
+    assert says in err
+
+
+def test_gpu_on_a_cpu_machine(good_report, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--accelerator", "gpu", "--out", good_report[0])
+    assert code == errors.USAGE
+    assert_intact(good_report, "--accelerator gpu: this machine has no usable CUDA GPU", err)
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("--strategy", "bogus", "--strategy 'bogus' is not a Lightning strategy"),
+    ("--devices", "0", "--devices 0"),
+    ("--devices", "two", "--devices 'two'"),
+    ("--accelerator", "quantum", "--accelerator 'quantum' is not one of"),
+    ("--path", "slow", "invalid choice"),
+])
+def test_bad_lightning_options(good_report, capsys, option, value, says):
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a", option, value, "--out", good_report[0])
+    assert code == errors.USAGE
+    assert_intact(good_report, says, err)
+
+
+def test_lightning_refuses_a_combination(good_report, capsys):
+    """A known strategy Lightning cannot set up here (DeepSpeed is not installed) is refused up front."""
+    pytest.importorskip("pytorch_lightning")
+    try:
+        import deepspeed  # noqa: F401
+        pytest.skip("DeepSpeed is installed here")
+    except ImportError:
+        pass
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--strategy", "deepspeed", "--out", good_report[0])
+    assert code == errors.USAGE
+    assert_intact(good_report, "Lightning refuses", err)
+
+
+@pytest.mark.parametrize("only, says", [("nope", "unknown experiment(s): nope"), (",", "names no experiment")])
+def test_bad_experiment_selection(good_report, capsys, only, says):
+    code, _, err = run(capsys, "reproduce", "--only", only, "--out", good_report[0])
+    assert code == errors.USAGE
+    assert_intact(good_report, says, err)
+
+
+def test_download_unknown_name(capsys, tmp_path):
+    code, _, err = run(capsys, "download", "bogus", "--root", tmp_path)
+    assert code == errors.USAGE
+    assert err.strip() == ("islp-ch10: unknown data set 'bogus'; choose one of "
+                           f"{', '.join(sorted(data.DATASETS))} or all")
+    assert not list(tmp_path.iterdir())
+
+
+def test_python_m_data_is_the_same_download_command(capsys, tmp_path):
+    from islp_ch10.data.__main__ import main as data_main
+
+    assert data_main(["download", "bogus", "--root", str(tmp_path)]) == errors.USAGE
+    assert "unknown data set 'bogus'" in capsys.readouterr().err
+
+
+def test_unknown_option_is_one_line(capsys):
+    code, _, err = run(capsys, "reproduce", "--frobnicate")
+    assert code == errors.USAGE and len(err.strip().splitlines()) == 1 and "--frobnicate" in err
+
+
+def test_help_documents_exit_codes(capsys):
+    code, out, _ = run(capsys, "reproduce", "--help")
+    assert code == 0
+    for value, what in errors.EXIT_CODES.items():
+        assert f"{value:>3}  {what}" in out
+    assert "130" in cli.__doc__ and "exit" in errors.__doc__
+
+
+# ----------------------------------------------------------------------------- claims --results
+def test_claims_on_truncated_results(good_report, capsys):
+    results = good_report[0] / "results.json"
+    broken = results.parent / "broken.json"
+    broken.write_bytes(results.read_bytes()[:200])
+    code, out, err = run(capsys, "claims", "--results", broken)
+    assert code == errors.DATA_CORRUPT
+    assert f"--results {broken} is not valid JSON" in err and len(err.strip().splitlines()) == 1
+
+
+def test_claims_on_a_folder(good_report, capsys):
+    code, _, err = run(capsys, "claims", "--results", good_report[0])
+    assert code == errors.USAGE
+    assert "is a folder, not a JSON file; did you mean" in err and "results.json" in err
+
+
+def test_claims_on_a_missing_named_file(capsys, tmp_path):
+    code, _, err = run(capsys, "claims", "--results", tmp_path / "nope.json")
+    assert code == errors.USAGE and "does not exist" in err
+
+
+# ----------------------------------------------------------------------------- data (exit 3, 4)
+def _raise(exc):
+    def action(seed):
+        raise exc
+    return action
+
+
+def test_every_experiment_missing_data_is_exit_3(good_report, capsys, monkeypatch):
+    missing = data.DataMissing("mnist", "mnist/x.gz", "/nowhere")
+    register(monkeypatch, **{"fake-m": fake("network", action=_raise(missing))})
+    code, _, err = run(capsys, "reproduce", "--only", "fake-m", "--out", good_report[0])
+    assert code == errors.DATA_MISSING
+    assert_intact(good_report, "no experiment could run, data missing for fake-m", err)
+    assert "islp-ch10 download mnist" in err
+
+
+def test_some_missing_data_is_reported_and_the_rest_measured(env, capsys, monkeypatch):
+    missing = data.DataMissing("mnist", "mnist/x.gz", "/nowhere")
+    register(monkeypatch, **{"fake-a": fake("least-squares"), "fake-m": fake("network", action=_raise(missing))})
+    code, out, _ = run(capsys, "reproduce", "--only", "fake-a,fake-m", "--out", env)
+    assert code == errors.OK and "skipped: mnist" in out
+    results = json.loads((env / "results.json").read_text())
+    assert [s["experiment"] for s in results["skipped"]] == ["fake-m"]
+    assert [r["part"] for r in results["measurements"]] == ["least-squares"]
+
+
+@pytest.mark.parametrize("exc, says", [
+    (data.ChecksumError("/d/mnist/t.gz", "sha256 aa", "sha256 bb"), "checksum mismatch for /d/mnist/t.gz"),
+    (data.DataFormatError("/d/mnist/t.gz: wrong IDX magic number"), "wrong IDX magic number"),
+])
+def test_corrupt_data_is_exit_4_and_keeps_earlier_measurements(good_report, capsys, monkeypatch, exc, says):
+    calls = []
+    register(monkeypatch, **{"fake-c": fake("network", calls=calls, action=_raise(exc))})
+    out_dir = good_report[0]
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a,fake-c", "--seeds", "5", "--out", out_dir)
+    assert code == errors.DATA_CORRUPT
+    assert says in err and "1 measurement(s) of this run kept" in err and "--resume" in err
+    # the fake-a measurement taken before the failure is on disk and in the rebuilt report
+    assert report.measurement_path(out_dir, "fake-a", 5).is_file()
+    results = json.loads((out_dir / "results.json").read_text())
+    assert {(r["part"], r["seed"]) for r in results["measurements"]} >= {("least-squares", 5)}
+    assert not leftovers(out_dir)
+
+
+def test_internal_error_is_one_line_and_debug_shows_the_traceback(good_report, capsys, monkeypatch):
+    register(monkeypatch, **{"fake-bug": fake("network", action=_raise(RuntimeError("boom")))})
+    args = ("reproduce", "--only", "fake-bug", "--out", good_report[0])
+    code, _, err = run(capsys, *args)
+    assert code == errors.INTERNAL
+    assert_intact(good_report, "internal error: RuntimeError: boom (rerun with --debug", err)
+    code, _, err = run(capsys, *args, "--debug")
+    assert code == errors.INTERNAL and "Traceback" in err and "RuntimeError: boom" in err
+
+
+# ----------------------------------------------------------------------------- I/O (exit 5) and busy (6)
+def test_read_only_output_folder(good_report, capsys, monkeypatch):
+    out_dir = good_report[0]
+    deny_writes(monkeypatch, out_dir)
+    try:
+        code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--out", out_dir)
+    finally:
+        os.chmod(out_dir, 0o755)
+    assert code == errors.IO
+    assert_intact(good_report, f"output folder {out_dir} is not writable (Permission denied); pass another --out", err)
+
+
+def test_output_folder_that_is_a_file(env, capsys, monkeypatch, tmp_path):
+    register(monkeypatch, **{"fake-a": fake("least-squares")})
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--out", blocker / "out")
+    assert code == errors.IO and "cannot be created" in err and len(err.strip().splitlines()) == 1
+
+
+def test_read_only_cache(good_report, capsys, monkeypatch, env):
+    cache = env.parent / "cache"
+    deny_writes(monkeypatch, cache)
+    try:
+        code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--out", good_report[0])
+    finally:
+        os.chmod(cache, 0o755)
+    assert code == errors.IO
+    assert_intact(good_report, f"cache folder {cache} is not writable", err)
+    assert data.CACHE_ENV in err
+
+
+def test_too_little_space_is_refused_before_training(good_report, capsys, monkeypatch):
+    import shutil
+
+    calls = []
+    register(monkeypatch, **{"fake-a": fake("least-squares", calls=calls)})
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=2**20))
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--out", good_report[0])
+    assert code == errors.IO and calls == []
+    assert_intact(good_report, "only 1.0 MB free for output folder", err)
+
+
+def test_disk_full_while_saving_rescues_the_measurement(good_report, capsys, monkeypatch):
+    out_dir = good_report[0]
+
+    def fill_disk(seed):  # the disk fills up while the experiment runs
+        deny_writes(monkeypatch, out_dir, errno.ENOSPC)
+
+    register(monkeypatch, **{"fake-full": fake("network", action=fill_disk)})
+    try:
+        code, _, err = run(capsys, "reproduce", "--only", "fake-full", "--seeds", "7", "--out", out_dir)
+    finally:
+        os.chmod(out_dir, 0o755)
+    assert code == errors.IO
+    assert_intact(good_report, "No space left on device", err)
+    rescued = Path(err.split("saved to ")[1].split()[0].rstrip(";"))
+    try:
+        saved = json.loads(rescued.read_text())
+        assert saved["measurements"][0]["value"] == 207.0
+    finally:
+        rescued.unlink()
+
+
+def test_a_second_run_on_the_same_folder_is_refused(good_report, capsys):
+    import fcntl
+
+    out_dir = good_report[0]
+    with open(out_dir / cli.LOCK_NAME, "a+") as held:  # another run holds the lock
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        held.truncate(0)
+        held.write("4242")
+        held.flush()
+        code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--out", out_dir)
+    assert code == errors.BUSY
+    assert_intact(good_report, f"{out_dir} is in use by another islp-ch10 run (pid 4242)", err)
+
+
+# ----------------------------------------------------------------------------- Ctrl-C (exit 130) and --resume
+def test_ctrl_c_then_resume_equals_an_uninterrupted_run(env, capsys, monkeypatch, tmp_path):
+    calls: list = []
+    stop = {"at": ("lasso", 1)}
+
+    def action_for(part):
+        def action(seed):
+            if (part, seed) == stop["at"]:
+                os.kill(os.getpid(), signal.SIGINT)
+        return action
+
+    register(monkeypatch, **{"fake-a": fake("least-squares", calls=calls, action=action_for("least-squares")),
+                             "fake-b": fake("lasso", calls=calls, action=action_for("lasso"))})
+    args = ("reproduce", "--only", "fake-a,fake-b", "--seeds", "0,1,2")
+    handler = signal.getsignal(signal.SIGINT)
+
+    code, _, err = run(capsys, *args, "--out", env)
+    assert code == errors.INTERRUPTED
+    # fake-a seeds 0-2 and fake-b seed 0 finished before the interrupt
+    assert err.strip() == (f"islp-ch10: interrupted; 4 measurements kept in {env / report.MEASUREMENTS} "
+                           "(rerun with --resume to continue)")
+    assert report.measured(env) == {("fake-a", 0), ("fake-a", 1), ("fake-a", 2), ("fake-b", 0)}
+    assert signal.getsignal(signal.SIGINT) is handler and not leftovers(env)
+
+    stop["at"] = None
+    calls.clear()
+    code, out, _ = run(capsys, *args, "--out", env, "--resume")
+    assert code == errors.OK and "resuming: 4 experiment/seed pair(s)" in out
+    assert calls == [("lasso", 1), ("lasso", 2)]  # only what was missing
+
+    straight = tmp_path / "straight"
+    assert run(capsys, *args, "--out", straight)[0] == errors.OK
+
+    def comparable(path):
+        r = json.loads((path / "results.json").read_text())
+        return {k: r[k] for k in ("summary", "measurements", "plots", "skipped")}
+
+    assert comparable(env) == comparable(straight)
+
+
+def test_ctrl_c_inside_lightning_training_is_exit_130(env, capsys, monkeypatch):
+    """Lightning 2.6 turns Ctrl-C during fit into ``sys.exit(1)``; the command line still says interrupted."""
+    import pytorch_lightning as pl
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Tiny(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return ((self.lin(x) - y) ** 2).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    class CtrlC(pl.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def train(seed):
+        trainer = pl.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, callbacks=[CtrlC()], accelerator="cpu")
+        trainer.fit(Tiny(), DataLoader(TensorDataset(torch.zeros(8, 2), torch.zeros(8, 1)), batch_size=4))
+
+    register(monkeypatch, **{"fake-a": fake("least-squares"), "fake-fit": fake("network", action=train)})
+    handler = signal.getsignal(signal.SIGINT)
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a,fake-fit", "--out", env)
+    assert code == errors.INTERRUPTED
+    assert "interrupted; 1 measurement kept" in err.strip().splitlines()[-1]
+    assert report.measured(env) == {("fake-a", 0)}
+    assert signal.getsignal(signal.SIGINT) is handler  # Lightning's SIG_IGN does not outlive the run
+
+
+# ----------------------------------------------------------------------------- the report itself
+def test_failing_claim_is_exit_1_with_report(env, capsys, monkeypatch):
+    register(monkeypatch, **{"fake-bad": fake("network", value=THRESHOLD + 50)})
+    code, out, _ = run(capsys, "reproduce", "--only", "fake-bad", "--out", env)
+    assert code == errors.BELOW_THRESHOLD and "1 below threshold" in out
+    rows = json.loads((env / "results.json").read_text())["summary"]
+    assert [r["verdict"] for r in rows] == ["FAIL"]
+
+
+def test_report_is_never_written_empty(tmp_path):
+    with pytest.raises(report.EmptyReport):
+        report.write([], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_is_rebuilt_from_every_measurement_file(env, capsys, monkeypatch):
+    register(monkeypatch, **{"fake-a": fake("least-squares"), "fake-b": fake("lasso")})
+    assert run(capsys, "reproduce", "--only", "fake-a", "--seeds", "0,1", "--out", env)[0] == 0
+    assert run(capsys, "reproduce", "--only", "fake-b", "--out", env)[0] == 0
+    results = json.loads((env / "results.json").read_text())
+    assert sorted((r["part"], r["seed"]) for r in results["measurements"]) == [
+        ("lasso", 0), ("least-squares", 0), ("least-squares", 1)]
+    assert {r["part"]: r["values"] for r in results["summary"]} == {"lasso": [200.0],
+                                                                    "least-squares": [200.0, 201.0]}
+
+
+# ----------------------------------------------------------------------------- claims listing
+class _Claim:
+    tests = ("tests/t.py::test_a", "tests/t.py::test_b")
+
+
+@pytest.mark.parametrize("records, status", [
+    ([{"test": "tests/t.py::test_a", "outcome": "passed"}, {"test": "tests/t.py::test_b[x]", "outcome": "passed"}],
+     "passed"),
+    ([{"test": "tests/t.py::test_a", "outcome": "passed"}], "incomplete"),  # test_b deselected
+    ([{"test": "tests/t.py::test_a", "outcome": "passed"}, {"test": "tests/t.py::test_b", "outcome": "skipped"}],
+     "incomplete"),
+    ([{"test": "tests/t.py::test_a", "outcome": "passed"}, {"test": "tests/t.py::test_b", "outcome": "failed"}],
+     "failed"),
+    ([{"test": "tests/t.py::test_a", "outcome": "skipped"}], "skipped"),
+    ([], "not run"),
+])
+def test_claim_roll_up_is_honest(records, status):
+    assert cli.claim_status(_Claim, records) == status
+
+
+def test_claims_listing_fits_100_columns_in_section_order(good_report, capsys, tmp_path):
+    outcomes = tmp_path / "claims.json"
+    outcomes.write_text(json.dumps({CLAIM: [{"test": "tests/test_10_9_lab.py::x", "outcome": "passed"}]}))
+    code, out, _ = run(capsys, "claims", "--results", good_report[0] / "results.json", "--tests", outcomes,
+                       "--width", 100)
+    assert code == 0
+    assert max(map(len, out.splitlines())) <= 100
+    sections = [line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("== ")]
+    assert sections == sorted(sections, key=lambda s: tuple(map(int, s.split("."))))
+    row = next(line for line in out.splitlines() if line.startswith(CLAIM))
+    assert "incomplete" in row and f"<={THRESHOLD:g}" in row
+    assert "measured [least-squares]: 200.5 (pass, threshold <=" in out and "2 parts" in row
+    assert out.strip().splitlines()[-1].startswith(f"{len(cli.claims.catalogue())} claims: ")
+
+
+def test_claims_default_paths_do_not_depend_on_the_current_folder(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports" / "latest").mkdir(parents=True)
+    (tmp_path / "reports" / "latest" / "results.json").write_text("{ truncated")
+    code, out, _ = run(capsys, "claims", "--section", "10.1")
+    assert code == 0  # the broken file in the current folder is not the default
+    assert str(cli.default_reports_dir()) in out or "claims:" in out
