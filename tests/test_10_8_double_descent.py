@@ -3,7 +3,7 @@ experiment (``islp_ch10.double_descent``) judged on the median over seeds.
 
 The experiment's thresholds, seeds and measured spread live in the catalogue
 (``islp_ch10/catalogue/10_8.toml``); the tests read them from there.  The whole experiment
-(9 seeds x 49 values of d, minimum-norm and ridge) runs once per module in about a second.
+(9 seeds x 49 values of d, minimum-norm and ridge) runs once per module in about two seconds.
 """
 
 from __future__ import annotations
