@@ -14,8 +14,11 @@ interval [-5, 5]; its columns are orthonormal on a grid over that interval, so t
 coefficient norm measures the fitted curve's L2 size.  A single draw is noisy (two
 training points that happen to lie close together decide how violent the d = 20
 interpolant is), so the experiment runs over several seeds and the claims are judged on
-the per-d median.  The whole default run (9 seeds x 49 values of d, both fits) takes well
-under a second.
+the per-d median.  The whole default run (9 seeds x 49 values of d, both fits) takes about
+two seconds on one core.  The minimum-norm coefficients' norm is recorded too
+(10.8/min-norm-shrinks), and :func:`spike_by_noise` repeats the d = 20 fit over noise levels
+(10.8/signal-to-noise).  ``python -m islp_ch10.double_descent`` prints the per-seed figures the
+catalogue's spread fields quote.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ __all__ = [
     "fit_curves",
     "run_double_descent",
     "peak_ratio",
+    "norm_trend",
+    "norm_ratio",
+    "spike_by_noise",
+    "double_descent_figure",
     "plot_double_descent",
 ]
 
@@ -55,13 +62,14 @@ class DoubleDescentConfig:
 
 @dataclass
 class DoubleDescentResult:
-    """Mean squared errors, shape ``(len(seeds), len(dfs))`` each."""
+    """Mean squared errors and the minimum-norm coefficient norm, shape ``(len(seeds), len(dfs))`` each."""
 
     config: DoubleDescentConfig
     train_error: np.ndarray
     test_error: np.ndarray
     ridge_train_error: np.ndarray
     ridge_test_error: np.ndarray
+    coef_norm: np.ndarray          # ||pinv(B) y||, the Euclidean norm of the minimum-norm coefficients
     dfs: np.ndarray = field(init=False)
 
     def __post_init__(self):
@@ -93,15 +101,23 @@ def simulate(seed: int, config: DoubleDescentConfig = DoubleDescentConfig()):
     return x, y, x_test, y_test
 
 
-def fit_curves(x, y, x_test, y_test, config: DoubleDescentConfig = DoubleDescentConfig()):
-    """Train and test MSE of the min-norm and the ridge fit for every d: four arrays."""
-    out = np.empty((4, len(config.dfs)))
+def fit_curves(x, y, x_test, y_test, config: DoubleDescentConfig = DoubleDescentConfig(),
+               solver=min_norm_lstsq):
+    """For every d: train and test MSE of the min-norm and of the ridge fit, and the min-norm
+    coefficients' Euclidean norm: a ``(5, len(dfs))`` array in :class:`DoubleDescentResult`'s order.
+
+    ``solver(B, y)`` is the interpolating fit (``pinv`` by default); a test passes another to
+    show that the claims about the minimum-norm solution depend on it being minimum norm.
+    """
+    out = np.empty((5, len(config.dfs)))
     for j, d in enumerate(config.dfs):
         spline = NaturalSpline.fit(x, d, interval=config.interval)
         B, B_test = spline.basis(x), spline.basis(x_test)               # (n, d), (n_test, d)
-        for k, coef in enumerate((min_norm_lstsq(B, y), ridge(B, y, config.ridge_lambda))):
+        min_norm = solver(B, y)
+        for k, coef in enumerate((min_norm, ridge(B, y, config.ridge_lambda))):
             out[2 * k, j] = np.mean((y - B @ coef) ** 2)
             out[2 * k + 1, j] = np.mean((y_test - B_test @ coef) ** 2)
+        out[4, j] = np.linalg.norm(min_norm)
     return out
 
 
@@ -117,11 +133,18 @@ def _single_threaded_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def run_double_descent(config: DoubleDescentConfig = DoubleDescentConfig()) -> DoubleDescentResult:
-    """The experiment over ``config.seeds``."""
+def run_double_descent(config: DoubleDescentConfig = DoubleDescentConfig(), *, simulator=None,
+                       solver=min_norm_lstsq) -> DoubleDescentResult:
+    """The experiment over ``config.seeds``.
+
+    ``simulator(seed, config)`` (default :func:`simulate`) and ``solver`` are there so a test can
+    substitute a broken variant and show that a check rejects it.
+    """
+    simulator = simulate if simulator is None else simulator
     with _single_threaded_blas():
-        per_seed = np.stack([fit_curves(*simulate(s, config), config) for s in config.seeds])  # (S, 4, D)
-    return DoubleDescentResult(config, *(per_seed[:, i] for i in range(4)))
+        per_seed = np.stack([fit_curves(*simulator(s, config), config, solver=solver)
+                             for s in config.seeds])                                      # (S, 5, D)
+    return DoubleDescentResult(config, *(per_seed[:, i] for i in range(5)))
 
 
 def peak_ratio(curve: np.ndarray, dfs, window: tuple[int, int] = (18, 22),
@@ -141,14 +164,50 @@ def peak_ratio(curve: np.ndarray, dfs, window: tuple[int, int] = (18, 22),
     return float(max(inside) / max(curve[dfs.index(below)], curve[dfs.index(above)]))
 
 
-def plot_double_descent(result: DoubleDescentResult, path) -> Path:
-    """Save the training and test error curves (per seed faint, median bold) as a PNG."""
+def norm_trend(result: DoubleDescentResult) -> float:
+    """Spearman rank correlation between d and the per-d median of ``||minimum-norm coefficients||``
+    over ``d >= n_train`` (the interpolation regime): -1 when the norm falls at every step of d."""
+    from scipy.stats import spearmanr
+
+    inside = result.dfs >= result.config.n_train
+    if inside.sum() < 3:
+        raise ValueError(f"need at least 3 values of d >= {result.config.n_train} on the grid, got {inside.sum()}")
+    return float(spearmanr(result.dfs[inside], result.median("coef_norm")[inside])[0])
+
+
+def norm_ratio(result: DoubleDescentResult, high: int) -> float:
+    """Median coefficient norm at ``d = n_train`` divided by the one at ``d = high``."""
+    med = result.median("coef_norm")
+    return float(med[result.index(result.config.n_train)] / med[result.index(high)])
+
+
+def spike_by_noise(noise_sds, config: DoubleDescentConfig = DoubleDescentConfig(), d: int | None = None,
+                   simulator=None) -> np.ndarray:
+    """For each noise sd: the median over ``config.seeds`` of the minimum-norm fit's test MSE at
+    ``d`` (default ``n_train``, the interpolation threshold) minus the irreducible ``sd^2``,
+    i.e. the part of the test error the interpolating fit itself adds."""
+    import dataclasses
+
+    d = config.n_train if d is None else d
+    out = []
+    for sd in noise_sds:
+        cfg = dataclasses.replace(config, noise_sd=float(sd), dfs=(d,))
+        out.append(run_double_descent(cfg, simulator=simulator).median("test_error")[0] - sd ** 2)
+    return np.array(out)
+
+
+def double_descent_figure(result: DoubleDescentResult):
+    """The training and test error curves (per seed faint, median bold) as a matplotlib figure.
+
+    Two panels (training error, test error); in each, for the minimum-norm fit and then the
+    ridge fit, one faint line per seed followed by the bold median line (its label ends in
+    "(median)").  Errors are floored at 1e-16 for the log scale.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = Path(path)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
     panels = (("train_error", "ridge_train_error", "training error"),
               ("test_error", "ridge_test_error", "test error"))
@@ -165,7 +224,47 @@ def plot_double_descent(result: DoubleDescentResult, path) -> Path:
         ax.set_title(f"{title}, {len(result.config.seeds)} seeds" + (" (floored at 1e-16)" if mn == "train_error" else ""))
     axes[1].legend()
     fig.tight_layout()
+    return fig
+
+
+def plot_double_descent(result: DoubleDescentResult, path) -> Path:
+    """Save :func:`double_descent_figure` as a PNG at ``path``."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig = double_descent_figure(result)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _spread_report() -> None:  # pragma: no cover - the command behind the catalogue's spread fields
+    """Per-seed and per-block figures of 10.8/min-norm-shrinks and 10.8/signal-to-noise."""
+    import dataclasses
+
+    base = DoubleDescentConfig()
+    sds = (0.3, 0.1, 0.03, 0.01, 0.0)
+    result = run_double_descent(base)
+    print("10.8/min-norm-shrinks, seeds", base.seeds)
+    for s in range(len(base.seeds)):
+        norms = [result.coef_norm[s, result.index(d)] for d in (20, 30, 40, 50)]
+        print(f"  seed {base.seeds[s]}: ||coef|| at d = 20/30/40/50: " + " / ".join(f"{v:.3g}" for v in norms))
+    print(f"  median: trend {norm_trend(result):.3f}, ratio d=20/d=50 {norm_ratio(result, 50):.2f}")
+    print("10.8/signal-to-noise, excess test MSE at d = 20 per seed for sd =", sds)
+    for seed in base.seeds:
+        cfg = dataclasses.replace(base, seeds=(seed,))
+        print(f"  seed {seed}: " + " / ".join(f"{v:.3g}" for v in spike_by_noise(sds, cfg)))
+    spikes = spike_by_noise(sds, base)
+    print("  median: " + " / ".join(f"{v:.3g}" for v in spikes) + f"; ratio sd 0.3 / sd 0: {spikes[0] / spikes[-1]:.0f}")
+    print("ten disjoint 9-seed blocks (seeds 0..89):")
+    for b in range(10):
+        cfg = dataclasses.replace(base, seeds=tuple(range(9 * b, 9 * b + 9)))
+        r = run_double_descent(dataclasses.replace(cfg, dfs=tuple(range(20, 51))))
+        sp = spike_by_noise(sds, cfg)
+        print(f"  block {b}: trend {norm_trend(r):.3f}, ratio {norm_ratio(r, 50):.2f}; spike decreasing "
+              f"{bool(np.all(np.diff(sp) < 0))}, ratio sd 0.3 / sd 0 {sp[0] / sp[-1]:.0f}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _spread_report()

@@ -14,6 +14,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from torch import nn
 
+from islp_ch10 import claims
 from islp_ch10.reference import single_layer as ref
 from islp_ch10.testing.networks import single_layer_torch
 from islp_ch10.testing import strategies as hs
@@ -170,3 +171,53 @@ def test_squared_loss():
         moved = ref.SingleLayerParams(best.W, best.w0, best.beta + 1e-2 * rng.normal(size=best.K),
                                       best.beta0 + 1e-2 * rng.normal())
         assert 2.0 * ref.squared_loss(y, ref.forward(X, moved, "relu")) > rss_best
+
+
+# ----------------------------------------------------------------------------- parameter-free layers (erratum of 10.9.1)
+PARAMETER_FREE = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Dropout, nn.Flatten, nn.MaxPool2d, nn.AvgPool2d, nn.Identity)
+
+
+def _check_parameter_free_layers(model: nn.Module) -> int:
+    """Every activation, dropout, flatten and pooling module of ``model`` holds no parameter;
+    returns how many such modules there are."""
+    free = [(name, m) for name, m in model.named_modules() if isinstance(m, PARAMETER_FREE)]
+    offenders = {name: sum(p.numel() for p in m.parameters()) for name, m in free if any(True for _ in m.parameters())}
+    assert not offenders, f"{type(model).__name__}: parameter-free layers hold parameters {offenders}"
+    return len(free)
+
+
+def _chapter_networks() -> list[nn.Module]:
+    """One instance of every network class in ``islp_ch10.models`` that builds with its defaults."""
+    import inspect
+
+    from islp_ch10 import models
+
+    built = []
+    for _, cls in inspect.getmembers(models, inspect.isclass):
+        if issubclass(cls, nn.Module) and cls.__module__ == models.__name__:
+            try:
+                built.append(cls())
+            except TypeError:          # needs arguments: a building block, not a chapter network
+                continue
+    return built
+
+
+@pytest.mark.claim("10.9/hitters-layer-params")
+def test_activation_and_dropout_layers_have_no_parameters():
+    """The notes give the Hitters network's ReLU/Dropout map 50 parameters; such layers have none.
+    Checked on the lab's Hitters layers (Linear, ReLU, Dropout, Linear: 1,000, 0, 0, 51) and on
+    every chapter network; a ReLU with a learned parameter is rejected."""
+    hitters = nn.Sequential(nn.Linear(19, 50), nn.ReLU(), nn.Dropout(0.4), nn.Linear(50, 1))
+    assert [sum(p.numel() for p in m.parameters()) for m in hitters] == claims.book_value("10.9/hitters-layer-params")
+    assert _check_parameter_free_layers(hitters) == 2
+    networks = _chapter_networks()
+    assert len(networks) >= 5
+    assert sum(_check_parameter_free_layers(net) for net in networks) > len(networks)
+
+    class ScaledReLU(nn.ReLU):               # broken variant: an activation with a learned scale
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(50))
+
+    with pytest.raises(AssertionError, match="hold parameters"):
+        _check_parameter_free_layers(nn.Sequential(nn.Linear(19, 50), ScaledReLU(), nn.Dropout(0.4)))

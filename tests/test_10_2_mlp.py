@@ -168,3 +168,51 @@ def test_entropy_values():
     # coding a fair coin with a 0.9/0.1 code costs -(log 0.9 + log 0.1)/2 > log 2
     assert ref.distribution_cross_entropy(np.array([0.5, 0.5]), np.array([0.9, 0.1])) == pytest.approx(
         -(np.log(0.9) + np.log(0.1)) / 2, rel=1e-15)
+
+
+# ----------------------------------------------------------------------------- 10.2/binary-cross-entropy
+def _log_odds(Z: np.ndarray) -> np.ndarray:
+    return Z[:, 1] - Z[:, 0]
+
+
+def _check_binary_cross_entropy(Z: np.ndarray, labels: np.ndarray, log_odds=_log_odds) -> None:
+    """The M = 2 multinomial cross-entropy of scores ``Z`` (n, 2) equals the logistic negative
+    log-likelihood with log-odds ``log_odds(Z)``, in numpy and in torch."""
+    assert Z.shape[1] == claims.book_value("10.2/binary-cross-entropy")
+    tol = claims.get("10.2/binary-cross-entropy").tolerance
+    multinomial = ref.cross_entropy(ref.one_hot(labels, 2), ref.softmax(Z))
+    logistic = ref.binary_logistic_nll(labels, log_odds(Z))
+    np.testing.assert_allclose(multinomial, logistic, rtol=tol, atol=tol)
+    torch_multinomial = F.cross_entropy(torch.from_numpy(Z), torch.from_numpy(labels), reduction="sum")
+    torch_logistic = F.binary_cross_entropy_with_logits(torch.from_numpy(log_odds(Z)),
+                                                        torch.from_numpy(labels).double(), reduction="sum")
+    torch.testing.assert_close(torch_multinomial, torch_logistic, rtol=tol, atol=tol)
+    np.testing.assert_allclose(torch_multinomial.item(), multinomial, rtol=tol, atol=tol)
+
+
+@pytest.mark.claim("10.2/binary-cross-entropy")
+def test_binary_cross_entropy():
+    """Three observations by hand: log-odds 0, -3 and 4.5 for labels 1, 0, 1 cost
+    log 2 + log(1 + e^-3) + log(1 + e^-4.5)."""
+    Z = np.array([[0.0, 0.0], [2.0, -1.0], [-3.0, 1.5]])
+    labels = np.array([1, 0, 1])
+    by_hand = np.log(2.0) + np.log1p(np.exp(-3.0)) + np.log1p(np.exp(-4.5))
+    assert ref.binary_logistic_nll(labels, _log_odds(Z)) == pytest.approx(by_hand, rel=1e-14)
+    _check_binary_cross_entropy(Z, labels)
+
+
+@pytest.mark.claim("10.2/binary-cross-entropy")
+@given(case=hs.labelled_logits(max_classes=2))
+def test_binary_cross_entropy_hypothesis(case):
+    Z, labels = case
+    _check_binary_cross_entropy(Z, labels)
+
+
+@pytest.mark.claim("10.2/binary-cross-entropy")
+def test_binary_cross_entropy_rejects_wrong_log_odds():
+    """Broken variants: taking Z1 alone as the log-odds, or Z0 - Z1, fails the check."""
+    Z = np.array([[0.5, 0.0], [2.0, -1.0], [-3.0, 1.5]])
+    labels = np.array([1, 0, 1])
+    for broken in (lambda Z: Z[:, 1], lambda Z: Z[:, 0] - Z[:, 1]):
+        with pytest.raises(AssertionError):
+            _check_binary_cross_entropy(Z, labels, broken)

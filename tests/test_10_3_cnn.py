@@ -19,8 +19,9 @@ from torch import nn
 
 from islp_ch10 import claims
 from islp_ch10.models import CIFARCNN, BuildingBlock, count_parameters
-from islp_ch10.reference.conv import conv2d, conv2d_multichannel, patches, zero_pad
-from islp_ch10.reference.pool import max_pool2d
+from islp_ch10.reference.conv import compose_kernels, conv2d, conv2d_multichannel, patches, shift2d, zero_pad
+from islp_ch10.reference.params import transfer_head
+from islp_ch10.reference.pool import avg_pool2d, max_pool2d
 
 ATOL = 1e-12
 
@@ -356,3 +357,254 @@ def test_pretrained_param_count():
     from torchvision.models import resnet50
 
     assert count_parameters(resnet50(weights=None)) == claims.book_value("10.3/pretrained")
+
+
+# ----------------------------------------------------------------------------- 10.3/avg-pool
+BOOK_POOL_IMAGE = np.array([[1, 2, 5, 3],
+                            [3, 0, 1, 2],
+                            [2, 1, 3, 4],
+                            [1, 1, 2, 0]])  # the max-pool worked example's image
+
+
+def _check_avg_pool_example(pool) -> None:
+    """``pool`` (a 2x2 pooling function on a 2-D array) gives the book's window means."""
+    expected = np.array(claims.book_value("10.3/avg-pool"), dtype=np.float64).reshape(2, 2)
+    np.testing.assert_array_equal(np.asarray(pool(BOOK_POOL_IMAGE), dtype=np.float64), expected)
+
+
+def _torch_avg_pool(image: np.ndarray) -> np.ndarray:
+    return nn.AvgPool2d(2)(_t(image)[None, None])[0, 0].numpy()
+
+
+@pytest.mark.claim("10.3/avg-pool")
+@pytest.mark.parametrize("pool", [lambda x: avg_pool2d(x, 2), _torch_avg_pool], ids=["reference", "torch"])
+def test_avg_pool_example(pool):
+    """[[1,2],[3,0]] -> 1.5, [[5,3],[1,2]] -> 2.75, [[2,1],[1,1]] -> 1.25, [[3,4],[2,0]] -> 2.25."""
+    _check_avg_pool_example(pool)
+
+
+@pytest.mark.claim("10.3/avg-pool")
+def test_avg_pool_example_rejects_max_pool():
+    """Broken variant: max pooling where average pooling is asked for fails the example."""
+    with pytest.raises(AssertionError):
+        _check_avg_pool_example(lambda x: max_pool2d(x, 2))
+    with pytest.raises(AssertionError):
+        _check_avg_pool_example(lambda x: nn.MaxPool2d(2)(_t(x)[None, None])[0, 0].numpy())
+
+
+@pytest.mark.claim("10.3/avg-pool")
+@given(C=st.integers(1, 3), H=st.integers(1, 9), W=st.integers(1, 9), k=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_avg_pool_hypothesis(C, H, W, k, seed):
+    """For any map and window: the reference equals torch's AvgPool2d, every pooled value lies
+    between its window's min and max, and the pooled map keeps the mean of the part it covers."""
+    if k > H or k > W:
+        with pytest.raises(ValueError, match="does not fit"):
+            avg_pool2d(np.zeros((C, H, W)), k)
+        return
+    x = np.random.default_rng(seed).normal(size=(C, H, W))
+    pooled = avg_pool2d(x, k)
+    np.testing.assert_allclose(pooled, nn.AvgPool2d(k)(_t(x)[None])[0].numpy(), rtol=0, atol=ATOL)
+    covered = x[:, : (H // k) * k, : (W // k) * k]
+    assert np.all(pooled <= max_pool2d(covered, k) + ATOL)
+    assert np.all(pooled >= -max_pool2d(-covered, k) - ATOL)
+    np.testing.assert_allclose(pooled.mean(), covered.mean(), rtol=0, atol=ATOL)
+
+
+# ----------------------------------------------------------------------------- 10.3/stacked-conv
+def _check_stacked_equals_single(stack, single, image: np.ndarray, first: np.ndarray, second: np.ndarray) -> None:
+    """``stack(image, first, second)`` (two convolutions in a row) equals ``single(image, K)``
+    with ``K = compose_kernels(first, second)``, entry by entry."""
+    composed = compose_kernels(first, second)
+    np.testing.assert_allclose(stack(image, first, second), single(image, composed), rtol=0, atol=1e-10)
+
+
+def _reference_stack(image, first, second):
+    return conv2d(conv2d(image, first), second)
+
+
+def _torch_stack(image, first, second):
+    """nn.Conv2d(1, 1, 3) twice, no bias, no activation in between: the layers as a network holds them."""
+    layers = nn.Sequential(nn.Conv2d(1, 1, first.shape, bias=False), nn.Conv2d(1, 1, second.shape, bias=False)).double()
+    with torch.no_grad():
+        layers[0].weight.copy_(_t(first)[None, None])
+        layers[1].weight.copy_(_t(second)[None, None])
+        return layers(_t(image)[None, None])[0, 0].numpy()
+
+
+@pytest.mark.claim("10.3/stacked-conv")
+@pytest.mark.parametrize("stack", [_reference_stack, _torch_stack], ids=["reference", "torch"])
+def test_stacked_conv(stack):
+    """Two 3x3 filters in a row are one 5x5 filter on a 16x16 image (valid padding: 14x14, then 12x12),
+    and the stacked layers' output at one position depends on exactly a 5x5 patch of the input."""
+    rng = np.random.default_rng(3)
+    first, second = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+    size = claims.book_value("10.3/stacked-conv")
+    assert compose_kernels(first, second).shape == (size, size)
+    image = rng.normal(size=(16, 16))
+    _check_stacked_equals_single(stack, conv2d, image, first, second)
+    _check_stacked_equals_single(stack, _torch_conv2d, image, first, second)
+    # receptive field of the stack: the gradient of one output entry w.r.t. the image
+    x = _t(image)[None, None].requires_grad_(True)
+    out = F.conv2d(F.conv2d(x, _t(first)[None, None]), _t(second)[None, None])
+    out[0, 0, 4, 7].backward()
+    rows, cols = np.nonzero(x.grad[0, 0].numpy())
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (4, 4 + size - 1, 7, 7 + size - 1)
+
+
+@pytest.mark.claim("10.3/stacked-conv")
+@given(h1=st.integers(1, 4), w1=st.integers(1, 4), h2=st.integers(1, 4), w2=st.integers(1, 4),
+       seed=st.integers(0, 2**32 - 1))
+def test_stacked_conv_hypothesis(h1, w1, h2, w2, seed):
+    """Any two filter sizes: one (h1+h2-1) x (w1+w2-1) filter does the work of both."""
+    rng = np.random.default_rng(seed)
+    first, second = rng.normal(size=(h1, w1)), rng.normal(size=(h2, w2))
+    assert compose_kernels(first, second).shape == (h1 + h2 - 1, w1 + w2 - 1)
+    _check_stacked_equals_single(_reference_stack, _torch_conv2d, rng.normal(size=(10, 9)), first, second)
+
+
+@pytest.mark.claim("10.3/stacked-conv")
+def test_stacked_conv_rejects_broken_compositions():
+    """Broken variants: composing the filters by cross-correlation (second filter not flipped
+    into the full convolution), or stacking 'same'-padded convolutions (the zeros padded in
+    between change the border values), both fail the check."""
+    rng = np.random.default_rng(4)
+    first, second = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+    image = rng.normal(size=(12, 12))
+
+    def unflipped_single(img, composed):
+        return conv2d(img, conv2d(zero_pad(first, 2), second))     # correlation of the filters
+
+    def padded_stack(img, k1, k2):
+        x = _t(img)[None, None]
+        return F.conv2d(F.conv2d(x, _t(k1)[None, None], padding=1), _t(k2)[None, None], padding=1)[0, 0].numpy()
+
+    def padded_single(img, composed):
+        return F.conv2d(_t(img)[None, None], _t(composed)[None, None], padding=2)[0, 0].numpy()
+
+    with pytest.raises(AssertionError):
+        _check_stacked_equals_single(_reference_stack, unflipped_single, image, first, second)
+    with pytest.raises(AssertionError):
+        _check_stacked_equals_single(padded_stack, padded_single, image, first, second)
+
+
+# ----------------------------------------------------------------------------- 10.3/translation-equivariance
+def _check_equivariant(feature_map, image: np.ndarray, kernel: np.ndarray, dy: int, dx: int) -> None:
+    """Shifting the image by (dy, dx) shifts ``feature_map(image, kernel)`` by (dy, dx), wherever
+    both positions are inside the map (away from the borders, where zeros come in)."""
+    out = np.asarray(feature_map(image, kernel))
+    moved = np.asarray(feature_map(shift2d(image, dy, dx), kernel))
+    Ho, Wo = out.shape
+    if abs(dy) >= Ho or abs(dx) >= Wo:
+        return
+    dst = (slice(max(dy, 0), Ho + min(dy, 0)), slice(max(dx, 0), Wo + min(dx, 0)))
+    src = (slice(max(-dy, 0), Ho + min(-dy, 0)), slice(max(-dx, 0), Wo + min(-dx, 0)))
+    np.testing.assert_allclose(moved[dst], out[src], rtol=0, atol=1e-10)
+
+
+def _torch_conv_with_bias(image, kernel):
+    conv = nn.Conv2d(1, 1, kernel.shape).double()
+    with torch.no_grad():
+        conv.weight.copy_(_t(kernel)[None, None])
+        conv.bias.fill_(0.3)
+        return conv(_t(image)[None, None])[0, 0].numpy()
+
+
+@pytest.mark.claim("10.3/translation-equivariance")
+def test_translation_equivariance_example():
+    """A 3x3 cross drawn at two places in a 20x20 image: the filter matching it peaks at the
+    cross's top-left corner both times, i.e. it finds the pattern wherever it is."""
+    cross = np.array([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])
+    for conv in (conv2d, _torch_conv2d):
+        for r, c in ((2, 3), (13, 11)):
+            image = np.zeros((20, 20))
+            image[r:r + 3, c:c + 3] = cross
+            fmap = conv(image, cross)
+            assert np.unravel_index(np.argmax(fmap), fmap.shape) == (r, c)
+        _check_equivariant(conv, image, cross, -11, -8)
+
+
+@pytest.mark.claim("10.3/translation-equivariance")
+@given(H=st.integers(4, 12), W=st.integers(4, 12), h=st.integers(1, 3), w=st.integers(1, 3),
+       dy=st.integers(-5, 5), dx=st.integers(-5, 5), seed=st.integers(0, 2**32 - 1))
+def test_translation_equivariance(H, W, h, w, dy, dx, seed):
+    rng = np.random.default_rng(seed)
+    image, kernel = rng.normal(size=(H, W)), rng.normal(size=(h, w))
+    for conv in (conv2d, _torch_conv2d, _torch_conv_with_bias):
+        _check_equivariant(conv, image, kernel, dy, dx)
+
+
+@pytest.mark.claim("10.3/translation-equivariance")
+def test_translation_equivariance_rejects_location_dependent_filters():
+    """Broken variant: a locally connected layer (the filter's weight changes with the output
+    row) is not a convolution and fails the check."""
+    rng = np.random.default_rng(5)
+    image, kernel = rng.normal(size=(10, 10)), rng.normal(size=(3, 3))
+
+    def locally_connected(img, k):
+        out = conv2d(img, k)
+        return out * (1.0 + 0.1 * np.arange(out.shape[0]))[:, None]
+
+    _check_equivariant(conv2d, image, kernel, 2, -1)
+    with pytest.raises(AssertionError):
+        _check_equivariant(locally_connected, image, kernel, 2, -1)
+
+
+# ----------------------------------------------------------------------------- 10.3/transfer-head
+@pytest.fixture(scope="module")
+def resnet50_architecture():
+    """ResNet50 built without weights (the architecture only; nothing is downloaded)."""
+    from torchvision.models import resnet50
+
+    torch.manual_seed(0)
+    return resnet50(weights=None)
+
+
+def _replace_head_and_freeze(model: nn.Module, K: int) -> nn.Module:
+    """The transfer-learning recipe: freeze every pretrained weight, then a new K-class last layer."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.fc = nn.Linear(model.fc.in_features, K)
+    return model
+
+
+def _check_transfer_head(model: nn.Module, K: int) -> None:
+    features = claims.book_value("10.3/transfer-head")
+    assert model.fc.in_features == features
+    assert count_parameters(model, trainable_only=True) == transfer_head(features, K)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"fc.weight", "fc.bias"}, sorted(trainable)
+
+
+@pytest.mark.claim("10.3/transfer-head")
+@pytest.mark.parametrize("K", [2, 10, 100])
+def test_transfer_head(resnet50_architecture, K):
+    """Only the new last layer trains: 2048 K + K parameters (4,098 for K = 2, 204,900 for
+    K = 100), and a backward pass leaves every other tensor without a gradient."""
+    import copy
+
+    model = _replace_head_and_freeze(copy.deepcopy(resnet50_architecture), K)
+    _check_transfer_head(model, K)
+    assert model(torch.randn(2, 3, 64, 64)).shape == (2, K)
+    model(torch.randn(2, 3, 64, 64)).sum().backward()
+    got_grad = {n for n, p in model.named_parameters() if p.grad is not None}
+    assert got_grad == {"fc.weight", "fc.bias"}
+
+
+@pytest.mark.claim("10.3/transfer-head")
+def test_transfer_head_rejects_broken_recipes(resnet50_architecture):
+    """Broken variants: forgetting to freeze (everything trains) and freezing after the new
+    head is in place (nothing trains) both fail the check."""
+    import copy
+
+    K = 10
+    unfrozen = copy.deepcopy(resnet50_architecture)
+    unfrozen.fc = nn.Linear(unfrozen.fc.in_features, K)
+    with pytest.raises(AssertionError):
+        _check_transfer_head(unfrozen, K)
+    frozen_head = copy.deepcopy(resnet50_architecture)
+    frozen_head.fc = nn.Linear(frozen_head.fc.in_features, K)
+    for p in frozen_head.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(AssertionError):
+        _check_transfer_head(frozen_head, K)

@@ -14,14 +14,18 @@ def test_cnn_accuracy():
     assert_meets_claim(pick(run_or_skip("cifar-cnn"), "10.3/cnn-accuracy"))
 
 
-def _predictions_or_skip(name):
+def _predictions_or_skip_top(name, top):
     from islp_ch10.data import DataMissing
     from islp_ch10.pretrained import WeightsMissing, classify_book_images
 
     try:
-        return {p.image: p for p in classify_book_images(name)}
+        return {p.image: p for p in classify_book_images(name, top=top)}
     except (WeightsMissing, DataMissing) as exc:
         pytest.skip(str(exc))
+
+
+def _predictions_or_skip(name):
+    return _predictions_or_skip_top(name, 3)
 
 
 @pytest.mark.data
@@ -45,5 +49,12 @@ def test_pretrained_substitute_classifies_book_images():
     assert preds["Hawk_cropped.jpg"].labels[0] == "kite"
     assert preds["Hawk_Fountain.jpg"].labels[0] == "kite"
     assert preds["Lhasa_Apso.jpg"].labels[0] == "Lhasa"
-    assert all(abs(sum(p.probabilities) - 1) > 0 for p in preds.values())  # top-3 of a softmax, < 1
-    assert all(p.probabilities == sorted(p.probabilities, reverse=True) for p in preds.values())
+    for p in preds.values():   # the top 3 of a softmax: positive, best first, together below 1
+        assert p.probabilities == sorted(p.probabilities, reverse=True) and p.probabilities[-1] > 0
+        assert sum(p.probabilities) < 1
+    # all 1,000 class probabilities of each image sum to one, and their best three are the ones above
+    everything = _predictions_or_skip_top("efficientnet-lite0", 1000)
+    for image, p in everything.items():
+        assert len(p.probabilities) == 1000 and sum(p.probabilities) == pytest.approx(1.0, abs=1e-5)
+        assert p.labels[:3] == preds[image].labels
+        assert p.probabilities[:3] == pytest.approx(preds[image].probabilities, rel=1e-6)

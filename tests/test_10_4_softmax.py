@@ -75,26 +75,80 @@ def test_two_class_logit_hypothesis(case):
 
 
 # ----------------------------------------------------------------------------- 10.4/softmax-redundancy
+def _check_shift_invariant(softmax_fn, z: np.ndarray, shift: float) -> None:
+    """``softmax_fn(z + c) == softmax_fn(z)``: a common shift of the scores changes no probability."""
+    np.testing.assert_allclose(softmax_fn(z + shift), softmax_fn(z), rtol=1e-10, atol=1e-15)
+
+
 @pytest.mark.claim("10.4/softmax-redundancy")
 @given(z=hs.logit_vectors(bound=30.0), shift=hs.bounded_floats(bound=30.0))
 @example(z=np.array([1.0, 2.0, 3.0]), shift=100.0)
 def test_softmax_redundancy(z, shift):
-    """Adding one number to every class score changes no probability."""
-    np.testing.assert_allclose(ref.softmax(z + shift), ref.softmax(z), rtol=1e-10, atol=1e-15)
-    torch.testing.assert_close(torch.softmax(torch.from_numpy(z + shift), 0), torch.from_numpy(ref.softmax(z)),
-                               rtol=1e-10, atol=1e-15)
+    """On the formula as written, e^{z_m + c} / sum_l e^{z_l + c} = e^{z_m} / sum_l e^{z_l}: the
+    factor e^c cancels.  (The reference softmax subtracts the maximum, which would make this
+    true by construction, so the raw formula is checked; torch's softmax likewise.)"""
+    _check_shift_invariant(ref.softmax_direct, z, shift)
+    _check_shift_invariant(lambda v: torch.softmax(torch.from_numpy(v), 0).numpy(), z, shift)
+    np.testing.assert_allclose(ref.softmax(z), ref.softmax_direct(z), rtol=1e-12, atol=1e-300)
 
 
-def _check_coefficient_redundancy(A: np.ndarray, B: np.ndarray, b0: np.ndarray, v: np.ndarray, v0: float):
+@pytest.mark.claim("10.4/softmax-redundancy")
+def test_softmax_redundancy_rejects_extra_normaliser_term():
+    """Broken variant: a 'softmax' with an extra 1 in the normaliser, e^{z_m} / (1 + sum_l e^{z_l})
+    (K free scores plus a hidden zero class), is not shift invariant and fails the check."""
+    def broken(z):
+        e = np.exp(z)
+        return e / (1.0 + e.sum())
+
+    z = np.array([0.5, -1.0, 2.0])
+    _check_shift_invariant(ref.softmax_direct, z, 3.0)
+    with pytest.raises(AssertionError):
+        _check_shift_invariant(broken, z, 3.0)
+
+
+def _check_no_overflow(softmax_fn) -> None:
+    """Scores near 1000 (e^1000 overflows float64) give the probabilities of the same scores
+    shifted down, finite and summing to one."""
+    z = np.array([1000.0, 999.0, 998.0, 1000.0 - 1e-3])
+    with np.errstate(over="ignore", invalid="ignore"):
+        p = np.asarray(softmax_fn(z))
+    assert np.all(np.isfinite(p)), f"non-finite probabilities {p}"
+    np.testing.assert_allclose(p, ref.softmax_direct(z - 1000.0), rtol=1e-12, atol=0)
+    assert p.sum() == pytest.approx(1.0, abs=1e-15)
+
+
+@pytest.mark.claim("10.4/softmax-redundancy")
+def test_softmax_no_overflow_near_1000():
+    """Redundancy is what lets softmax subtract the largest score before exponentiating."""
+    _check_no_overflow(ref.softmax)
+    _check_no_overflow(lambda z: torch.softmax(torch.from_numpy(z), 0).numpy())
+    np.testing.assert_allclose(ref.log_softmax(np.array([1000.0, 0.0])), [0.0, -1000.0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.claim("10.4/softmax-redundancy")
+def test_softmax_no_overflow_rejects_unshifted_formula():
+    """Broken variant: the formula without the max subtraction gives inf / inf = nan near 1000."""
+    with pytest.raises(AssertionError, match="non-finite"):
+        _check_no_overflow(ref.softmax_direct)
+
+
+def _reduced_probabilities(A: np.ndarray, B: np.ndarray, b0: np.ndarray, pin_bias: bool = True) -> torch.Tensor:
+    """A model with only K - 1 coefficient sets: class m < K-1 scores (b0_m - b0_last) + A (B_m - B_last),
+    the last class's score is fixed at 0.  ``pin_bias=False`` forgets to subtract the last intercept."""
+    reduced = _output_layer(B[:-1] - B[-1], b0[:-1] - b0[-1] if pin_bias else b0[:-1])
+    Z = reduced(torch.from_numpy(A))                                   # (n, K - 1)
+    assert reduced.weight.shape[0] == B.shape[0] - 1
+    return torch.softmax(torch.cat([Z, torch.zeros(Z.shape[0], 1, dtype=Z.dtype)], dim=1), dim=1)
+
+
+def _check_coefficient_redundancy(A: np.ndarray, B: np.ndarray, b0: np.ndarray, v: np.ndarray, v0: float,
+                                  reduce=_reduced_probabilities):
     P = torch.softmax(_output_layer(B, b0)(torch.from_numpy(A)), dim=1)
     # the same vector (v0, v) added to every class's coefficients
     shifted = torch.softmax(_output_layer(B + v[None, :], b0 + v0)(torch.from_numpy(A)), dim=1)
     torch.testing.assert_close(shifted, P, **TIGHT)
     # so one class can be pinned to zero: K - 1 free coefficient sets give the same model
-    reduced_B, reduced_b0 = B - B[-1], b0 - b0[-1]
-    assert not reduced_B[-1].any() and reduced_b0[-1] == 0.0
-    reduced = torch.softmax(_output_layer(reduced_B, reduced_b0)(torch.from_numpy(A)), dim=1)
-    torch.testing.assert_close(reduced, P, **TIGHT)
+    torch.testing.assert_close(reduce(A, B, b0), P, **TIGHT)
     # and the reference agrees
     torch.testing.assert_close(P, torch.from_numpy(ref.softmax(b0 + A @ B.T)), **TIGHT)
 
@@ -104,6 +158,10 @@ def test_softmax_redundancy_coefficients():
     rng = np.random.default_rng(1)
     A = np.maximum(0.0, rng.normal(size=(5, 4)))
     _check_coefficient_redundancy(A, rng.normal(size=(10, 4)), rng.normal(size=10), rng.normal(size=4), 0.7)
+    # broken variant: a reduced model that pins the weights but not the intercept changes the probabilities
+    with pytest.raises(AssertionError):
+        _check_coefficient_redundancy(A, rng.normal(size=(10, 4)), rng.normal(size=10), rng.normal(size=4), 0.7,
+                                      reduce=lambda A, B, b0: _reduced_probabilities(A, B, b0, pin_bias=False))
 
 
 @pytest.mark.claim("10.4/softmax-redundancy")

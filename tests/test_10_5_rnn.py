@@ -20,6 +20,9 @@ from islp_ch10 import claims
 from islp_ch10.models import IMDBLSTM, IMDBRNN, NYSERNN, LinearAR, count_parameters
 from islp_ch10.reference.ar import ar_design, ar_response, flat_to_design_order, lag_array
 from islp_ch10.reference.conv import conv2d
+from islp_ch10.reference.params import doc_rnn_blocks
+from islp_ch10.reference.series import (autocorrelation, review_word_counts, share_shorter_than,
+                                        white_noise_band)
 from islp_ch10.reference.rnn import (book_output_weights, book_param_count, book_params_from_torch,
                                      rnn_forward, rnn_outputs, torch_param_count)
 
@@ -393,3 +396,157 @@ def test_flatten_trained_matches_least_squares(seed):
     assert claim.passes(error), f"largest coefficient error {error:.2e} > {claim.threshold}"
     with torch.no_grad():
         np.testing.assert_allclose(_np(model(X)), M @ beta, rtol=0, atol=10 * claim.threshold)
+
+
+# ----------------------------------------------------------------------------- 10.5/doc-rnn-params
+def _check_doc_rnn_counts(blocks_fn, D: int, m: int, K: int, outputs: int) -> None:
+    """The book's blocks ``blocks_fn(D, m, K, outputs)`` match the tensors of Embedding(D, m) ->
+    RNN(m, K) -> Linear(K, outputs); torch's second RNN bias adds K; E is the largest block
+    whenever the dictionary is larger than the rest of the network."""
+    embedding, rnn, head = nn.Embedding(D, m), nn.RNN(m, K, batch_first=True), nn.Linear(K, outputs)
+    blocks = blocks_fn(D, m, K, outputs)
+    assert blocks["E"] == embedding.weight.numel()
+    assert blocks["W"] == rnn.weight_ih_l0.numel() + rnn.bias_ih_l0.numel()
+    assert blocks["U"] == rnn.weight_hh_l0.numel()
+    assert blocks["B"] == head.weight.numel() + head.bias.numel()
+    total = sum(count_parameters(mod) for mod in (embedding, rnn, head))
+    assert total == sum(blocks.values()) + K
+    if D > blocks["W"] + blocks["U"] + blocks["B"]:
+        assert blocks["E"] == max(blocks.values())
+
+
+@pytest.mark.claim("10.5/doc-rnn-params")
+def test_doc_rnn_params():
+    """The lab's sizes: a 10,003-word dictionary embedded in m = 32 dimensions, K = 32 units.
+    A two-unit softmax output has 2 (K + 1) = 66 weights; the lab's LSTM and simple RNN carry
+    the 10,003 x 32 embedding, by far their largest tensor."""
+    D, m = claims.book_value("10.5/doc-rnn-params")
+    K = 32
+    _check_doc_rnn_counts(doc_rnn_blocks, D, m, K, outputs=2)
+    assert doc_rnn_blocks(D, m, K, outputs=2)["B"] == 66
+    for model in (IMDBLSTM(), IMDBRNN()):
+        tensors = dict(model.named_parameters())
+        embeddings = [mod for mod in model.modules() if isinstance(mod, nn.Embedding)]
+        assert len(embeddings) == 1 and tuple(embeddings[0].weight.shape) == (D, m)
+        biggest = max(tensors.values(), key=lambda t: t.numel())
+        assert biggest is embeddings[0].weight
+        assert embeddings[0].weight.numel() > count_parameters(model) / 2
+    # the simple RNN is exactly the book's blocks with one output unit, plus torch's second bias
+    assert count_parameters(IMDBRNN()) == sum(doc_rnn_blocks(D, m, K, outputs=1).values()) + K
+
+
+@pytest.mark.claim("10.5/doc-rnn-params")
+@given(D=st.integers(1, 300), m=st.integers(1, 8), K=st.integers(1, 8), outputs=st.integers(1, 3))
+def test_doc_rnn_params_hypothesis(D, m, K, outputs):
+    _check_doc_rnn_counts(doc_rnn_blocks, D, m, K, outputs)
+
+
+@pytest.mark.claim("10.5/doc-rnn-params")
+def test_doc_rnn_params_rejects_broken_counts():
+    """Broken variants: W without its bias column (K x m) and B without its bias (K per output)."""
+    def no_w_bias(D, m, K, outputs):
+        return {**doc_rnn_blocks(D, m, K, outputs), "W": K * m}
+
+    def no_b_bias(D, m, K, outputs):
+        return {**doc_rnn_blocks(D, m, K, outputs), "B": outputs * K}
+
+    for broken in (no_w_bias, no_b_bias):
+        with pytest.raises(AssertionError):
+            _check_doc_rnn_counts(broken, 100, 4, 3, 2)
+
+
+# ----------------------------------------------------------------------------- 10.5/doc-lengths
+def _toy_sequences(lengths):
+    """Reviews of the given word counts, encoded and padded as the IMDB loader does (L = 500)."""
+    from islp_ch10.data.imdb import build_vocab, sequences
+
+    docs = [["good"] * n for n in lengths]
+    return sequences(docs, build_vocab(docs), maxlen=claims.get("10.5/doc-lengths").extra["maxlen"])
+
+
+def _check_counts_on_toy(count_fn) -> None:
+    """Reviews of 3, 498, 499, 500 and 800 words: the first three are shorter than 500."""
+    lengths = [3, 498, 499, 500, 800]
+    counts = count_fn(_toy_sequences(lengths))
+    assert [c < 500 for c in counts] == [n < 500 for n in lengths], list(counts)
+    assert share_shorter_than(counts, 500) == pytest.approx(3 / 5)
+
+
+@pytest.mark.claim("10.5/doc-lengths")
+def test_doc_lengths_toy():
+    _check_counts_on_toy(review_word_counts)
+    np.testing.assert_array_equal(review_word_counts(_toy_sequences([3, 498, 499])), [3, 498, 499])
+
+
+@pytest.mark.claim("10.5/doc-lengths")
+def test_doc_lengths_rejects_counting_the_start_token():
+    """Broken variant: counting every non-padding id counts the start marker as a word, so a
+    499-word review looks like a 500-word one."""
+    with pytest.raises(AssertionError):
+        _check_counts_on_toy(lambda S: np.sum(S != 0, axis=1))
+
+
+@pytest.mark.data
+@pytest.mark.claim("10.5/doc-lengths")
+def test_doc_lengths(imdb):
+    """On the 25,000 training and the 25,000 test reviews, each, more than 90% have fewer than 500 words."""
+    claim = claims.get("10.5/doc-lengths")
+    for S in (imdb.S_train, imdb.S_test):
+        assert S.shape == (25_000, claim.extra["maxlen"])
+        share = share_shorter_than(review_word_counts(S), claim.extra["maxlen"])
+        assert share > claim.book_value, f"only {share:.2%} of the reviews are shorter than 500 words"
+
+
+# ----------------------------------------------------------------------------- 10.5/autocorrelation
+def _check_autocorrelated(acf_fn, v: np.ndarray) -> np.ndarray:
+    """Lags 1..5 of ``acf_fn(v, lags)`` are positive and outside +-2/sqrt(T)."""
+    lo, hi = claims.book_value("10.5/autocorrelation")
+    r = np.asarray(acf_fn(v, np.arange(lo, hi + 1)))
+    band = white_noise_band(len(v))
+    assert np.all(r > band), f"autocorrelations {np.round(r, 4)} not all above the band {band:.4f}"
+    return r
+
+
+@pytest.mark.claim("10.5/autocorrelation")
+def test_autocorrelation_example():
+    """v = 1, 2, 3, 4, 5 by hand: centred values -2..2, sum of squares 10; lag 1: (2 + 0 + 0 + 2) / 10."""
+    v = np.arange(1.0, 6.0)
+    np.testing.assert_allclose(autocorrelation(v, [1, 2, 3, 4]), [0.4, -0.1, -0.4, -0.4], rtol=0, atol=1e-15)
+    # broken variant: without centring, lag 1 would be (2 + 6 + 12 + 20) / 55
+    uncentred = (v[:-1] @ v[1:]) / (v @ v)
+    assert uncentred == pytest.approx(40 / 55) and abs(uncentred - 0.4) > 0.3
+
+
+@pytest.mark.claim("10.5/autocorrelation")
+@given(T=st.integers(3, 60), k=st.integers(1, 5), a=st.floats(0.1, 10.0), b=st.floats(-10.0, 10.0),
+       seed=st.integers(0, 2**32 - 1))
+def test_autocorrelation_hypothesis(T, k, a, b, seed):
+    """Equal to statsmodels' acf, within [-1, 1], and unchanged by v -> a v + b (a > 0)."""
+    acf = pytest.importorskip("statsmodels.tsa.stattools").acf
+    k = min(k, T - 1)
+    v = np.cumsum(np.random.default_rng(seed).normal(size=T))
+    r = autocorrelation(v, range(1, k + 1))
+    np.testing.assert_allclose(r, acf(v, nlags=k, fft=False)[1:], rtol=0, atol=1e-12)
+    assert np.all(np.abs(r) <= 1 + 1e-12)
+    np.testing.assert_allclose(autocorrelation(a * v + b, range(1, k + 1)), r, rtol=0, atol=1e-9)
+
+
+@pytest.mark.data
+@pytest.mark.claim("10.5/autocorrelation")
+def test_autocorrelation(nyse):
+    """All 6,051 days of log trading volume (standardising does not change an autocorrelation)."""
+    v = nyse.series["log_volume"].to_numpy()
+    assert len(v) == claims.book_value("10.5/nyse-shape")
+    r = _check_autocorrelated(autocorrelation, v)
+    assert r.min() > 10 * white_noise_band(len(v))       # far outside, not at the edge
+
+
+@pytest.mark.data
+@pytest.mark.claim("10.5/autocorrelation")
+def test_autocorrelation_rejects_shuffled_series(nyse):
+    """Broken variant: the same days in a shuffled order (the time order lost, e.g. by a loader
+    that sorts or shuffles rows) have no autocorrelation, and the check rejects them."""
+    v = nyse.series["log_volume"].to_numpy()
+    shuffled = np.random.default_rng(0).permutation(v)
+    with pytest.raises(AssertionError):
+        _check_autocorrelated(autocorrelation, shuffled)

@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
+from islp_ch10 import claims
+from islp_ch10.reference import backprop as ref_bp
 from islp_ch10.reference import optim as ref_opt
-from islp_ch10.testing.networks import single_layer_torch
+from islp_ch10.testing.networks import linear_grads, single_layer_torch, two_layer_torch
 from islp_ch10.reference import single_layer as ref
 from islp_ch10.testing import strategies as hs
 
@@ -529,3 +531,332 @@ def test_dropout_keeps_expectation():
     # the numpy reference behaves the same way
     masks = ref_opt.dropout_mask((draws, 8), phi, np.random.default_rng(2))
     np.testing.assert_allclose((masks * x.numpy()).mean(axis=0), x.numpy(), atol=float(5 * sd.max()) + 1e-12)
+
+
+# ----------------------------------------------------------------------------- 10.7/backprop-layers
+def _two_layer_case(seed: int, p: int = 4, K1: int = 6, K2: int = 5, n: int = 7):
+    rng = np.random.default_rng(seed)
+    params = ref_bp.TwoLayerParams(W1=rng.normal(size=(K1, p)), b1=rng.normal(size=K1),
+                                   W2=rng.normal(size=(K2, K1)), b2=rng.normal(size=K2),
+                                   beta=rng.normal(size=K2), beta0=rng.normal())
+    return params, rng.normal(size=(n, p)), rng.normal(size=n)
+
+
+def _autograd_two_layer(params, X, y, activation, net=None):
+    net = two_layer_torch(params, activation) if net is None else net
+    f = net(torch.from_numpy(X)).squeeze(1)
+    (0.5 * torch.sum((torch.from_numpy(y) - f) ** 2)).backward()
+    return f.detach().numpy(), linear_grads(net)
+
+
+def _check_backprop_layers(params, X, y, activation, hand_activation=None) -> None:
+    """The numpy backward pass (with ``hand_activation``'s (g, g') if given) equals autograd."""
+    tol = claims.get("10.7/backprop-layers").tolerance
+    f, auto = _autograd_two_layer(params, X, y, activation)
+    np.testing.assert_allclose(ref_bp.forward(X, params, activation), f, rtol=tol, atol=tol)
+    hand = ref_bp.gradients(X, y, params, hand_activation or activation)
+    for name, value in auto.items():
+        np.testing.assert_allclose(hand[name], value, rtol=tol, atol=tol, err_msg=name)
+
+
+@pytest.mark.claim("10.7/backprop-layers")
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_backprop_layers(activation):
+    """p = 4 -> 6 -> 5 -> 1 on 7 observations: every layer's gradient by hand equals autograd."""
+    _check_backprop_layers(*_two_layer_case(0), activation)
+
+
+@st.composite
+def _two_layer_cases(draw):
+    sizes = [draw(st.integers(1, 5)) for _ in range(4)]     # p, K1, K2, n
+    return _two_layer_case(draw(st.integers(0, 2**32 - 1)), *sizes)
+
+
+@pytest.mark.claim("10.7/backprop-layers")
+@given(case=_two_layer_cases(), activation=hs.activations())
+def test_backprop_layers_hypothesis(case, activation):
+    params, X, y = case
+    if activation == "relu":   # keep pre-activations off ReLU's kink, where g' is a convention
+        Z1 = params.b1 + X @ params.W1.T
+        Z2 = params.b2 + np.maximum(Z1, 0) @ params.W2.T
+        assume(np.abs(Z1).min() > 1e-6 and np.abs(Z2).min() > 1e-6)
+    _check_backprop_layers(params, X, y, activation)
+
+
+@pytest.mark.claim("10.7/backprop-layers")
+def test_backprop_layers_rejects_g_for_g_prime():
+    """Broken variant: a backward pass that multiplies by g(z) where the chain rule needs g'(z)."""
+    g = ref.ACTIVATIONS["sigmoid"][0]
+    with pytest.raises(AssertionError):
+        _check_backprop_layers(*_two_layer_case(1), "sigmoid", hand_activation=(g, g))
+
+
+# ----------------------------------------------------------------------------- 10.7/layer-penalties
+def _sgd_step_with_groups(params, X, y, weight_decays, lr=0.1):
+    """One torch SGD step with one parameter group per Linear layer, each with its own weight decay."""
+    net = two_layer_torch(params, "sigmoid")
+    layers = [m for m in net if isinstance(m, nn.Linear)]
+    opt = torch.optim.SGD([{"params": layer.parameters(), "weight_decay": wd}
+                           for layer, wd in zip(layers, weight_decays)], lr=lr)
+    f = net(torch.from_numpy(X)).squeeze(1)
+    (0.5 * torch.sum((torch.from_numpy(y) - f) ** 2)).backward()
+    opt.step()
+    return [np.concatenate([l.weight.detach().numpy().ravel(), l.bias.detach().numpy()]) for l in layers]
+
+
+def _check_group_penalty(params, X, y, lams, penalty_gradient, lr=0.1) -> None:
+    """The SGD step with weight_decay 2 lambda_g per layer equals the step on
+    R + sum_g lambda_g ||theta_g||^2 whose penalty gradient is ``penalty_gradient``."""
+    grads = ref_bp.gradients(X, y, params, "sigmoid")
+    groups = [np.concatenate([params.W1.ravel(), params.b1]), np.concatenate([params.W2.ravel(), params.b2]),
+              np.concatenate([params.beta, [params.beta0]])]
+    loss_grads = [np.concatenate([grads["W1"].ravel(), grads["b1"]]), np.concatenate([grads["W2"].ravel(), grads["b2"]]),
+                  np.concatenate([grads["beta"], [grads["beta0"]]])]
+    expected = [th - lr * (g + pen) for th, g, pen in zip(groups, loss_grads, penalty_gradient(groups, lams))]
+    stepped = _sgd_step_with_groups(params, X, y, [2 * lam for lam in lams], lr)
+    tol = claims.get("10.7/layer-penalties").tolerance
+    for a, b in zip(stepped, expected):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.claim("10.7/layer-penalties")
+def test_layer_penalties():
+    """Three layers, three lambdas (0.05, 0, 0.3): the per-group weight decays 0.1, 0, 0.6 step
+    exactly as the gradient of the summed penalty says; autograd on the penalty agrees."""
+    params, X, y = _two_layer_case(2)
+    lams = [0.05, 0.0, 0.3]
+    _check_group_penalty(params, X, y, lams, ref_opt.group_l2_penalty_gradient)
+    thetas = [torch.tensor(t, requires_grad=True) for t in (params.W1, params.W2, params.beta)]
+    penalty = sum(lam * torch.sum(t ** 2) for lam, t in zip(lams, thetas))
+    penalty.backward()
+    assert penalty.item() == pytest.approx(ref_opt.group_l2_penalty([params.W1, params.W2, params.beta], lams),
+                                           rel=1e-14)
+    for t, g in zip(thetas, ref_opt.group_l2_penalty_gradient([params.W1, params.W2, params.beta], lams)):
+        np.testing.assert_allclose(t.grad.numpy(), g, rtol=1e-14, atol=0)
+
+
+def _check_l1_gradient(theta: np.ndarray, lam: float, gradient_fn) -> None:
+    """Autograd of lambda sum |theta| equals ``gradient_fn(theta, lam)``; the penalty value agrees."""
+    t = torch.tensor(theta, requires_grad=True)
+    penalty = lam * torch.sum(torch.abs(t))
+    penalty.backward()
+    assert penalty.item() == pytest.approx(ref_opt.l1_penalty(theta, lam), rel=1e-14)
+    np.testing.assert_allclose(gradient_fn(theta, lam), t.grad.numpy(), rtol=1e-14, atol=0)
+
+
+@pytest.mark.claim("10.7/layer-penalties")
+@given(theta=hs.float_arrays(st.integers(1, 8), bound=5.0), lam=st.floats(0.0, 3.0))
+@example(theta=np.array([-2.0, 0.0, 0.5]), lam=0.3)       # gradient -0.3, 0, 0.3
+def test_l1_penalty_gradient(theta, lam):
+    """The L1 term pulls every non-zero weight by lambda sign(theta), whatever its size."""
+    _check_l1_gradient(theta, lam, ref_opt.l1_penalty_gradient)
+    np.testing.assert_allclose(ref_opt.l1_penalty_gradient(np.array([-2.0, 0.0, 0.5]), 0.3), [-0.3, 0.0, 0.3],
+                               rtol=0, atol=0)
+
+
+@pytest.mark.claim("10.7/layer-penalties")
+def test_layer_penalties_reject_broken_variants():
+    """Broken variants: an L1 gradient of lambda theta (the L2 shape without its 2), one lambda
+    for every layer, and weight decay lambda_g instead of 2 lambda_g all fail."""
+    theta = np.array([-2.0, 0.5, 1.5])
+    with pytest.raises(AssertionError):
+        _check_l1_gradient(theta, 0.3, lambda th, lam: lam * th)
+    params, X, y = _two_layer_case(3)
+    lams = [0.05, 0.0, 0.3]
+    with pytest.raises(AssertionError):
+        _check_group_penalty(params, X, y, lams,
+                             lambda groups, lams: ref_opt.group_l2_penalty_gradient(groups, [lams[0]] * len(lams)))
+    with pytest.raises(AssertionError):
+        _check_group_penalty(params, X, y, lams,
+                             lambda groups, lams: [lam * th for th, lam in zip(groups, lams)])
+
+
+# ----------------------------------------------------------------------------- 10.7/dropout-gradient
+def _masks_from_hooks(net):
+    """Register hooks that record each Dropout layer's multipliers (output / input)."""
+    masks = []
+
+    def record(module, inputs, output):
+        masks.append((output / inputs[0]).detach().numpy())
+    for m in net:
+        if isinstance(m, nn.Dropout):
+            m.register_forward_hook(record)
+    return masks
+
+
+def _check_dropout_gradient(hand_gradients) -> None:
+    """One observation, a training step with dropout 0.5 on both hidden layers (sigmoid, so
+    every activation is non-zero and the mask is readable): autograd equals
+    ``hand_gradients(X, y, params, masks)``, and dropped units' weights get exactly zero."""
+    params, X, y = _two_layer_case(4, p=3, K1=8, K2=8, n=1)
+    net = two_layer_torch(params, "sigmoid", dropout=0.5).train()
+    masks = _masks_from_hooks(net)
+    torch.manual_seed(0)
+    _, auto = _autograd_two_layer(params, X, y, "sigmoid", net=net)
+    M1, M2 = masks
+    assert set(np.unique(M1)) == {0.0, 2.0} and set(np.unique(M2)) == {0.0, 2.0}   # some dropped, some kept
+    hand = hand_gradients(X, y, params, (M1, M2))
+    for name, value in auto.items():
+        np.testing.assert_allclose(hand[name], value, rtol=1e-10, atol=1e-12, err_msg=name)
+    d1, d2 = M1[0] == 0, M2[0] == 0                      # dropped units of each hidden layer
+    # weights into a dropped unit (its row and bias) and out of it (its column downstream): zero
+    assert np.all(auto["W1"][d1] == 0) and np.all(auto["b1"][d1] == 0) and np.all(auto["W2"][:, d1] == 0)
+    assert np.all(auto["W2"][d2] == 0) and np.all(auto["b2"][d2] == 0) and np.all(auto["beta"][d2] == 0)
+    # ... while the kept units' incoming weights do learn from this observation
+    assert np.all(auto["b1"][~d1] != 0) and np.all(auto["b2"][~d2] != 0)
+
+
+@pytest.mark.claim("10.7/dropout-gradient")
+def test_dropout_gradient():
+    _check_dropout_gradient(lambda X, y, params, masks: ref_bp.gradients(X, y, params, "sigmoid", masks=masks))
+
+
+@pytest.mark.claim("10.7/dropout-gradient")
+def test_dropout_gradient_rejects_mask_free_backward():
+    """Broken variant: a backward pass that ignores the dropout mask (as if every unit had been
+    kept) disagrees with autograd and updates dropped units' weights."""
+    with pytest.raises(AssertionError):
+        _check_dropout_gradient(lambda X, y, params, masks: ref_bp.gradients(X, y, params, "sigmoid"))
+
+
+# ----------------------------------------------------------------------------- 10.7/dropout-expectation
+def _check_expectations(a: np.ndarray, b: np.ndarray, b0: float, phi: float, inverted_scale: float,
+                        classic_test_factor: float) -> None:
+    """Exact expectation over all masks of the output ``b0 + sum_k b_k m_k a_k``: inverted dropout
+    (kept units times ``inverted_scale``) matches the plain test output; classic dropout (kept as
+    they are) matches the test output with activations times ``classic_test_factor``."""
+    tol = claims.get("10.7/dropout-expectation").tolerance
+    out = lambda m: b0 + np.sum(b * m * a)  # noqa: E731
+    K = a.size
+    inverted = ref_opt.expected_over_masks(out, K, phi, scale=inverted_scale)
+    assert inverted == pytest.approx(out(np.ones(K)), rel=tol, abs=tol)
+    classic = ref_opt.expected_over_masks(out, K, phi, scale=1.0)
+    assert classic == pytest.approx(out(np.full(K, classic_test_factor)), rel=tol, abs=tol)
+
+
+@pytest.mark.claim("10.7/dropout-expectation")
+@given(a=hs.float_arrays(st.integers(1, 6), bound=3.0), phi=hs.dropout_rates(), seed=st.integers(0, 2**32 - 1))
+@example(a=np.array([1.0, 2.0]), phi=0.5, seed=0)
+def test_dropout_expectation(a, phi, seed):
+    rng = np.random.default_rng(seed)
+    b, b0 = rng.normal(size=a.size), float(rng.normal())
+    _check_expectations(a, b, b0, phi, inverted_scale=1 / (1 - phi), classic_test_factor=1 - phi)
+    # the references' two schemes at test time
+    np.testing.assert_array_equal(ref_opt.inverted_dropout(a, phi, rng, training=False), a)
+    np.testing.assert_allclose(ref_opt.classic_dropout(a, phi, rng, training=False), (1 - phi) * a, rtol=1e-15)
+
+
+@pytest.mark.claim("10.7/dropout-expectation")
+def test_dropout_expectation_torch():
+    """torch's nn.Dropout is the inverted scheme: its mean over 20,000 training passes is the
+    eval-mode output within 5 standard errors, and each pass's survivors are scaled by 1/(1 - phi)."""
+    phi, reps = 0.4, 20_000
+    a = torch.linspace(0.5, 2.0, 6, dtype=torch.float64)
+    drop = nn.Dropout(phi).train()
+    torch.manual_seed(0)
+    samples = drop(a.expand(reps, -1).clone())
+    ratio = samples / a
+    kept = ratio != 0
+    torch.testing.assert_close(ratio[kept], torch.full_like(ratio[kept], 1 / (1 - phi)), rtol=1e-14, atol=0)
+    assert 0 < kept.double().mean() < 1
+    se = samples.std(dim=0) / reps ** 0.5
+    assert torch.all((samples.mean(dim=0) - drop.eval()(a)).abs() < 5 * se)
+
+
+@pytest.mark.claim("10.7/dropout-expectation")
+def test_dropout_expectation_rejects_broken_scaling():
+    """Broken variants: inverted dropout without the 1/(1 - phi) rescaling, and the notes' test-time
+    factor phi (the dropout rate) in place of the keep probability 1 - phi."""
+    a, b, b0, phi = np.array([1.0, 2.0, -0.5]), np.array([0.3, -1.2, 2.0]), 0.1, 0.3
+    _check_expectations(a, b, b0, phi, inverted_scale=1 / (1 - phi), classic_test_factor=1 - phi)
+    with pytest.raises(AssertionError):
+        _check_expectations(a, b, b0, phi, inverted_scale=1.0, classic_test_factor=1 - phi)
+    with pytest.raises(AssertionError):
+        _check_expectations(a, b, b0, phi, inverted_scale=1 / (1 - phi), classic_test_factor=phi)
+
+
+# ----------------------------------------------------------------------------- validation split (erratum of 10.9.2)
+N_TRAIN, N_TEST = 100, 40
+
+
+def _row_ids(dataset) -> set[int]:
+    return {int(x) for x, _ in dataset}
+
+
+def _check_validation_from_training(split) -> None:
+    """``split(train_ds, test_ds, 0.2)`` returns (train, validation, test) datasets: validation is
+    20% of the training rows, disjoint from the rows trained on, and the test set is untouched."""
+    train_ds = TensorDataset(torch.arange(N_TRAIN), torch.zeros(N_TRAIN))
+    test_ds = TensorDataset(torch.arange(1000, 1000 + N_TEST), torch.zeros(N_TEST))
+    fit, val, test = (_row_ids(d) for d in split(train_ds, test_ds, 0.2))
+    assert len(val) == int(0.2 * N_TRAIN), f"{len(val)} validation rows"
+    assert val <= _row_ids(train_ds), "validation rows are not training rows"
+    assert not fit & val and fit | val == _row_ids(train_ds)
+    assert test == _row_ids(test_ds)
+
+
+def _islp_split(train_ds, test_ds, validation):
+    from ISLP.torch import SimpleDataModule
+
+    dm = SimpleDataModule(train_ds, test_ds, batch_size=32, num_workers=0, validation=validation, seed=0)
+    return dm.train_dataset, dm.validation_dataset, dm.test_dataset
+
+
+def _fast_path_split(train_ds, test_ds, validation):
+    from islp_ch10.training import _split_indices
+
+    fit, val = _split_indices(len(train_ds), validation, seed=0)
+    return [train_ds[i] for i in fit], [train_ds[i] for i in val], test_ds
+
+
+@pytest.mark.claim("10.9/mnist-batches")
+@pytest.mark.parametrize("split", [_islp_split, _fast_path_split], ids=["ISLP-SimpleDataModule", "fast-path"])
+def test_validation_split_comes_from_training_data(split):
+    """The lab's validation=0.2 holds out 20% of the TRAINING data (12,000 of MNIST's 60,000
+    training images), not of the test data as the notes' comment says; both training paths."""
+    _check_validation_from_training(split)
+
+
+@pytest.mark.claim("10.9/mnist-batches")
+def test_validation_split_rejects_test_holdout():
+    """Broken variant: a data module that validates on 20% of the test data fails the check."""
+    def from_test(train_ds, test_ds, validation):
+        n_val = int(validation * len(test_ds))
+        return train_ds, [test_ds[i] for i in range(n_val)], [test_ds[i] for i in range(n_val, len(test_ds))]
+
+    with pytest.raises(AssertionError):
+        _check_validation_from_training(from_test)
+
+
+# ----------------------------------------------------------------------------- eval() and dropout (erratum of 10.9)
+def _check_eval_turns_dropout_off(net: nn.Module, x: torch.Tensor) -> None:
+    """In eval mode the network equals itself with every Dropout removed, on every call."""
+    net.eval()
+    without = nn.Sequential(*[m for m in net if not isinstance(m, nn.Dropout)])
+    torch.manual_seed(1)
+    first = net(x)
+    torch.manual_seed(2)
+    torch.testing.assert_close(net(x), first, rtol=0, atol=0)
+    torch.testing.assert_close(first, without(x), rtol=0, atol=0)
+
+
+def _hitters_like_network() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(19, 50), nn.ReLU(), nn.Dropout(0.4), nn.Linear(50, 1)).double()
+
+
+@pytest.mark.claim("10.9/error-tracker")
+def test_eval_turns_dropout_off():
+    """eval() switches dropout off (the notes, 10.9, say it applies it): the lab's Hitters
+    architecture in eval mode is deterministic and equals the network without its Dropout; in
+    train mode the same input gives different outputs."""
+    net = _hitters_like_network()
+    x = torch.randn(16, 19, dtype=torch.float64)
+    _check_eval_turns_dropout_off(net, x)
+    net.train()
+    assert not torch.equal(net(x), net(x))
+    with pytest.raises(AssertionError):       # broken variant: evaluating in train mode
+        class AlwaysTraining(nn.Sequential):
+            def eval(self):
+                return self
+        _check_eval_turns_dropout_off(AlwaysTraining(*_hitters_like_network()), x)

@@ -3,7 +3,7 @@ experiment (``islp_ch10.double_descent``) judged on the median over seeds.
 
 The experiment's thresholds, seeds and measured spread live in the catalogue
 (``islp_ch10/catalogue/10_8.toml``); the tests read them from there.  The whole experiment
-(9 seeds x 49 values of d, minimum-norm and ridge) runs once per module in about a second.
+(9 seeds x 49 values of d, minimum-norm and ridge) runs once per module in about two seconds.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from islp_ch10 import claims
-from islp_ch10.double_descent import (DoubleDescentConfig, peak_ratio, plot_double_descent,
-                                      run_double_descent)
-from islp_ch10.reference.min_norm import min_norm_closed_form, min_norm_lstsq
+from islp_ch10.double_descent import (DoubleDescentConfig, double_descent_figure, norm_ratio, norm_trend,
+                                      peak_ratio, plot_double_descent, run_double_descent, simulate,
+                                      spike_by_noise)
+from islp_ch10.reference.min_norm import min_norm_closed_form, min_norm_lstsq, ridge
 
 
 # ----------------------------------------------------------------------------- 10.8/min-norm
@@ -92,11 +93,44 @@ def test_double_descent(experiment):
     assert np.all(test[dfs >= crit["above"]] * extra["falls_factor"] <= peak)
 
 
+PLOTTED = (("train_error", "ridge_train_error"), ("test_error", "ridge_test_error"))
+
+
+def _check_plotted_data(fig, result) -> None:
+    """Each panel shows, per fit, one line per seed and then the median over seeds, over the d grid."""
+    seeds = len(result.config.seeds)
+    for ax, names in zip(fig.axes, PLOTTED):
+        lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == len(result.dfs)]
+        assert len(lines) == 2 * (seeds + 1), f"{ax.get_title()}: {len(lines)} curves"
+        for k, name in enumerate(names):
+            errors = np.maximum(getattr(result, name), 1e-16)
+            block = lines[k * (seeds + 1): (k + 1) * (seeds + 1)]
+            for line, per_seed in zip(block[:-1], errors):
+                np.testing.assert_array_equal(line.get_xdata(), result.dfs)
+                np.testing.assert_array_equal(line.get_ydata(), per_seed)
+            assert block[-1].get_label().endswith("(median)")
+            np.testing.assert_allclose(block[-1].get_ydata(), np.median(errors, axis=0), rtol=1e-15, atol=0)
+
+
 @pytest.mark.claim("10.8/double-descent")
 def test_double_descent_plot(experiment, tmp_path):
+    """The figure plots the experiment's own per-seed and median curves; the PNG is written."""
+    import matplotlib.pyplot as plt
+
+    fig = double_descent_figure(experiment)
+    try:
+        _check_plotted_data(fig, experiment)
+        assert fig.axes[1].get_yscale() == "log"
+        # broken variant: a figure whose bold line is the mean over seeds fails the check
+        for ax in fig.axes:
+            ax.get_lines()[len(experiment.config.seeds)].set_ydata(np.mean(experiment.test_error, axis=0))
+        with pytest.raises(AssertionError):
+            _check_plotted_data(fig, experiment)
+    finally:
+        plt.close(fig)
     path = plot_double_descent(experiment, tmp_path / "double_descent.png")
-    assert path.exists() and path.stat().st_size > 1000
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plt.imread(path).shape[:2] == (400, 1000)     # figsize (10, 4) at dpi 100
 
 
 # ----------------------------------------------------------------------------- 10.8/ridge-no-peak
@@ -114,6 +148,38 @@ def test_ridge_no_peak(experiment):
     assert min_norm_ratio > claims.get("10.8/double-descent").threshold   # same draws do show the spike
     # ridge never interpolates, so its training error stays positive past d = 20
     assert np.all(experiment.ridge_train_error > 0)
+
+
+RIDGE_LAMBDAS = (0.01, 0.3, 1.0, 4.0, 100.0)
+
+
+def _check_ridge(ridge_fn) -> None:
+    """``ridge_fn(X, y, lam)`` equals the closed form (X^T X + lam I)^-1 X^T y at every lambda
+    (not only at lambda = 1, where lambda and sqrt(lambda) agree), for tall and for wide X."""
+    rng = np.random.default_rng(11)
+    for n, p in ((30, 6), (20, 42)):
+        X, y = rng.normal(size=(n, p)), rng.normal(size=n)
+        for lam in RIDGE_LAMBDAS:
+            closed = np.linalg.solve(X.T @ X + lam * np.eye(p), X.T @ y)
+            np.testing.assert_allclose(ridge_fn(X, y, lam), closed, rtol=1e-9, atol=1e-12, err_msg=f"lam={lam}")
+
+
+@pytest.mark.claim("10.8/ridge-no-peak")
+def test_ridge_helper_closed_form():
+    """The experiment's ridge fit (augmented least squares with rows sqrt(lambda) I) is the ridge
+    solution at every penalty; a version that augments with lambda I is rejected."""
+    _check_ridge(ridge)
+
+    def lambda_for_sqrt(X, y, lam):               # broken variant: penalises lambda^2 ||b||^2
+        p = X.shape[1]
+        Xa, ya = np.vstack([X, lam * np.eye(p)]), np.concatenate([y, np.zeros(p)])
+        return np.linalg.lstsq(Xa, ya, rcond=None)[0]
+
+    np.testing.assert_allclose(lambda_for_sqrt(np.eye(3), np.ones(3), 1.0), ridge(np.eye(3), np.ones(3), 1.0))
+    with pytest.raises(AssertionError):
+        _check_ridge(lambda_for_sqrt)
+    with pytest.raises(ValueError, match="lam > 0"):
+        ridge(np.eye(2), np.ones(2), 0.0)
 
 
 @pytest.mark.claim("10.8/double-descent")
@@ -152,3 +218,76 @@ def test_double_descent_spline_basis(d):
         left = 2 * one_sided(t, h / 2, -1) - one_sided(t, h, -1)
         right = 2 * one_sided(t, h / 2, +1) - one_sided(t, h, +1)
         np.testing.assert_allclose(left, right, rtol=0, atol=1e-4 * max(1.0, np.abs(left).max()))
+
+
+# ----------------------------------------------------------------------------- 10.8/min-norm-shrinks
+def _check_norm_shrinks(result) -> None:
+    claim = claims.get("10.8/min-norm-shrinks")
+    trend = norm_trend(result)
+    assert claim.passes(trend), f"rank correlation of d with the median coefficient norm is {trend:.3f}"
+    ratio = norm_ratio(result, claim.extra["norm_ratio_high"])
+    assert ratio >= claim.extra["norm_ratio_min"], f"median norm at d=20 only {ratio:.2f} x the one at d=50"
+
+
+@pytest.mark.claim("10.8/min-norm-shrinks")
+def test_min_norm_shrinks(experiment):
+    """Judged on the 9-seed median: ||pinv(B) y|| falls with d over d = 20..50 (rank correlation
+    <= -0.8) and is well below its d = 20 value at d = 50."""
+    assert experiment.config.seeds == claims.get("10.8/min-norm-shrinks").seeds
+    # the recorded norm is the fitted coefficients' norm: at d = n the interpolant is B^-1 y
+    x, y, _, _ = simulate(experiment.config.seeds[0], experiment.config)
+    from islp_ch10.reference.splines import NaturalSpline
+
+    B = NaturalSpline.fit(x, 20, interval=experiment.config.interval).basis(x)
+    assert experiment.coef_norm[0, experiment.index(20)] == pytest.approx(np.linalg.norm(np.linalg.solve(B, y)),
+                                                                          rel=1e-8)
+    _check_norm_shrinks(experiment)
+
+
+@pytest.mark.claim("10.8/min-norm-shrinks")
+def test_min_norm_shrinks_rejects_non_minimal_interpolant():
+    """Broken variant: an interpolant that is not the minimum-norm one (gradient descent started
+    at all ones instead of zero keeps the start's null-space part) has a norm that grows with d."""
+    def from_ones(B, y):
+        P = np.linalg.pinv(B)
+        return P @ y + (np.eye(B.shape[1]) - P @ B) @ np.ones(B.shape[1])
+
+    config = DoubleDescentConfig(seeds=claims.get("10.8/min-norm-shrinks").seeds, dfs=tuple(range(20, 51, 3)))
+    broken = run_double_descent(config, solver=from_ones)
+    np.testing.assert_allclose(broken.train_error, 0.0, atol=1e-10)    # it does interpolate
+    with pytest.raises(AssertionError):
+        _check_norm_shrinks(broken)
+
+
+# ----------------------------------------------------------------------------- 10.8/signal-to-noise
+def _check_spike_shrinks(spikes: np.ndarray) -> None:
+    claim = claims.get("10.8/signal-to-noise")
+    assert np.all(np.diff(spikes) < 0), f"excess test error at d=20 does not fall with the noise: {spikes}"
+    assert claim.passes(spikes[0] / spikes[-1]), f"spike shrinks only {spikes[0] / spikes[-1]:.1f}-fold"
+
+
+def _signal_to_noise_config():
+    return DoubleDescentConfig(seeds=claims.get("10.8/signal-to-noise").seeds)
+
+
+@pytest.mark.claim("10.8/signal-to-noise")
+def test_signal_to_noise():
+    """Median over seeds of the interpolant's excess test MSE at d = 20, for noise sd 0.3, 0.1,
+    0.03, 0.01, 0: strictly falling, and over a hundred times smaller without noise."""
+    sds = claims.get("10.8/signal-to-noise").extra["noise_sds"]
+    assert sds[0] == 0.3 and sds[-1] == 0.0
+    _check_spike_shrinks(spike_by_noise(sds, _signal_to_noise_config()))
+
+
+@pytest.mark.claim("10.8/signal-to-noise")
+def test_signal_to_noise_rejects_ignored_noise():
+    """Broken variant: a simulation that always draws the chapter's sd 0.3, whatever the
+    configuration says, shows no shrinking spike."""
+    import dataclasses
+
+    def fixed_noise(seed, config):
+        return simulate(seed, dataclasses.replace(config, noise_sd=0.3))
+
+    sds = claims.get("10.8/signal-to-noise").extra["noise_sds"]
+    with pytest.raises(AssertionError):
+        _check_spike_shrinks(spike_by_noise(sds, _signal_to_noise_config(), simulator=fixed_noise))

@@ -18,13 +18,22 @@ VENDORED_SPEC = ROOT / "spec" / "CLAIMS.md"
 SHARED_SPEC = ROOT.parent / "shared" / "spec" / "CLAIMS.md"
 SPEC = SHARED_SPEC if SHARED_SPEC.exists() else VENDORED_SPEC
 
-# Where CLAIMS.md lists an erratum, the claim whose test checks the corrected statement.
+# Where CLAIMS.md lists an erratum, the claim whose test checks the corrected statement, and a
+# word of the correct form its catalogue entry must contain.
 ERRATA = {
     "10.7/backprop": "g(z_ik)",
     "10.7/dropout": "inverted",
     "10.5/rnn-formula": "K",
+    "10.2/softmax": "qualitative",
     "10.9/mnist-mlr": "logistic",
+    # revision 2
+    "10.4/sparsity": "mostly zeros",
+    "10.9/hitters-layer-params": "no parameters",
+    "10.9/mnist-batches": "training data",
+    "10.9/error-tracker": "turns dropout off",
+    "10.5/doc-rnn-params": "vanishing and exploding",
 }
+EXPECTED_ERRATA = 10
 
 
 def _claim_markers(path: Path) -> dict[str, list[str]]:
@@ -126,6 +135,25 @@ def test_errata_recorded(claim_id, correct_word):
     erratum = claims.get(claim_id).erratum
     assert erratum, f"{claim_id}: CLAIMS.md lists an erratum for it, the catalogue records none"
     assert correct_word in erratum, f"{claim_id}: erratum text should state the correct form ({correct_word})"
+
+
+def _spec_errata_bullets() -> list[str]:
+    """The bullet lines of CLAIMS.md's errata lists (the first list and revision 2's)."""
+    bullets, inside = [], False
+    for line in SPEC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## Errata") or line.startswith("Errata found in revision"):
+            inside = True
+        elif line.startswith("#") or line.startswith("|"):
+            inside = False
+        elif inside and line.startswith("- "):
+            bullets.append(line)
+    return bullets
+
+
+def test_errata_count():
+    """CLAIMS.md lists ten errata and each has its claim in ERRATA (test_errata_recorded checks them)."""
+    assert len(_spec_errata_bullets()) == EXPECTED_ERRATA, _spec_errata_bullets()
+    assert len(ERRATA) == EXPECTED_ERRATA
 
 
 def test_quantitative_output_erratum_recorded():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["conv2d", "conv2d_multichannel", "patches", "zero_pad"]
+__all__ = ["conv2d", "conv2d_multichannel", "patches", "zero_pad", "compose_kernels", "shift2d"]
 
 
 def _check_fits(image_hw: tuple[int, int], kernel_hw: tuple[int, int]) -> None:
@@ -79,3 +79,41 @@ def conv2d_multichannel(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray | N
         total = sum(conv2d(x[c], kernels[k, c]) for c in range(x.shape[0]))
         maps.append(total + (0 if bias is None else bias[k]))
     return np.stack(maps)
+
+
+def compose_kernels(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The single filter equal to ``first`` followed by ``second`` (no activation in between).
+
+    Two valid cross-correlations in a row, ``conv2d(conv2d(x, first), second)``, read
+    ``sum_{s,t} second[s,t] sum_{u,v} first[u,v] x[i+s+u, j+t+v]``; collecting the terms with
+    ``s + u = a`` and ``t + v = b`` gives one filter of size ``(h1 + h2 - 1) x (w1 + w2 - 1)``::
+
+        K[a, b] = sum_{u, v} first[u, v] * second[a - u, b - v]
+
+    (the full 2-D convolution of the two filters).  Two 3x3 filters make one 5x5 filter, whose
+    receptive field is the 5x5 patch: the reason stacked convolutions see more of the image.
+    """
+    first, second = np.asarray(first), np.asarray(second)
+    if first.ndim != 2 or second.ndim != 2:
+        raise ValueError(f"compose_kernels expects two 2-D filters, got shapes {first.shape}, {second.shape}")
+    (h1, w1), (h2, w2) = first.shape, second.shape
+    out = np.zeros((h1 + h2 - 1, w1 + w2 - 1), dtype=np.result_type(first, second))
+    for u in range(h1):
+        for v in range(w1):
+            out[u:u + h2, v:v + w2] = out[u:u + h2, v:v + w2] + first[u, v] * second
+    return out
+
+
+def shift2d(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``image`` moved down by ``dy`` and right by ``dx`` rows/columns (negative: up/left),
+    with zeros coming in at the edges: ``out[i, j] = image[i - dy, j - dx]`` where that exists."""
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"shift2d expects a 2-D image, got shape {image.shape}")
+    H, W = image.shape
+    out = np.zeros_like(image)
+    if abs(dy) >= H or abs(dx) >= W:
+        return out
+    out[max(dy, 0):H + min(dy, 0), max(dx, 0):W + min(dx, 0)] = \
+        image[max(-dy, 0):H + min(-dy, 0), max(-dx, 0):W + min(-dx, 0)]
+    return out

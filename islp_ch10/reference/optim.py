@@ -36,11 +36,17 @@ __all__ = [
     "row_space_projector",
     "l2_penalty",
     "l2_penalty_gradient",
+    "group_l2_penalty",
+    "group_l2_penalty_gradient",
+    "l1_penalty",
+    "l1_penalty_gradient",
     "steps_per_epoch",
     "EarlyStoppingResult",
     "early_stopping",
     "dropout_mask",
     "inverted_dropout",
+    "classic_dropout",
+    "expected_over_masks",
 ]
 
 
@@ -116,6 +122,35 @@ def l2_penalty(theta: np.ndarray, lam: float) -> float:
 def l2_penalty_gradient(theta: np.ndarray, lam: float) -> np.ndarray:
     """``2 lambda theta``: so an optimiser's ``weight_decay = wd`` (which adds ``wd theta``) is ``lambda = wd / 2``."""
     return 2.0 * lam * np.asarray(theta, dtype=np.float64)
+
+
+def group_l2_penalty(groups: Sequence[np.ndarray], lams: Sequence[float]) -> float:
+    """``sum_g lambda_g ||theta_g||^2``: each weight group (e.g. each layer) with its own lambda."""
+    if len(groups) != len(lams):
+        raise ValueError(f"need one lambda per weight group, got {len(groups)} groups and {len(lams)} lambdas")
+    return float(sum(l2_penalty(theta, lam) for theta, lam in zip(groups, lams)))
+
+
+def group_l2_penalty_gradient(groups: Sequence[np.ndarray], lams: Sequence[float]) -> list[np.ndarray]:
+    """``2 lambda_g theta_g`` for each group: an optimiser parameter group with
+    ``weight_decay = 2 lambda_g`` adds exactly this to the gradient of its weights."""
+    if len(groups) != len(lams):
+        raise ValueError(f"need one lambda per weight group, got {len(groups)} groups and {len(lams)} lambdas")
+    return [l2_penalty_gradient(theta, lam) for theta, lam in zip(groups, lams)]
+
+
+def l1_penalty(theta: np.ndarray, lam: float) -> float:
+    """``lambda sum_j |theta_j|``, the lasso penalty."""
+    return float(lam * np.sum(np.abs(np.asarray(theta, dtype=np.float64))))
+
+
+def l1_penalty_gradient(theta: np.ndarray, lam: float) -> np.ndarray:
+    """``lambda sign(theta)``: the (sub)gradient of the L1 penalty, ``0`` taken at ``theta_j = 0``.
+
+    Every non-zero weight is pulled towards zero by the same amount whatever its size (unlike
+    the L2 penalty, whose pull ``2 lambda theta`` shrinks with the weight).
+    """
+    return lam * np.sign(np.asarray(theta, dtype=np.float64))
 
 
 # ----------------------------------------------------------------------------- epochs
@@ -194,3 +229,33 @@ def inverted_dropout(a: np.ndarray, phi: float, rng: np.random.Generator, traini
     if not training:
         return a
     return a * dropout_mask(a.shape, phi, rng)
+
+
+def classic_dropout(a: np.ndarray, phi: float, rng: np.random.Generator, training: bool = True) -> np.ndarray:
+    """Dropout as first proposed: in training survivors are kept as they are (``a * keep``), and
+    at test time every activation is multiplied by the keep probability ``1 - phi``."""
+    if not 0.0 <= phi < 1.0:
+        raise ValueError(f"dropout rate phi must lie in [0, 1), got {phi}")
+    a = np.asarray(a, dtype=np.float64)
+    if not training:
+        return (1.0 - phi) * a
+    return a * (rng.random(a.shape) >= phi)
+
+
+def expected_over_masks(f, K: int, phi: float, scale: float) -> float:
+    """``E f(m)`` over dropout masks ``m`` of ``K`` units, computed exactly.
+
+    Each unit is kept independently with probability ``1 - phi``; a kept unit's multiplier is
+    ``scale`` (``1 / (1 - phi)`` for inverted dropout, ``1`` for classic dropout), a dropped
+    unit's is 0.  All ``2^K`` masks are enumerated, so keep ``K`` small.
+    """
+    if not 0.0 <= phi < 1.0:
+        raise ValueError(f"dropout rate phi must lie in [0, 1), got {phi}")
+    if not 0 <= K <= 16:
+        raise ValueError(f"enumerating 2^K masks needs 0 <= K <= 16, got K = {K}")
+    total = 0.0
+    for bits in range(2 ** K):
+        keep = np.array([(bits >> k) & 1 for k in range(K)], dtype=np.float64)
+        prob = float(np.prod(np.where(keep == 1, 1.0 - phi, phi)))
+        total += prob * float(f(keep * scale))
+    return total

@@ -21,10 +21,12 @@ import numpy as np
 __all__ = [
     "logsumexp",
     "softmax",
+    "softmax_direct",
     "log_softmax",
     "one_hot",
     "cross_entropy",
     "multinomial_nll",
+    "binary_logistic_nll",
     "entropy",
     "distribution_cross_entropy",
     "kl_divergence",
@@ -43,6 +45,18 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def softmax_direct(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The book's formula as written, ``e^{z_m} / sum_l e^{z_l}``, with no shift.
+
+    Kept to check the formula itself (e.g. that a common shift cancels in the ratio, which
+    :func:`softmax` makes true by construction); ``exp`` overflows for scores above about 709,
+    so use it on moderate scores only.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(np.asarray(z, dtype=np.float64))
+        return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -100,6 +114,19 @@ def multinomial_nll(labels: np.ndarray, Z: np.ndarray) -> float:
         raise ValueError(f"Z must be (n, M) and labels (n,), got {Z.shape} and {labels.shape}")
     log_prob = log_softmax(Z)[np.arange(Z.shape[0]), labels]
     return float(-np.sum(log_prob))
+
+
+def binary_logistic_nll(y: np.ndarray, eta: np.ndarray) -> float:
+    """Negative log-likelihood of two-class logistic regression with log-odds ``eta``:
+
+    ``-sum_i [y_i log sigma(eta_i) + (1 - y_i) log(1 - sigma(eta_i))] = sum_i [log(1 + e^{eta_i}) - y_i eta_i]``,
+    written with ``logaddexp`` so that no ``exp`` overflows.  ``y`` holds 0/1 labels.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    eta = np.asarray(eta, dtype=np.float64)
+    if y.shape != eta.shape:
+        raise ValueError(f"y and eta must have the same shape, got {y.shape} and {eta.shape}")
+    return float(np.sum(np.logaddexp(0.0, eta) - y * eta))
 
 
 def entropy(p: np.ndarray) -> np.ndarray:

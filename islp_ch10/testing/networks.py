@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,3 +21,30 @@ def single_layer_torch(params: ref.SingleLayerParams, activation: str) -> nn.Seq
         net[2].weight.copy_(torch.from_numpy(params.beta)[None, :])
         net[2].bias.fill_(params.beta0)
     return net
+
+
+def two_layer_torch(params, activation: str, dropout: float = 0.0) -> nn.Sequential:
+    """``Linear(p, K1) -> g [-> Dropout] -> Linear(K1, K2) -> g [-> Dropout] -> Linear(K2, 1)`` in
+    float64, holding a :class:`islp_ch10.reference.backprop.TwoLayerParams`."""
+    def block(n_in, n_out):
+        layers = [nn.Linear(n_in, n_out), TORCH_ACTIVATION[activation]()]
+        return layers + ([nn.Dropout(dropout)] if dropout else [])
+
+    K1, p = params.W1.shape
+    K2 = params.W2.shape[0]
+    net = nn.Sequential(*block(p, K1), *block(K1, K2), nn.Linear(K2, 1)).double()
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for layer, (W, b) in zip(linears, ((params.W1, params.b1), (params.W2, params.b2),
+                                           (params.beta[None, :], np.array([params.beta0])))):
+            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
+            layer.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)))
+    return net
+
+
+def linear_grads(net: nn.Sequential) -> dict[str, np.ndarray]:
+    """The gradients of a :func:`two_layer_torch` network under the reference's names."""
+    l1, l2, out = [m for m in net if isinstance(m, nn.Linear)]
+    g = lambda t: t.grad.detach().numpy()  # noqa: E731
+    return {"W1": g(l1.weight), "b1": g(l1.bias), "W2": g(l2.weight), "b2": g(l2.bias),
+            "beta": g(out.weight)[0], "beta0": g(out.bias)[0]}
