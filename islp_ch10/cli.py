@@ -1,6 +1,6 @@
 """``islp-ch10``: reproduce the chapter, list its claims, fetch its data.
 
-    islp-ch10 reproduce [--full] [--tier ci|book] [--seeds 0,1,2] [--only a,b] [--out reports/latest]
+    islp-ch10 reproduce [--full] [--seeds 0,1,2] [--only a,b] [--out reports/latest]
     islp-ch10 claims [--results reports/latest/results.json] [--tests reports/claims.json]
     islp-ch10 download {mnist,imdb,cifar100,all}
     islp-ch10 data
@@ -34,9 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="every experiment the data allows (default: a quick subset, a few CPU minutes)")
     rep.add_argument("--only", default=None, help="comma-separated experiment names (see --list)")
     rep.add_argument("--list", action="store_true", help="list the experiments and exit")
-    rep.add_argument("--tier", choices=("ci", "book"), default=None,
-                     help="'book': the lab's epochs; 'ci': fewer epochs where CPU cost demands "
-                          "(default: book with --full, else ci)")
     rep.add_argument("--seeds", type=_parse_seeds, default=[0], help="e.g. 0,1,2 (default 0)")
     rep.add_argument("--path", choices=("fast", "islp"), default="fast",
                      help="training path: in-memory batches (fast) or the book's ISLP.torch objects")
@@ -81,11 +78,12 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_reproduce(args) -> int:
     from islp_ch10 import experiments, report
     from islp_ch10.data import DataMissing
+    from islp_ch10.lab_defaults import RunSettings
 
     if args.list:
-        for name, fn in experiments.EXPERIMENTS.items():
+        for name, exp in experiments.EXPERIMENTS.items():
             quick = " (quick)" if name in experiments.QUICK else ""
-            print(f"{name:18s}{quick:9s}{(fn.__doc__ or '').strip().splitlines()[0]}")
+            print(f"{name:18s}{quick:9s}{exp.summary}")
         return 0
     names = (args.only.split(",") if args.only else
              list(experiments.EXPERIMENTS) if args.full else list(experiments.QUICK))
@@ -93,7 +91,6 @@ def cmd_reproduce(args) -> int:
     if unknown:
         print(f"unknown experiment(s): {', '.join(unknown)}; see `islp-ch10 reproduce --list`", file=sys.stderr)
         return 2
-    tier = args.tier or ("book" if args.full else "ci")
     threads = os.environ.get("ISLP_CH10_THREADS")
     if threads:
         import torch
@@ -108,10 +105,9 @@ def cmd_reproduce(args) -> int:
     for name in names:
         for seed in args.seeds:
             step += 1
-            settings = experiments.Settings(seed=seed, tier=tier, path=args.path, accelerator=args.accelerator,
-                                            devices=devices, strategy=args.strategy,
-                                            log_dir=str(out / "logs"), progress=args.progress)
-            print(f"[{step}/{total}] {name} seed {seed} ({tier} tier, {args.path} path) ...", flush=True)
+            settings = RunSettings(seed=seed, path=args.path, accelerator=args.accelerator, devices=devices,
+                                   strategy=args.strategy, log_dir=str(out / "logs"), progress=args.progress)
+            print(f"[{step}/{total}] {name} seed {seed} ({args.path} path) ...", flush=True)
             t0 = time.perf_counter()
             try:
                 got = experiments.run(name, settings)
@@ -125,9 +121,7 @@ def cmd_reproduce(args) -> int:
                 print(f"    {label}: {m.metric} = {m.value:.4f}", flush=True)
             print(f"    done in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    from islp_ch10.double_descent import run_double_descent
-
-    dd = run_double_descent()
+    dd = next((m.in_memory["double_descent"] for m in measurements if "double_descent" in m.in_memory), None)
     path = report.write(measurements, out, double_descent=dd, wall_time=time.perf_counter() - start,
                         skipped=skipped)
     failed = [r for r in report.summarise(measurements) if r["verdict"] == "FAIL"]

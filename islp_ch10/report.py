@@ -44,21 +44,21 @@ def summarise(measurements: Iterable) -> list[dict]:
     """One row per (claim, part): book value, threshold, per-seed values, median, verdict."""
     groups: dict[tuple, list] = defaultdict(list)
     for m in measurements:
-        groups[(m.claim, m.part, m.metric, m.tier)].append(m)
+        groups[(m.claim, m.part, m.metric)].append(m)
     rows = []
-    for (cid, part, metric, tier), ms in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
+    for (cid, part, metric), ms in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
         claim = claims.get(cid)
-        book, threshold, direction = claim.criterion(part, tier)
+        book, threshold, direction = claim.criterion(part)
         values = [m.value for m in ms]
         median = statistics.median(values)
         verdict = "n/a"
         if threshold is not None:
-            verdict = "pass" if claim.passes(median, part, tier) else "FAIL"
+            verdict = "pass" if claim.passes(median, part) else "FAIL"
         rows.append({
             "claim": cid, "part": part, "metric": metric, "book_value": book, "threshold": threshold,
             "direction": direction, "values": values, "seeds": [m.seed for m in ms], "median": median,
             "epochs": sorted({m.epochs for m in ms if m.epochs is not None}),
-            "tier": tier, "path": sorted({m.path for m in ms}),
+            "path": sorted({m.path for m in ms}),
             "wall_time_s": round(sum(m.wall_time for m in ms), 2), "verdict": verdict,
             "deviation": claim.deviation, "statement": claim.statement,
         })
@@ -84,16 +84,11 @@ def write(measurements: list, out_dir: str | Path, double_descent=None, wall_tim
         plots.append(_lasso_plot(lasso[0], out / "imdb_lasso_path.png"))
     results = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "environment": environment(), "wall_time_s": wall_time, "summary": rows,
-               "measurements": [_slim(m.to_json()) for m in measurements], "plots": plots,
+               "measurements": [m.to_json() for m in measurements], "plots": plots,
                "skipped": skipped or []}
     _atomic_text(out / "results.json", json.dumps(results, indent=2, default=str))
     _atomic_text(out / "report.md", markdown(rows, plots, results["environment"], wall_time, skipped or []))
     return out / "report.md"
-
-
-def _slim(record: dict) -> dict:
-    details = {k: v for k, v in record.get("details", {}).items() if k != "log_dir"}
-    return {**record, "details": details}
 
 
 def _fmt(value) -> str:
@@ -110,11 +105,11 @@ def markdown(rows: list[dict], plots: list[str], env: dict, wall_time: float | N
              f"torch {env['torch']}, pytorch-lightning {env['pytorch_lightning']}, ISLP {env['ISLP']}, "
              f"{env['cpus']} CPUs, GPU: {env['cuda'] or 'none'}"
              + (f"; total wall time {wall_time:.0f} s" if wall_time else ""), "",
-             "| claim | part | metric | book | tier | threshold | measured (median) | per seed | epochs | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| claim | part | metric | book | threshold | measured (median) | per seed | epochs | verdict |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         thr = f"{r['direction']} {r['threshold']}" if r["threshold"] is not None else "-"
-        lines.append(f"| {r['claim']} | {r['part'] or ''} | {r['metric']} | {_fmt(r['book_value'])} | {r['tier']} | {thr} | "
+        lines.append(f"| {r['claim']} | {r['part'] or ''} | {r['metric']} | {_fmt(r['book_value'])} | {thr} | "
                      f"{r['median']:.4f} | {', '.join(f'{v:.4f}' for v in r['values'])} | "
                      f"{','.join(map(str, r['epochs'])) or '-'} | {r['verdict']} |")
     notes = [r for r in rows if r["deviation"]]
@@ -149,9 +144,7 @@ def learning_curve_plots(measurements: list, out: Path) -> list[str]:
             values = [row.get(prefix + metric) for row in m.history]
             if any(v is not None for v in values):
                 ax.plot(epochs, values, marker="o", markersize=3, label=label)
-        test_value = (m.value if metric == m.metric else
-                      1 - m.value if (metric, m.metric) == ("accuracy", "error") else
-                      1 - m.details["error"] if (metric, m.metric) == ("accuracy", "error-increase") else None)
+        test_value = m.raw.get(metric)
         if test_value is not None:
             ax.axhline(test_value, color="k", ls="--", lw=0.8, label="Test")
         title = f"{m.claim}" + (f" ({m.part})" if m.part else "") + f", seed {m.seed}"
