@@ -242,7 +242,8 @@ def imdb_lasso(run: RunSettings, n_lambdas: int = 50) -> list[Measurement]:
     test_acc = [float((m.predict(d.X_test) == np.asarray(d.y_test)).mean()) for m in path]
     best = int(np.argmax(val_acc))
     details = {"lambdas": lams.tolist(), "valid_accuracy": val_acc, "test_accuracy": test_acc,
-               "nonzero": [int(np.count_nonzero(m.coef_)) for m in path], "chosen_lambda": float(lams[best])}
+               "nonzero": [int(np.count_nonzero(m.coef_)) for m in path], "n_features": X.shape[1],
+               "chosen_lambda": float(lams[best])}
     return [Measurement("10.4/imdb-lasso", "accuracy", max(test_acc), run,
                         raw={"accuracy": max(test_acc), "test_at_chosen": test_acc[best]},
                         solver="liblinear-l1", wall_time=wall, details=details)]
