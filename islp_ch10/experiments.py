@@ -396,7 +396,9 @@ class Experiment:
 
     @property
     def summary(self) -> str:
-        return (self.run.__doc__ or "").strip().splitlines()[0]
+        """The first sentence of the function's docstring."""
+        text = " ".join((self.run.__doc__ or "").split("\n\n")[0].split())
+        return text.split("; ")[0].split(". ")[0].rstrip(".") + "."
 
 
 EXPERIMENTS: Mapping[str, Experiment] = MappingProxyType({

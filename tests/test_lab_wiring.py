@@ -176,3 +176,21 @@ def test_wiring_check_rejects_a_lost_batch_size_and_split(monkeypatch, path):
     monkeypatch.setattr(LabConfig, "train_config", lossy)
     problems = wiring_mismatches(lab, probe_fit(lab, path))
     assert {p.split(":")[0] for p in problems} >= {"batch_size", "n_train", "n_valid"}, problems
+
+
+def test_registry_is_read_only_data():
+    """The registry is not mutated on import or later: adding an experiment is an edit, not a call."""
+    with pytest.raises(TypeError):
+        experiments.EXPERIMENTS["new"] = experiments.EXPERIMENTS["mnist-mlp"]
+    lab = next(iter(LABS))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        lab.epochs = 1
+
+
+def test_lab_configuration_rejects_incomplete_entries():
+    """An optimiser without its lr, or a source that cites no notes line, is refused with the fix."""
+    with pytest.raises(ValueError, match="together"):
+        LabConfig(task="binary", epochs=1, batch_size=1, validation=None, metric="accuracy",
+                  source="notes 1", optimizer="rmsprop")
+    with pytest.raises(ValueError, match="cite the notes"):
+        LabConfig(task="binary", epochs=1, batch_size=1, validation=None, metric="accuracy", source="the lab")
