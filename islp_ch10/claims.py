@@ -10,14 +10,18 @@ list of ``[[claim]]`` tables).  Fields:
 ``book_value``    optional: the figure the book states (number or string)
 ``tolerance``     optional: absolute tolerance for a comparison with ``book_value``
 ``erratum``       optional: what the source notes get wrong; the tests check the corrected statement
-``threshold``     empirical only: the figure the test asserts (``direction`` says >= or <=)
+``threshold``     empirical only: the figure the test asserts (``direction`` says >=, <= or ==;
+                  ``==`` is for a deterministic figure, judged within ``tolerance`` of the threshold)
+``judged``        empirical only: what is judged (which epoch, which seed or median), in words
 ``seeds``         empirical only: the seeds whose spread was measured
-``spread``        empirical only: the measured figures per seed, or their range
+``spread``        empirical only: the measured figures per seed, or their range, in words
+``spread_values`` optional: the per-seed figures as data, one table per artifact of
+                  ``docs/spreads/`` (``{"<artifact stem>": {seeds = [...], values = [...]}}``);
+                  ``tests/test_spreads.py`` checks them against the artifact files
 ``margin_why``    empirical only: why the threshold sits where it does relative to the spread
 ``deviation``     optional: where the book's figure does not reproduce, what does
-``ci_config``     optional: how the CI tier deviates from the book configuration (fewer epochs ...)
-``parts``         optional: ``[claim.parts.NAME]`` tables (book_value, threshold, direction, spread)
-                  for a claim that states several figures (10.5/imdb-rnn: ``lstm`` and ``rnn``)
+``parts``         optional: ``[claim.parts.NAME]`` tables (book_value, threshold, direction,
+                  tolerance, spread_values) for a claim that states several figures
 
 Tests read book figures through :func:`get`; the catalogue is the only place they live.
 """
@@ -51,7 +55,7 @@ class Claim:
     spread: Any = None
     margin_why: str | None = None
     deviation: str | None = None
-    ci_config: str | None = None
+    judged: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -71,28 +75,50 @@ class Claim:
         """Sub-figures of a claim that states several (``[claim.parts.NAME]`` tables)."""
         return self.extra.get("parts", {})
 
-    def criterion(self, part: str | None = None, tier: str | None = None) -> tuple[Any, float, str]:
-        """``(book_value, threshold, direction)`` for the claim, one of its parts, or a part at a tier.
-
-        A part table named ``"lstm@ci"`` holds the CI tier's threshold for part ``lstm`` where
-        the CI tier trains fewer epochs than the book; it inherits the part's book value.
-        """
-        for key in ([f"{part}@{tier}"] if tier else []) + ([part] if part else []):
-            if key in self.parts:
-                p = self.parts[key]
-                base = self.parts.get(part, {})
-                return (p.get("book_value", base.get("book_value", self.book_value)), p.get("threshold"),
-                        p.get("direction", base.get("direction", self.direction)))
+    def criterion(self, part: str | None = None) -> tuple[Any, float, str]:
+        """``(book_value, threshold, direction)`` for the claim or one of its parts."""
+        if part in self.parts:
+            p = self.parts[part]
+            return p.get("book_value", self.book_value), p.get("threshold"), p.get("direction", self.direction)
         return self.book_value, self.threshold, self.direction
 
-    def passes(self, measured: float, part: str | None = None, tier: str | None = None) -> bool:
-        """Whether a measured figure meets this empirical claim's (or part's, at a tier) threshold."""
-        _, threshold, direction = self.criterion(part, tier)
-        if threshold is None or direction not in (">=", "<="):
+    def _field(self, name: str, part: str | None):
+        if part in self.parts and name in self.parts[part]:
+            return self.parts[part][name]
+        return self.extra.get(name, getattr(self, name, None))
+
+    def passes(self, measured: float, part: str | None = None) -> bool:
+        """Whether a measured figure meets this empirical claim's (or part's) threshold."""
+        _, threshold, direction = self.criterion(part)
+        if threshold is None or direction not in DIRECTIONS:
             raise ValueError(f"claim {self.id} (part {part}) has no threshold/direction to judge by")
+        if direction == "==":
+            return abs(measured - threshold) <= self._field("tolerance", part)
         return measured >= threshold if direction == ">=" else measured <= threshold
 
+    def spread_values(self, part: str | None = None) -> dict[str, dict[int, float]]:
+        """Per-seed figures of the claim (or part) by artifact stem: ``{stem: {seed: value}}``."""
+        table = (self.parts[part] if part in self.parts else self.extra).get("spread_values", {})
+        out = {}
+        for stem, entry in table.items():
+            seeds, values = entry.get("seeds", []), entry.get("values", [])
+            if len(seeds) != len(values):
+                raise ValueError(f"claim {self.id} [{part}]: spread_values.{stem} has {len(seeds)} seeds "
+                                 f"but {len(values)} values")
+            out[stem] = dict(zip(seeds, values))
+        return out
 
+    def spread_artifacts(self, part: str | None = None) -> list[str]:
+        """Paths (relative to the checkout) of the sweep artifacts this claim's spread comes from."""
+        return [f"docs/spreads/{stem}.json" for stem in self.spread_values(part)]
+
+    def judged_parts(self) -> list[str | None]:
+        """The parts with their own threshold, or ``[None]`` for a claim judged as a whole."""
+        parts = [name for name, p in self.parts.items() if "threshold" in p]
+        return parts or [None]
+
+
+DIRECTIONS = (">=", "<=", "==")
 _KNOWN = {f for f in Claim.__dataclass_fields__ if f != "extra"}
 
 
@@ -106,8 +132,11 @@ def _claim_from_table(table: dict, source: str) -> Claim:
     kinds = {k.strip() for k in re.split(r"[+/]", table["kind"])}
     if not kinds <= KINDS:
         raise ValueError(f"{source}: claim {cid} has unknown kind {table['kind']!r}")
-    if table.get("direction") not in (None, ">=", "<="):
-        raise ValueError(f"{source}: claim {cid} direction must be '>=' or '<='")
+    for where, t in [("", table), *((f" part {k}", v) for k, v in table.get("parts", {}).items())]:
+        if t.get("direction") not in (None, *DIRECTIONS):
+            raise ValueError(f"{source}: claim {cid}{where} direction must be one of {DIRECTIONS}")
+        if t.get("direction") == "==" and "tolerance" not in t:
+            raise ValueError(f"{source}: claim {cid}{where} has direction '==' but no tolerance")
     known = {k: v for k, v in table.items() if k in _KNOWN}
     known["tests"] = tuple(known["tests"])
     known["seeds"] = tuple(known.get("seeds", ()))

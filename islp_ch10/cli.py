@@ -335,10 +335,15 @@ def _experiments():
 def run_experiment(name: str, seed: int, args, log_dir: str | None) -> list[dict]:
     """The command line's one use of the experiment API: build the run settings, run, return dicts."""
     experiments = _experiments()
-    settings = experiments.Settings(seed=seed, tier="book", path=args.path, accelerator=args.accelerator,
-                                    devices=args.lightning_devices, strategy=args.strategy, log_dir=log_dir,
-                                    progress=args.progress)
-    return [m.to_json() for m in experiments.run(name, settings)]
+    from islp_ch10.lab_defaults import RunSettings
+
+    settings = RunSettings(seed=seed, path=args.path, accelerator=args.accelerator,
+                           devices=args.lightning_devices, strategy=args.strategy, log_dir=log_dir,
+                           progress=args.progress)
+    measurements = experiments.run(name, settings)
+    for m in measurements:  # by-products the report plots but never stores (the double-descent curves)
+        args.in_memory.update(m.in_memory)
+    return [m.to_json() for m in measurements]
 
 
 def _selection(args) -> list[str]:
@@ -385,9 +390,9 @@ def cmd_reproduce(args) -> int:
 
     experiments = _experiments()
     if args.list:
-        for name, fn in experiments.EXPERIMENTS.items():
+        for name, exp in experiments.EXPERIMENTS.items():
             quick = " (quick)" if name in experiments.QUICK else ""
-            print(f"{name:18s}{quick:9s}{(fn.__doc__ or '').strip().splitlines()[0]}")
+            print(f"{name:18s}{quick:9s}{exp.summary}")
         return 0
     # --- everything is checked before the first experiment starts
     names = _selection(args)
@@ -409,6 +414,7 @@ def _reproduce(args, out: Path, names: list[str], todo: list[tuple[str, int]], r
     from islp_ch10.data import DataMissing
 
     _apply_threads(threads)
+    args.in_memory = {}
     start = time.perf_counter()
     if resumed:
         print(f"resuming: {resumed} experiment/seed pair(s) already measured in {out / report.MEASUREMENTS}")
@@ -449,11 +455,7 @@ def _reproduce(args, out: Path, names: list[str], todo: list[tuple[str, int]], r
         if skipped:
             raise errors.DataMissingError(f"no experiment could run, data missing for "
                                           f"{', '.join(s['experiment'] for s in skipped)}: {skipped[0]['reason']}")
-    dd = None
-    if args.only is None and failure is None:
-        from islp_ch10.double_descent import run_double_descent
-
-        dd = run_double_descent()
+    dd = args.in_memory.get("double_descent")  # plotted when the double-descent experiment ran now
     path = report.rebuild(out, double_descent=dd, wall_time=time.perf_counter() - start, skipped=skipped)
     rows = report.summarise(report.load_measurements(out))
     failed = report.below_threshold(rows)

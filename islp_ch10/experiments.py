@@ -1,91 +1,96 @@
-"""One function per empirical experiment of the chapter and its lab, shared by the slow tests and
-the report (there is no second implementation).
+"""Every empirical experiment of the chapter and its lab, shared by the slow tests, the report and
+``islp-ch10 sweep`` (there is no second implementation).
 
-Each experiment takes :class:`Settings` (seed, tier, training path, devices, log folder) and
-returns a list of :class:`Measurement` s, one per figure it measures, each tied to a claim ID
-(and a ``part`` where one claim holds several figures, e.g. the LSTM and the simple RNN of
-10.5/imdb-rnn).  Tiers:
-
-``book``  the lab's configuration (optimiser, learning rate, epochs, batch size, validation).
-``ci``    the same, except for the reductions listed in :data:`CI_EPOCHS` (none at present: every
-          experiment fits CI's budget on 2 CPU cores in the book's configuration).
+:data:`EXPERIMENTS` is the registry: per experiment, the function that runs it and the
+:class:`~islp_ch10.lab_defaults.LabConfig` of each network it trains (the lab's configuration,
+with the notes lines it comes from).  An experiment takes a
+:class:`~islp_ch10.lab_defaults.RunSettings` (seed, device, training path, log folder) and returns
+one :class:`Measurement` per figure, each tied to a claim ID (and a ``part`` where one claim
+holds several figures).  A measurement's ``value`` is what its claim is judged on; ``raw`` holds
+the figures it was computed from.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 
 from islp_ch10 import models
-from islp_ch10.lab_defaults import simple_module_optimizer
-from islp_ch10.training import FitResult, TrainConfig, fit
-
-# The lab's epochs per model, and what the CI tier runs instead on 2 CPU cores (why, per entry).
-BOOK_EPOCHS = {"hitters": 50, "mnist-mlp": 30, "mnist-mlr": 30, "imdb-dense": 30, "imdb-lstm": 20,
-               "imdb-rnn": 20, "nyse-rnn": 200, "nyse-nlar": 20, "cifar-cnn": 30, "mnist-regularise": 30}
-CI_EPOCHS: dict[str, int] = {
-    # Empty: on 2 CPU cores every experiment fits CI's budget in the book's configuration (the
-    # IMDB LSTM's 20 epochs take about 9.5 minutes, the simple RNN's about 3.5).  A slower CI
-    # machine would list reductions here, e.g. "imdb-lstm": 2, and the catalogue then needs
-    # "<part>@ci" thresholds measured at those epochs.
-}
-
-
-@dataclass
-class Settings:
-    seed: int = 0
-    tier: str = "ci"               # "ci" or "book"
-    path: str = "fast"             # "fast" or "islp"
-    accelerator: str = "cpu"
-    devices: int | str = 1
-    strategy: str = "auto"
-    log_dir: str | None = None
-    progress: bool = False
-
-    def epochs(self, name: str) -> int:
-        if self.tier == "book":
-            return BOOK_EPOCHS[name]
-        return CI_EPOCHS.get(name, BOOK_EPOCHS[name])
-
-    def config(self, name: str, **kwargs) -> TrainConfig:
-        return TrainConfig(epochs=self.epochs(name), seed=self.seed, accelerator=self.accelerator,
-                           devices=self.devices, strategy=self.strategy, log_dir=self.log_dir,
-                           name=f"{name}-seed{self.seed}", progress=self.progress, **kwargs)
+from islp_ch10.lab_defaults import LabConfig, RunSettings
+from islp_ch10.solvers import l1_logistic, lambda_max, lbfgs_fit
+from islp_ch10.training import FitResult, fit
 
 
 @dataclass
 class Measurement:
+    """One measured figure of a claim.
+
+    ``value``   what the claim is judged on (its metric named by ``metric``)
+    ``raw``     the figures it comes from: a network's whole-test-set metrics, or the inputs of a
+                derived value (e.g. both R^2 of a difference)
+    ``solver``  ``None`` for a network trained on ``run.path``; else the non-network fit
+    ``in_memory`` by-products for the report (plots), never serialised
+    """
+
     claim: str
     metric: str
     value: float
+    run: RunSettings
+    raw: dict[str, float] = field(default_factory=dict)
     part: str | None = None
-    seed: int = 0
+    solver: str | None = None
     epochs: int | None = None
     wall_time: float = 0.0
-    tier: str = "ci"
-    path: str = "fast"
     history: list[dict] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    in_memory: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def seed(self) -> int:
+        return self.run.seed
+
+    @property
+    def path(self) -> str:
+        """How the figure was obtained: the training path, or the solver of a non-network fit."""
+        return self.solver or self.run.path
 
     def to_json(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["in_memory"]
+        return {**out, "seed": self.seed, "path": self.path}
 
 
-def _measure(result: FitResult, claim: str, metric: str, settings: Settings, part: str | None = None,
-             **details) -> Measurement:
-    return Measurement(claim=claim, metric=metric, value=float(result.test[metric]), part=part,
-                       seed=settings.seed, epochs=result.config.epochs, wall_time=result.wall_time,
-                       tier=settings.tier, path=settings.path, history=result.history,
-                       details={"log_dir": result.log_dir, **details})
+def _trained(result: FitResult, claim: str, metric: str, run: RunSettings, part: str | None = None) -> Measurement:
+    return Measurement(claim=claim, metric=metric, value=float(result.test[metric]), run=run,
+                       raw=dict(result.test), part=part, epochs=result.config.epochs,
+                       wall_time=result.wall_time, history=result.history)
+
+
+def _fit(lab: LabConfig, name: str, factory: Callable, train: tuple, test: tuple, run: RunSettings) -> FitResult:
+    return fit(factory, train, test, lab.train_config(run, name), path=run.path)
 
 
 # ----------------------------------------------------------------------------- Hitters (10.9.1)
-def hitters(settings: Settings) -> list[Measurement]:
-    """Test MAE of least squares, cross-validated lasso and the 19-50-1 network on the lab split."""
+HITTERS_NET = LabConfig(task="regression", epochs=50, batch_size=32, validation="test", metric="mae",
+                        source="notes 721-727 (batch 32, validation=hit_test), 735-736 (SimpleModule.regression, "
+                               "no optimiser, MAE), 752-753 (max_epochs=50)")
+
+
+def _hitters_tensors():
+    from islp_ch10.data import load_hitters
+
+    d = load_hitters()
+    t = lambda a: torch.tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
+    return d, (t(d.X_train), t(d.Y_train)), (t(d.X_test), t(d.Y_test))
+
+
+def hitters_linear(run: RunSettings) -> list[Measurement]:
+    """Test MAE of least squares and of the lasso cross-validated on the lab's grid (deterministic)."""
     from sklearn.linear_model import Lasso, LinearRegression
     from sklearn.model_selection import GridSearchCV, KFold
     from sklearn.pipeline import Pipeline
@@ -97,39 +102,55 @@ def hitters(settings: Settings) -> list[Measurement]:
     start = time.perf_counter()
     ls = LinearRegression().fit(d.X_train, d.Y_train)
     ls_mae = float(np.abs(ls.predict(d.X_test) - d.Y_test).mean())
-
-    lam_max = hitters_lambda_max(d.X_train, d.Y_train)
+    # notes 603-619: standardised lasso, 100 penalties from lam_max down to 0.01 lam_max, 10-fold CV
+    lam = lambda_max(StandardScaler().fit_transform(d.X_train), d.Y_train)
     grid = GridSearchCV(
         Pipeline([("scaler", StandardScaler()), ("lasso", Lasso(warm_start=True, max_iter=30000))]),
-        {"lasso__alpha": np.exp(np.linspace(0, np.log(0.01), 100)) * lam_max},
+        {"lasso__alpha": np.exp(np.linspace(0, np.log(0.01), 100)) * lam},
         cv=KFold(10, shuffle=True, random_state=1), scoring="neg_mean_absolute_error")
     grid.fit(d.X_train, d.Y_train)
     lasso_mae = float(np.abs(grid.best_estimator_.predict(d.X_test) - d.Y_test).mean())
-    linear_wall = time.perf_counter() - start
-
-    t = lambda a: torch.tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
-    cfg = settings.config("hitters", task="regression", batch_size=32, validation="test")
-    net = fit(lambda: models.HittersNet(d.X_train.shape[1]), (t(d.X_train), t(d.Y_train)),
-              (t(d.X_test), t(d.Y_test)), cfg, path=settings.path)
-    common = dict(seed=settings.seed, tier=settings.tier, path=settings.path)
+    wall = time.perf_counter() - start
     return [
-        Measurement("10.9/hitters-mae", "mae", ls_mae, part="least-squares", wall_time=linear_wall, **common),
-        Measurement("10.9/hitters-mae", "mae", lasso_mae, part="lasso", wall_time=linear_wall,
-                    details={"alpha": float(grid.best_params_["lasso__alpha"]), "lam_max": lam_max}, **common),
-        _measure(net, "10.9/hitters-mae", "mae", settings, part="network"),
+        Measurement("10.9/hitters-mae", "mae", ls_mae, run, raw={"mae": ls_mae}, part="least-squares",
+                    solver="least-squares", wall_time=wall),
+        Measurement("10.9/hitters-mae", "mae", lasso_mae, run, raw={"mae": lasso_mae}, part="lasso",
+                    solver="lasso-cv", wall_time=wall,
+                    details={"alpha": float(grid.best_params_["lasso__alpha"]), "lambda_max": lam}),
     ]
 
 
-def hitters_lambda_max(X: np.ndarray, y: np.ndarray) -> float:
-    """lam_max = max_j |x_j^T (y - ybar)| / n over standardised predictors: the smallest lasso
-    penalty (sklearn's alpha) at which every coefficient is zero."""
-    from sklearn.preprocessing import StandardScaler
-
-    Xs = StandardScaler().fit_transform(X)
-    return float(np.abs(Xs.T @ (y - y.mean())).max() / Xs.shape[0])
+def hitters_net(run: RunSettings) -> list[Measurement]:
+    """Test MAE of the 19-50-1 network on the lab split."""
+    _, train, test = _hitters_tensors()
+    result = _fit(HITTERS_NET, "hitters", lambda: models.HittersNet(train[0].shape[1]), train, test, run)
+    return [_trained(result, "10.9/hitters-mae", "mae", run, part="network")]
 
 
 # ----------------------------------------------------------------------------- MNIST (10.9.2)
+MNIST_MLP = LabConfig(task="multiclass", num_classes=10, epochs=30, batch_size=256, validation=0.2,
+                      metric="accuracy",
+                      source="notes 853-857 (validation 0.2, batch 256), 931-932 (SimpleModule.classification, "
+                             "no optimiser), 939-940 (max_epochs=30)")
+MNIST_MLR = LabConfig(task="multiclass", num_classes=10, epochs=30, batch_size=256, validation=0.2,
+                      metric="accuracy",
+                      source="notes 853-857 (the MLP's data module), 990-991 (no optimiser), 996-997 (max_epochs=30)")
+# 10.2/regularise: the MLP's configuration; the ridge arm adds weight decay 1e-4 (the notes, line
+# 409, leave lambda to "a small value or a validation search": 1e-4 is the project's choice)
+RIDGE_WEIGHT_DECAY = 1e-4
+REGULARISE = MappingProxyType({
+    "none": MNIST_MLP,
+    "dropout": MNIST_MLP,
+    "ridge": replace(MNIST_MLP, weight_decay=RIDGE_WEIGHT_DECAY,
+                     source=MNIST_MLP.source + "; weight decay 1e-4 on notes 405-409's L2 penalty"),
+})
+REGULARISE_MODELS = MappingProxyType({
+    "none": lambda: models.MNISTMLP(dropout1=0.0, dropout2=0.0),
+    "dropout": models.MNISTMLP,                       # the lab's dropout rates 0.4 / 0.3
+    "ridge": lambda: models.MNISTMLP(dropout1=0.0, dropout2=0.0),
+})
+
+
 def _mnist():
     from islp_ch10.data import load_mnist
 
@@ -137,123 +158,131 @@ def _mnist():
     return (d.x_train, d.y_train), (d.x_test, d.y_test)
 
 
-def mnist_mlp(settings: Settings) -> list[Measurement]:
-    """The 784-256-128-10 network with the lab's defaults (RMSprop lr 0.01, batch 256, 20% validation)."""
+def mnist_mlp(run: RunSettings) -> list[Measurement]:
+    """The 784-256-128-10 network with the lab's configuration (SimpleModule's optimiser)."""
     train, test = _mnist()
-    cfg = settings.config("mnist-mlp", task="multiclass", num_classes=10, batch_size=256, validation=0.2)
-    return [_measure(fit(models.MNISTMLP, train, test, cfg, path=settings.path), "10.9/mnist-mlp",
-                     "accuracy", settings)]
+    return [_trained(_fit(MNIST_MLP, "mnist-mlp", models.MNISTMLP, train, test, run), "10.9/mnist-mlp",
+                     "accuracy", run)]
 
 
-def mnist_mlr(settings: Settings) -> list[Measurement]:
+def mnist_mlr(run: RunSettings) -> list[Measurement]:
     """Multinomial logistic regression as a network with no hidden layer, same configuration."""
     train, test = _mnist()
-    cfg = settings.config("mnist-mlr", task="multiclass", num_classes=10, batch_size=256, validation=0.2)
-    return [_measure(fit(models.MNISTLogistic, train, test, cfg, path=settings.path), "10.9/mnist-mlr",
-                     "accuracy", settings)]
+    return [_trained(_fit(MNIST_MLR, "mnist-mlr", models.MNISTLogistic, train, test, run), "10.9/mnist-mlr",
+                     "accuracy", run)]
 
 
-def mnist_regularise(settings: Settings) -> list[Measurement]:
-    """10.2/regularise: the MLP with neither dropout nor weight decay, with dropout only (the lab's),
-    and with weight decay only; test error of each."""
+def mnist_regularise(run: RunSettings) -> list[Measurement]:
+    """10.2/regularise: the MLP with neither regulariser, with the lab's dropout, and with weight decay.
+
+    ``none`` is judged on its test accuracy (a healthy baseline); ``dropout`` and ``ridge`` on their
+    test-error increase over ``none`` (= accuracy(none) - accuracy(part)).
+    """
     train, test = _mnist()
-    variants = {
-        "none": (lambda: models.MNISTMLP(dropout1=0.0, dropout2=0.0), 0.0),
-        "dropout": (models.MNISTMLP, 0.0),
-        "ridge": (lambda: models.MNISTMLP(dropout1=0.0, dropout2=0.0), 1e-4),
-    }
-    errors = {}
-    for part, (factory, wd) in variants.items():
-        cfg = settings.config("mnist-regularise", task="multiclass", num_classes=10, batch_size=256,
-                              validation=0.2, weight_decay=wd)
-        cfg.name = f"mnist-regularise-{part}-seed{settings.seed}"
-        result = fit(factory, train, test, cfg, path=settings.path)
-        m = _measure(result, "10.2/regularise", "accuracy", settings, part=part, weight_decay=wd)
-        m.metric, m.value = "error", 1.0 - m.value
-        errors[part] = m
-    # what the claim is judged on: each regulariser's test error minus the unregularised one
+    results = {part: _fit(lab, f"mnist-regularise-{part}", REGULARISE_MODELS[part], train, test, run)
+               for part, lab in REGULARISE.items()}
+    baseline = results["none"].test["accuracy"]
+    out = [_trained(results["none"], "10.2/regularise", "accuracy", run, part="none")]
     for part in ("dropout", "ridge"):
-        m = errors[part]
-        m.details["error"] = m.value
-        m.metric, m.value = "error-increase", m.value - errors["none"].value
-    return list(errors.values())
+        m = _trained(results[part], "10.2/regularise", "accuracy", run, part=part)
+        m.metric, m.value = "error-increase", baseline - m.raw["accuracy"]
+        m.raw["baseline_accuracy"] = baseline
+        m.details["weight_decay"] = REGULARISE[part].weight_decay
+        out.append(m)
+    return out
 
 
 # ----------------------------------------------------------------------------- IMDB (10.9.5-6)
+IMDB_DENSE = LabConfig(task="binary", epochs=30, batch_size=512, validation=2000, metric="accuracy",
+                       optimizer="rmsprop", lr=0.001,
+                       source="notes 1346-1350 (validation 2000, batch 512), 1395-1398 (RMSprop lr 0.001), "
+                              "1409-1410 (max_epochs=30)")
+IMDB_LSTM = LabConfig(task="binary", epochs=20, batch_size=300, validation=2000, metric="accuracy",
+                      source="notes 1548-1551 (validation 2000, batch 300), 1591 (SimpleModule.binary_classification, "
+                             "no optimiser), 1594-1595 (max_epochs=20)")
+# the lab has no simple-RNN cell (the book quotes 76% from its text): the LSTM's configuration
+IMDB_RNN = replace(IMDB_LSTM, source=IMDB_LSTM.source + "; the simple RNN reuses it (no lab cell of its own)")
+
+
 def _imdb():
     from islp_ch10.data import load_imdb
 
     return load_imdb()
 
 
-def imdb_dense(settings: Settings) -> list[Measurement]:
-    """The 10,003-16-16-1 bag-of-words network (RMSprop lr 0.001, batch 512, 2,000 held out)."""
+def imdb_dense(run: RunSettings) -> list[Measurement]:
+    """The 10,003-16-16-1 bag-of-words network."""
     d = _imdb()
     y_tr, y_te = (torch.as_tensor(d.y_train, dtype=torch.float32), torch.as_tensor(d.y_test, dtype=torch.float32))
-    cfg = settings.config("imdb-dense", task="binary", batch_size=512, validation=2000, lr=0.001)
-    result = fit(models.IMDBDense, (d.X_train.astype(np.float32), y_tr), (d.X_test.astype(np.float32), y_te),
-                 cfg, path=settings.path)
-    return [_measure(result, "10.4/imdb-dense", "accuracy", settings)]
+    result = _fit(IMDB_DENSE, "imdb-dense", models.IMDBDense, (d.X_train.astype(np.float32), y_tr),
+                  (d.X_test.astype(np.float32), y_te), run)
+    return [_trained(result, "10.4/imdb-dense", "accuracy", run)]
 
 
-def imdb_lasso(settings: Settings, n_lambdas: int = 50) -> list[Measurement]:
-    """L1 logistic regression (liblinear) over a lambda path from lam_max down to 1e-4 lam_max;
-    the path's best test accuracy and the accuracy at the lambda chosen on the 2,000 held out."""
-    from sklearn.linear_model import LogisticRegression
+def lasso_path(X, y, lambdas, seed: int = 0) -> list:
+    """L1 logistic regressions along ``lambdas`` (the notes' C = 1/(n lambda), lines 1445-1466)."""
+    n = X.shape[0]
+    return [l1_logistic(C=1 / (n * lam), random_state=seed, max_iter=1000).fit(X, y) for lam in lambdas]
 
+
+def imdb_lasso(run: RunSettings, n_lambdas: int = 50) -> list[Measurement]:
+    """L1 logistic regression over 50 penalties from lambda_max down to 1e-4 lambda_max; judged on the
+    path's best test accuracy (the lab plots the whole path), with the 2,000-review validation pick."""
     d = _imdb()
-    rng = np.random.default_rng(settings.seed)
+    rng = np.random.default_rng(run.seed)
     val = rng.permutation(d.X_train.shape[0])[:2000]
     keep = np.setdiff1d(np.arange(d.X_train.shape[0]), val)
     X, y = d.X_train[keep], np.asarray(d.y_train)[keep]
     Xv, yv = d.X_train[val], np.asarray(d.y_train)[val]
-    n = X.shape[0]
-    lam_max = float(np.abs(X.T @ (y - y.mean())).max() / n)
-    lams = lam_max * np.exp(np.linspace(np.log(1), np.log(1e-4), n_lambdas))
+    lams = lambda_max(X, y) * np.exp(np.linspace(np.log(1), np.log(1e-4), n_lambdas))
     start = time.perf_counter()
-    val_acc, test_acc = [], []
-    for lam in lams:
-        model = LogisticRegression(C=1 / (n * lam), solver="liblinear", l1_ratio=1.0, max_iter=1000,
-                                   random_state=settings.seed)
-        model.fit(X, y)
-        val_acc.append(float((model.predict(Xv) == yv).mean()))
-        test_acc.append(float((model.predict(d.X_test) == np.asarray(d.y_test)).mean()))
+    path = lasso_path(X, y, lams, seed=run.seed)
     wall = time.perf_counter() - start
+    val_acc = [float((m.predict(Xv) == yv).mean()) for m in path]
+    test_acc = [float((m.predict(d.X_test) == np.asarray(d.y_test)).mean()) for m in path]
     best = int(np.argmax(val_acc))
     details = {"lambdas": lams.tolist(), "valid_accuracy": val_acc, "test_accuracy": test_acc,
-               "chosen_lambda": float(lams[best]), "test_at_chosen": test_acc[best]}
-    return [Measurement("10.4/imdb-lasso", "accuracy", max(test_acc), seed=settings.seed, wall_time=wall,
-                        tier=settings.tier, path="sklearn", details=details)]
+               "nonzero": [int(np.count_nonzero(m.coef_)) for m in path], "n_features": X.shape[1],
+               "chosen_lambda": float(lams[best])}
+    return [Measurement("10.4/imdb-lasso", "accuracy", max(test_acc), run,
+                        raw={"accuracy": max(test_acc), "test_at_chosen": test_acc[best]},
+                        solver="liblinear-l1", wall_time=wall, details=details)]
 
 
-def _imdb_sequence(settings: Settings, name: str, factory: Callable, part: str) -> list[Measurement]:
+def _imdb_sequence(run: RunSettings, lab: LabConfig, name: str, factory: Callable, part: str) -> list[Measurement]:
     d = _imdb()
     s_tr, s_te = torch.as_tensor(d.S_train, dtype=torch.int64), torch.as_tensor(d.S_test, dtype=torch.int64)
     y_tr, y_te = (torch.as_tensor(d.y_train, dtype=torch.float32), torch.as_tensor(d.y_test, dtype=torch.float32))
-    # the lab passes no optimiser (notes line 1591): SimpleModule's default, read from ISLP
-    lab = simple_module_optimizer()
-    cfg = settings.config(name, task="binary", batch_size=300, validation=2000, lr=lab["lr"],
-                          optimizer=lab["optimizer"])
-    result = fit(factory, (s_tr, y_tr), (s_te, y_te), cfg, path=settings.path)
-    return [_measure(result, "10.5/imdb-rnn", "accuracy", settings, part=part)]
+    result = _fit(lab, name, factory, (s_tr, y_tr), (s_te, y_te), run)
+    return [_trained(result, "10.5/imdb-rnn", "accuracy", run, part=part)]
 
 
-def imdb_lstm(settings: Settings) -> list[Measurement]:
-    """Embedding 10,003 x 32, LSTM 32, one logit; SimpleModule's default optimiser, batch 300, 2,000 held out."""
-    return _imdb_sequence(settings, "imdb-lstm", models.IMDBLSTM, "lstm")
+def imdb_lstm(run: RunSettings) -> list[Measurement]:
+    """Embedding 10,003 x 32, LSTM 32, one logit; SimpleModule's default optimiser, batch 300."""
+    return _imdb_sequence(run, IMDB_LSTM, "imdb-lstm", models.IMDBLSTM, "lstm")
 
 
-def imdb_rnn(settings: Settings) -> list[Measurement]:
+def imdb_rnn(run: RunSettings) -> list[Measurement]:
     """The same with a simple (tanh) RNN in place of the LSTM."""
-    return _imdb_sequence(settings, "imdb-rnn", models.IMDBRNN, "rnn")
+    return _imdb_sequence(run, IMDB_RNN, "imdb-rnn", models.IMDBRNN, "rnn")
 
 
 # ----------------------------------------------------------------------------- NYSE (10.9.6)
+NYSE_RNN = LabConfig(task="regression", epochs=200, batch_size=64, validation="test", metric="r2",
+                     optimizer="rmsprop", lr=0.001,
+                     source="notes 1738-1742 (validation=nyse_test, batch 64), 1763-1767 (RMSprop lr 0.001, "
+                            "R^2), 1775-1776 (max_epochs=200)")
+NYSE_NLAR = LabConfig(task="regression", epochs=20, batch_size=64, validation="test", metric="r2",
+                      optimizer="rmsprop", lr=0.001,
+                      source="notes 1800-1804 (validation=day_test, batch 64), 1826-1830 (RMSprop lr 0.001, "
+                             "R^2), 1833-1834 (max_epochs=20)")
+
+
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
     return float(1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2))
 
 
-def nyse_linear(settings: Settings) -> list[Measurement]:
+def nyse_linear(run: RunSettings) -> list[Measurement]:
     """Least-squares AR(5) on the three lagged series, then with day-of-week indicators (test R^2),
     and the AR model as a Flatten-Linear network fitted by full-batch L-BFGS (10.5/flatten)."""
     from sklearn.linear_model import LinearRegression
@@ -264,33 +293,22 @@ def nyse_linear(settings: Settings) -> list[Measurement]:
     tr, te = d.train, ~d.train
     X_lag, X_day, Y = np.asarray(d.X_lag, float), np.asarray(d.X_day, float), np.asarray(d.Y, float)
     start = time.perf_counter()
-    ar = LinearRegression().fit(X_lag[tr], Y[tr])
-    ar_r2 = _r2(Y[te], ar.predict(X_lag[te]))
-    day = LinearRegression().fit(X_day[tr], Y[tr])
-    day_r2 = _r2(Y[te], day.predict(X_day[te]))
+    ar_r2 = _r2(Y[te], LinearRegression().fit(X_lag[tr], Y[tr]).predict(X_lag[te]))
+    day_r2 = _r2(Y[te], LinearRegression().fit(X_day[tr], Y[tr]).predict(X_day[te]))
     wall = time.perf_counter() - start
-
-    net = models.LinearAR(n_features=X_lag.shape[1])
-    xt, yt = torch.tensor(X_lag[tr], dtype=torch.float64), torch.tensor(Y[tr], dtype=torch.float64)
-    net = net.double()
-    opt = torch.optim.LBFGS(net.parameters(), lr=1, max_iter=500, tolerance_grad=1e-12,
-                            tolerance_change=1e-15, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.mean((net(xt) - yt) ** 2)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
+    with torch.random.fork_rng():
+        torch.manual_seed(run.seed)                     # the network's initial weights
+        net = lbfgs_fit(models.LinearAR(n_features=X_lag.shape[1]).double(), torch.from_numpy(X_lag[tr]),
+                        torch.from_numpy(Y[tr]))
     with torch.no_grad():
-        net_r2 = _r2(Y[te], net(torch.tensor(X_lag[te], dtype=torch.float64)).numpy())
-    common = dict(seed=settings.seed, tier=settings.tier, path="sklearn", wall_time=wall)
+        net_r2 = _r2(Y[te], net(torch.from_numpy(X_lag[te])).numpy())
     return [
-        Measurement("10.5/ar-vs-rnn", "r2", ar_r2, part="ar", **common),
-        Measurement("10.5/day-of-week", "r2", day_r2, **common),
-        Measurement("10.5/flatten", "r2-gap", abs(net_r2 - ar_r2), part="network",
-                    details={"least_squares_r2": ar_r2, "network_r2": net_r2}, **common),
+        Measurement("10.5/ar-vs-rnn", "r2", ar_r2, run, raw={"r2": ar_r2}, part="ar", solver="least-squares",
+                    wall_time=wall),
+        Measurement("10.5/day-of-week", "r2", day_r2, run, raw={"r2": day_r2, "ar_r2": ar_r2},
+                    solver="least-squares", wall_time=wall),
+        Measurement("10.5/flatten", "r2-gap", abs(net_r2 - ar_r2), run, part="network", solver="lbfgs",
+                    raw={"least_squares_r2": ar_r2, "network_r2": net_r2}),
     ]
 
 
@@ -306,26 +324,30 @@ def _nyse_split(features: str) -> tuple[tuple, tuple]:
     return (x[tr], y[tr]), (x[~tr], y[~tr])
 
 
-def nyse_rnn(settings: Settings) -> list[Measurement]:
-    """The 12-unit RNN on the (n, 5, 3) lag array: RMSprop lr 0.001, batch 64, 200 epochs."""
+def nyse_rnn(run: RunSettings) -> list[Measurement]:
+    """The 12-unit RNN on the (n, 5, 3) lag array."""
     train, test = _nyse_split("X_rnn")
-    cfg = settings.config("nyse-rnn", task="regression", batch_size=64, validation="test", lr=0.001)
-    result = fit(models.NYSERNN, train, test, cfg, path=settings.path)
-    return [_measure(result, "10.5/ar-vs-rnn", "r2", settings, part="rnn")]
+    return [_trained(_fit(NYSE_RNN, "nyse-rnn", models.NYSERNN, train, test, run), "10.5/ar-vs-rnn", "r2",
+                     run, part="rnn")]
 
 
-def nyse_nonlinear_ar(settings: Settings) -> list[Measurement]:
-    """Flatten-Linear(20,32)-ReLU-Dropout(0.5)-Linear on lags + day of week; lr 0.001, 20 epochs."""
+def nyse_nonlinear_ar(run: RunSettings) -> list[Measurement]:
+    """Flatten-Linear(20,32)-ReLU-Dropout(0.5)-Linear on lags + day of week."""
     train, test = _nyse_split("X_day")
-    cfg = settings.config("nyse-nlar", task="regression", batch_size=64, validation="test", lr=0.001)
     n_features = train[0].shape[1]
-    result = fit(lambda: models.NonlinearAR(n_features=n_features), train, test, cfg, path=settings.path)
-    return [_measure(result, "10.5/nonlinear-ar", "r2", settings)]
+    result = _fit(NYSE_NLAR, "nyse-nlar", lambda: models.NonlinearAR(n_features=n_features), train, test, run)
+    return [_trained(result, "10.5/nonlinear-ar", "r2", run)]
 
 
 # ----------------------------------------------------------------------------- CIFAR-100 (10.9.3)
-def cifar_cnn(settings: Settings) -> list[Measurement]:
-    """The lab CNN on CIFAR-100: RMSprop lr 0.001, batch 128, 20% validation, 30 epochs."""
+CIFAR_CNN = LabConfig(task="multiclass", num_classes=100, epochs=30, batch_size=128, validation=0.2,
+                      metric="accuracy", optimizer="rmsprop", lr=0.001,
+                      source="notes 1059-1063 (validation 0.2, batch 128), 1168-1172 (RMSprop lr 0.001), "
+                             "1179-1180 (max_epochs=30)")
+
+
+def cifar_cnn(run: RunSettings) -> list[Measurement]:
+    """The lab CNN on CIFAR-100."""
     from islp_ch10.data import load_cifar100
 
     d = load_cifar100()
@@ -333,35 +355,77 @@ def cifar_cnn(settings: Settings) -> list[Measurement]:
     x_te = torch.as_tensor(d.x_test, dtype=torch.float32) / 255
     y_tr = torch.as_tensor(d.y_train, dtype=torch.int64)
     y_te = torch.as_tensor(d.y_test, dtype=torch.int64)
-    cfg = settings.config("cifar-cnn", task="multiclass", num_classes=100, batch_size=128, validation=0.2,
-                          lr=0.001)
-    return [_measure(fit(models.CIFARCNN, (x_tr, y_tr), (x_te, y_te), cfg, path=settings.path),
-                     "10.3/cnn-accuracy", "accuracy", settings)]
+    result = _fit(CIFAR_CNN, "cifar-cnn", models.CIFARCNN, (x_tr, y_tr), (x_te, y_te), run)
+    return [_trained(result, "10.3/cnn-accuracy", "accuracy", run)]
+
+
+# ----------------------------------------------------------------------------- double descent (10.8)
+DOUBLE_DESCENT_BLOCK = 9   # seeds per run: RunSettings.seed b draws the spline data with seeds 9b .. 9b+8
+
+
+def double_descent(run: RunSettings) -> list[Measurement]:
+    """Minimum-norm and ridge spline fits over d (numpy, under a second); judged on peak_ratio of the
+    per-d median test error over one block of nine seeds (block ``run.seed``)."""
+    from islp_ch10 import claims
+    from islp_ch10.double_descent import DoubleDescentConfig, peak_ratio, run_double_descent
+
+    spec = claims.get("10.8/double-descent").extra
+    block = tuple(range(DOUBLE_DESCENT_BLOCK * run.seed, DOUBLE_DESCENT_BLOCK * (run.seed + 1)))
+    start = time.perf_counter()
+    result = run_double_descent(DoubleDescentConfig(seeds=block))
+    wall = time.perf_counter() - start
+    kw = dict(window=tuple(spec["window"]), below=spec["below"], above=spec["above"])
+    out = []
+    for claim, curve in (("10.8/double-descent", "test_error"), ("10.8/ridge-no-peak", "ridge_test_error")):
+        median = result.median(curve)
+        ratio = peak_ratio(median, result.dfs, **kw)
+        out.append(Measurement(claim, "peak-ratio", ratio, run, solver="numpy", wall_time=wall,
+                               raw={"peak_ratio": ratio, f"median_{curve}_at_20": float(median[result.index(20)])},
+                               details={"seeds": list(block)}, in_memory={"double_descent": result}))
+    return out
 
 
 # ----------------------------------------------------------------------------- registry
-EXPERIMENTS: dict[str, Callable[[Settings], list[Measurement]]] = {
-    "hitters": hitters,
-    "nyse-linear": nyse_linear,
-    "nyse-rnn": nyse_rnn,
-    "nyse-nlar": nyse_nonlinear_ar,
-    "mnist-mlr": mnist_mlr,
-    "mnist-mlp": mnist_mlp,
-    "mnist-regularise": mnist_regularise,
-    "imdb-dense": imdb_dense,
-    "imdb-lasso": imdb_lasso,
-    "imdb-lstm": imdb_lstm,
-    "imdb-rnn": imdb_rnn,
-    "cifar-cnn": cifar_cnn,
-}
+@dataclass(frozen=True)
+class Experiment:
+    """A registry entry: the function and the lab configuration of each network it trains."""
 
-# What `islp-ch10 reproduce` runs by default (a few minutes on 2 CPU cores); --full runs all.
-QUICK = ("hitters", "nyse-linear", "nyse-nlar", "mnist-mlr")
+    run: Callable[[RunSettings], list[Measurement]]
+    labs: Mapping[str, LabConfig] = field(default_factory=lambda: MappingProxyType({}))
+    quick: bool = False           # part of `islp-ch10 reproduce`'s default (a few CPU minutes)
+
+    @property
+    def summary(self) -> str:
+        """The first sentence of the function's docstring."""
+        text = " ".join((self.run.__doc__ or "").split("\n\n")[0].split())
+        return text.split("; ")[0].split(". ")[0].rstrip(".") + "."
 
 
-def run(name: str, settings: Settings) -> list[Measurement]:
+EXPERIMENTS: Mapping[str, Experiment] = MappingProxyType({
+    "hitters-linear": Experiment(hitters_linear, quick=True),
+    "hitters-net": Experiment(hitters_net, MappingProxyType({"network": HITTERS_NET}), quick=True),
+    "nyse-linear": Experiment(nyse_linear, quick=True),
+    "nyse-rnn": Experiment(nyse_rnn, MappingProxyType({"rnn": NYSE_RNN})),
+    "nyse-nlar": Experiment(nyse_nonlinear_ar, MappingProxyType({"nlar": NYSE_NLAR}), quick=True),
+    "mnist-mlr": Experiment(mnist_mlr, MappingProxyType({"mlr": MNIST_MLR}), quick=True),
+    "mnist-mlp": Experiment(mnist_mlp, MappingProxyType({"mlp": MNIST_MLP})),
+    "mnist-regularise": Experiment(mnist_regularise, REGULARISE),
+    "imdb-dense": Experiment(imdb_dense, MappingProxyType({"dense": IMDB_DENSE})),
+    "imdb-lasso": Experiment(imdb_lasso),
+    "imdb-lstm": Experiment(imdb_lstm, MappingProxyType({"lstm": IMDB_LSTM})),
+    "imdb-rnn": Experiment(imdb_rnn, MappingProxyType({"rnn": IMDB_RNN})),
+    "cifar-cnn": Experiment(cifar_cnn, MappingProxyType({"cnn": CIFAR_CNN})),
+    "double-descent": Experiment(double_descent, quick=True),
+})
+
+# What `islp-ch10 reproduce` runs by default; --full runs all.
+QUICK = tuple(name for name, e in EXPERIMENTS.items() if e.quick)
+
+
+def run(name: str, settings: RunSettings) -> list[Measurement]:
+    """Run one registered experiment; a KeyError names the known ones."""
     try:
         experiment = EXPERIMENTS[name]
     except KeyError:
         raise KeyError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}") from None
-    return experiment(settings)
+    return experiment.run(settings)

@@ -175,8 +175,9 @@ def write(records: list[dict], out_dir: str | Path, double_descent=None, wall_ti
 
 
 def _slim(record: dict) -> dict:
-    details = {k: v for k, v in record.get("details", {}).items() if k != "log_dir"}
-    return {**record, "details": details}
+    """A measurement without the run's temporary log folder (it is gone once the run ends)."""
+    run = {k: v for k, v in (record.get("run") or {}).items() if k != "log_dir"}
+    return {**record, "run": run} if "run" in record else record
 
 
 def _fmt(value) -> str:
@@ -236,7 +237,6 @@ def learning_curve_plots(records: list[dict], out: Path) -> list[str]:
             continue
         plt = _pyplot()
         keys = set().union(*(row.keys() for row in history))
-        details = r.get("details", {})
         metric = next((k for k in (r["metric"], "accuracy", "r2", "mae", "loss")
                        if f"train_{k}" in keys or f"valid_{k}" in keys), None)
         if metric is None:
@@ -247,10 +247,7 @@ def learning_curve_plots(records: list[dict], out: Path) -> list[str]:
             values = [row.get(prefix + metric) for row in history]
             if any(v is not None for v in values):
                 ax.plot(epochs, values, marker="o", markersize=3, label=label)
-        test_value = (r["value"] if metric == r["metric"] else
-                      1 - r["value"] if (metric, r["metric"]) == ("accuracy", "error") else
-                      1 - details["error"] if (metric, r["metric"]) == ("accuracy", "error-increase")
-                      and "error" in details else None)
+        test_value = (r.get("raw") or {}).get(metric)
         if test_value is not None:
             ax.axhline(test_value, color="k", ls="--", lw=0.8, label="Test")
         title = r["claim"] + (f" ({r['part']})" if r.get("part") else "") + f", seed {r.get('seed')}"

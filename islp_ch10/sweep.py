@@ -6,6 +6,10 @@ the device, the torch thread count, the git commit and the command line.  The fi
 atomically after every seed, so an interrupted sweep keeps the seeds it finished and a rerun
 with ``--resume`` skips them.  ``tests/test_spreads.py`` checks that the catalogue's spread
 figures equal these artifacts.
+
+Measurements made elsewhere in another format are converted once by
+``python -m islp_ch10.sweep --import FILE`` (:func:`import_measurements`): the artifact keeps the
+source's name, checksum and notes under ``provenance``, and only runs in the lab's configuration.
 """
 
 from __future__ import annotations
@@ -27,13 +31,13 @@ def machine_tag() -> str:
     """A short file-name-safe name for this machine's processor (or GPU), e.g. ``amd-epyc``."""
     import torch
 
-    if torch.cuda.is_available():
-        name = torch.cuda.get_device_name(0)
-    else:
-        name = cpu_model()
+    name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu_model()
+    return _tag(name) or platform.machine()
+
+
+def _tag(name: str) -> str:
     tag = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    tag = re.sub(r"-(processor|cpu|\d+-core).*$", "", tag)
-    return tag[:40] or platform.machine()
+    return re.sub(r"-(processor|cpu|\d+-core|\d+-vcpu).*$", "", tag)[:40]
 
 
 def cpu_model() -> str:
@@ -74,10 +78,11 @@ def _write_atomic(path: Path, payload: dict) -> None:
 
 def run_sweep(experiment: str, seeds: list[int], out_dir: Path | None = None, resume: bool = True,
               log=print) -> Path:
-    """Run ``experiment`` for each seed (book configuration, fast path) and write its artifact."""
+    """Run ``experiment`` for each seed (the lab's configuration, fast path) and write its artifact."""
     import torch
 
     from islp_ch10 import experiments
+    from islp_ch10.lab_defaults import RunSettings
     from islp_ch10.report import environment
 
     threads = torch.get_num_threads()
@@ -100,10 +105,10 @@ def run_sweep(experiment: str, seeds: list[int], out_dir: Path | None = None, re
             log(f"{experiment} seed {seed}: already in {path.name}, skipped")
             continue
         t0 = time.perf_counter()
-        ms = experiments.run(experiment, experiments.Settings(seed=seed, tier="book"))
+        ms = experiments.run(experiment, RunSettings(seed=seed))
         for m in ms:
             payload["runs"].append({
-                "seed": seed, "claim": m.claim, "part": m.part, "metric": m.metric, "value": m.value,
+                "seed": seed, "claim": m.claim, "part": m.part, "metric": m.metric, "value": m.value, "raw": m.raw,
                 "epochs": m.epochs, "seconds": round(time.perf_counter() - t0, 1),
                 "valid_by_epoch": [round(h[k], 4) for h in m.history for k in h if k.startswith("valid_")
                                    and k.removeprefix("valid_") in ("accuracy", "r2", "mae")][:500],
@@ -112,3 +117,68 @@ def run_sweep(experiment: str, seeds: list[int], out_dir: Path | None = None, re
         payload["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
         _write_atomic(path, payload)
     return path
+
+
+# external measurement files name models; each maps to the experiment (and claim part) that trains it
+_EXTERNAL_MODELS = {"IMDBLSTM": ("imdb-lstm", "10.5/imdb-rnn"), "IMDBRNN": ("imdb-rnn", "10.5/imdb-rnn")}
+
+
+def import_measurements(source: Path, out_dir: Path | None = None) -> list[Path]:
+    """Convert a measurement file with ``runs`` of ``{model, lr, seed, test_accuracy}`` into one
+    sweep artifact per experiment (the source is not modified).
+
+    Runs whose learning rate is not the lab's (read from the experiment's LabConfig) are left
+    out and listed under ``provenance.excluded``.
+    """
+    import hashlib
+
+    from islp_ch10 import experiments
+
+    source = Path(source)
+    text = source.read_text()
+    data = json.loads(text)
+    threads = data["machine"]["torch_threads"]
+    by_experiment: dict[str, list] = {}
+    excluded = []
+    for r in data["runs"]:
+        name, claim = _EXTERNAL_MODELS.get(r["model"], (None, None))
+        if name is None:
+            raise ValueError(f"{source}: no experiment trains model {r['model']!r}; known: {sorted(_EXTERNAL_MODELS)}")
+        exp = experiments.EXPERIMENTS[name]
+        (part, lab), = exp.labs.items()
+        _, lab_lr = lab.resolved_optimizer()
+        if r["lr"] != lab_lr:
+            excluded.append(f"{r['model']} lr {r['lr']} seed {r['seed']} ({r['test_accuracy']}): not the lab's lr {lab_lr}")
+            continue
+        by_experiment.setdefault(name, []).append({
+            "seed": r["seed"], "claim": claim, "part": part, "metric": lab.metric,
+            "value": r["test_accuracy"], "epochs": lab.epochs, "seconds": r.get("seconds"),
+            "valid_by_epoch": r.get("valid_accuracy_by_epoch", [])})
+    paths = []
+    for name, runs in by_experiment.items():
+        payload = {
+            "experiment": name, "runs": sorted(runs, key=lambda r: r["seed"]),
+            "command": f"python -m islp_ch10.sweep --import {source.name}",
+            "machine": {"cpu": data["machine"]["cpu"], "tag": _tag(data["machine"]["cpu"]),
+                        "torch_threads": threads, "cuda": None},
+            "versions": data.get("versions", {}), "code": data.get("code"),
+            "provenance": {"source": source.name, "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                           "what": data.get("what"), "how": data.get("how"), "note": data.get("note"),
+                           "excluded": excluded},
+        }
+        path = (out_dir or SPREADS_DIR) / f"{name}__{payload['machine']['tag']}__t{threads}.json"
+        _write_atomic(path, payload)
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m islp_ch10.sweep",
+                                     description="convert an external measurement file into sweep artifacts")
+    parser.add_argument("--import", dest="source", required=True, help="the measurement JSON file")
+    parser.add_argument("--out", default=None, help="artifact folder (default: docs/spreads of the checkout)")
+    args = parser.parse_args()
+    for p in import_measurements(Path(args.source), Path(args.out) if args.out else None):
+        print(f"wrote {p}")

@@ -1,7 +1,13 @@
-"""10.4: document classification on IMDB, trained on the real reviews."""
+"""10.4: document classification on IMDB, trained on the real reviews, and the L1 path's sparsity."""
 
+import warnings
+
+import numpy as np
 import pytest
+import scipy.sparse as sp
 
+from islp_ch10.experiments import lasso_path
+from islp_ch10.solvers import l1_logistic, lambda_max
 from islp_ch10.testing.empirical import assert_meets_claim, pick, run_or_skip
 
 
@@ -20,4 +26,90 @@ def test_imdb_lasso():
     m = pick(run_or_skip("imdb-lasso"), "10.4/imdb-lasso")
     assert_meets_claim(m)
     # the validation-chosen lambda is within 1 point of the path's best test accuracy
-    assert m.details["test_at_chosen"] >= m.value - 0.01
+    assert m.raw["test_at_chosen"] >= m.value - 0.01
+    assert not sparsity_violations(m.details["nonzero"], m.details["n_features"])
+
+
+# ----------------------------------------------------------------------------- sparsity of the L1 path
+FEW = 0.05   # "few": at the largest penalty at most 5% of the features may be non-zero
+
+
+def sparsity_violations(nonzero: list[int], n_features: int) -> list[str]:
+    """What is wrong with a path's non-zero counts, ordered from the largest penalty (smallest C)
+    down: an L1 path starts with few features and only adds them (weakly) as C grows."""
+    problems = []
+    if nonzero[0] > FEW * n_features:
+        problems.append(f"the smallest C keeps {nonzero[0]} of {n_features} features (more than {FEW:.0%})")
+    drops = [(i, a, b) for i, (a, b) in enumerate(zip(nonzero, nonzero[1:])) if b < a]
+    if drops:
+        problems.append(f"non-zeros fall as C grows at steps {drops}")
+    if nonzero[-1] <= nonzero[0]:
+        problems.append(f"the path never adds a feature ({nonzero[0]} -> {nonzero[-1]})")
+    return problems
+
+
+def _synthetic_sparse_problem(n=600, p=200, informative=8, seed=0):
+    """Sparse 0/1 word-count-like rows; the label depends on a few columns only."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, p, density=0.05, format="csr", random_state=seed, data_rvs=lambda k: np.ones(k))
+    w = np.zeros(p)
+    w[rng.choice(p, informative, replace=False)] = rng.choice([-3.0, 3.0], informative)
+    y = (X @ w + rng.normal(0, 0.5, n) > 0).astype(int)
+    return X, y
+
+
+def _nonzero_along_path(make, X, y, lambdas):
+    n = X.shape[0]
+    return [int(np.count_nonzero(make(1 / (n * lam)).fit(X, y).coef_)) for lam in lambdas]
+
+
+@pytest.mark.claim("10.4/imdb-lasso")
+def test_l1_logistic_path_is_sparse():
+    """On a small sparse problem, the experiments' L1 path starts from a few features and grows."""
+    X, y = _synthetic_sparse_problem()
+    lambdas = lambda_max(X, y) * np.geomspace(1, 1e-3, 12)
+    nonzero = [int(np.count_nonzero(m.coef_)) for m in lasso_path(X, y, lambdas)]
+    assert not sparsity_violations(nonzero, X.shape[1]), nonzero
+
+
+@pytest.mark.claim("10.4/imdb-lasso")
+def test_sparsity_check_rejects_an_l2_path():
+    """Broken variant: an L2 penalty (what `l1_ratio=1.0` alone fits on scikit-learn < 1.8) keeps
+    every feature at every C, and the sparsity check says so."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _synthetic_sparse_problem()
+    lambdas = lambda_max(X, y) * np.geomspace(1, 1e-3, 12)
+    l2 = _nonzero_along_path(lambda C: LogisticRegression(C=C, solver="liblinear"), X, y, lambdas)
+    assert any("smallest C keeps" in p for p in sparsity_violations(l2, X.shape[1])), l2
+
+
+@pytest.mark.claim("10.4/imdb-lasso")
+@pytest.mark.parametrize("version", [(1, 4), (1, 7), (1, 8), (1, 9)])
+def test_l1_logistic_is_l1_on_every_supported_sklearn(version):
+    """Below 1.8 the penalty is named (l1_ratio alone is ignored there); from 1.8 on l1_ratio=1
+    selects L1 and the deprecated `penalty` stays at its default.  The installed version's
+    spelling fits without any warning."""
+    from sklearn.linear_model import LogisticRegression
+
+    params = l1_logistic(C=1.0, version=version).get_params()
+    if version < (1, 8):
+        assert params["penalty"] == "l1"
+    else:
+        assert params["l1_ratio"] == 1.0
+        assert params["penalty"] == LogisticRegression().get_params()["penalty"]
+    X, y = _synthetic_sparse_problem(n=200, p=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        l1_logistic(C=1.0).fit(X, y)
+
+
+@pytest.mark.data
+@pytest.mark.claim("10.4/imdb-lasso")
+def test_imdb_lasso_path_is_sparse(imdb):
+    """On the IMDB training reviews, six penalties of the lab's path (lambda_max down to 1e-4
+    lambda_max): a few words at the largest penalty, more as C grows."""
+    X, y = imdb.X_train, np.asarray(imdb.y_train)
+    lambdas = lambda_max(X, y) * np.geomspace(1, 1e-4, 6)
+    nonzero = [int(np.count_nonzero(m.coef_)) for m in lasso_path(X, y, lambdas)]
+    assert not sparsity_violations(nonzero, X.shape[1]), nonzero

@@ -23,6 +23,7 @@ from islp_ch10.reference.conv import conv2d
 from islp_ch10.reference.params import doc_rnn_blocks
 from islp_ch10.reference.series import (autocorrelation, review_word_counts, share_shorter_than,
                                         white_noise_band)
+from islp_ch10.solvers import lbfgs_fit
 from islp_ch10.reference.rnn import (book_output_weights, book_param_count, book_params_from_torch,
                                      rnn_forward, rnn_outputs, torch_param_count)
 
@@ -380,17 +381,7 @@ def test_flatten_trained_matches_least_squares(seed):
     M, y, beta, weights = _least_squares_linear_ar(series, L)
     X, target = torch.from_numpy(lag_array(series, L)), torch.from_numpy(y)
     torch.manual_seed(seed)
-    model = LinearAR(L * p).double()
-    optimiser = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=500, tolerance_grad=1e-12,
-                                  tolerance_change=1e-15, history_size=20, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimiser.zero_grad()
-        loss = F.mse_loss(model(X), target)
-        loss.backward()
-        return loss
-
-    optimiser.step(closure)      # one call runs up to max_iter L-BFGS iterations (20-40 needed)
+    model = lbfgs_fit(LinearAR(L * p).double(), X, target)   # the experiments' fit (20-40 iterations needed)
     fitted = np.concatenate([_np(model.linear.bias), _np(model.linear.weight)[0]])
     error = np.abs(fitted - np.concatenate([[beta[0]], weights])).max()
     assert claim.passes(error), f"largest coefficient error {error:.2e} > {claim.threshold}"

@@ -14,25 +14,26 @@ from functools import lru_cache
 import pytest
 
 from islp_ch10 import claims, experiments
+from islp_ch10.lab_defaults import RunSettings
 
 
 @lru_cache(maxsize=None)
-def _run_cached(name: str, seed: int, tier: str, path: str, accelerator: str):
-    settings = experiments.Settings(seed=seed, tier=tier, path=path, accelerator=accelerator)
+def _run_cached(name: str, settings: RunSettings):
     return tuple(experiments.run(name, settings))
 
 
-def run_or_skip(name: str, seed: int = 0, tier: str = "ci", path: str = "fast", accelerator: str = "cpu") -> list:
+def run_or_skip(name: str, settings: RunSettings = RunSettings()) -> list:
     """The experiment's measurements; ``pytest.skip`` with the loader's message if data is absent."""
     from islp_ch10.data import DataMissing
 
     try:
-        return list(_run_cached(name, seed, tier, path, accelerator))
+        return list(_run_cached(name, settings))
     except DataMissing as exc:
         pytest.skip(str(exc))
 
 
 def pick(measurements: list, claim_id: str, part: str | None = None):
+    """The one measurement of ``claim_id`` (and ``part``) among ``measurements``."""
     found = [m for m in measurements if m.claim == claim_id and m.part == part]
     assert len(found) == 1, f"expected one measurement of {claim_id} [{part}], got {len(found)}"
     return found[0]
@@ -41,8 +42,8 @@ def pick(measurements: list, claim_id: str, part: str | None = None):
 def assert_meets_claim(measurement) -> None:
     """Fail unless the measurement meets its claim's threshold; the message carries the context."""
     claim = claims.get(measurement.claim)
-    book, threshold, direction = claim.criterion(measurement.part, measurement.tier)
+    book, threshold, direction = claim.criterion(measurement.part)
     label = claim.id + (f" [{measurement.part}]" if measurement.part else "")
-    assert claim.passes(measurement.value, measurement.part, measurement.tier), (
-        f"{label}: measured {measurement.metric} = {measurement.value:.4f} (seed {measurement.seed}, "
-        f"{measurement.epochs} epochs, {measurement.tier} tier); book {book}, threshold {direction} {threshold}")
+    assert claim.passes(measurement.value, measurement.part), (
+        f"{label}: measured {measurement.metric} = {measurement.value:.6g} (seed {measurement.seed}, "
+        f"{measurement.epochs} epochs, {measurement.path}); book {book}, threshold {direction} {threshold}")
