@@ -107,9 +107,17 @@ def min_norm_solution(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def row_space_projector(X: np.ndarray) -> np.ndarray:
-    """``pinv(X) X``, the orthogonal projector onto the row space of ``X`` (``p x p``)."""
+    """``V_r V_r^T``, the orthogonal projector onto the row space of ``X`` (``p x p``).
+
+    The rank ``r`` uses ``matrix_rank``'s tolerance (``s_max * max(n, p) * eps``): ``pinv``'s default
+    cut-off (1e-15 relative) keeps rounding-level singular values of a rank-deficient ``X`` and
+    returns a projector that is off by ~1e-7 (hypothesis found ``X`` = two rows of ones).
+    """
     X = np.asarray(X, dtype=np.float64)
-    return np.linalg.pinv(X) @ X
+    _, s, vt = np.linalg.svd(X, full_matrices=False)
+    tol = (s.max() if s.size else 0.0) * max(X.shape) * np.finfo(np.float64).eps
+    v = vt[s > tol]
+    return v.T @ v
 
 
 # ----------------------------------------------------------------------------- ridge penalty
