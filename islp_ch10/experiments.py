@@ -367,7 +367,8 @@ def double_descent(run: RunSettings) -> list[Measurement]:
     """Minimum-norm and ridge spline fits over d (numpy, under a second); judged on peak_ratio of the
     per-d median test error over one block of nine seeds (block ``run.seed``)."""
     from islp_ch10 import claims
-    from islp_ch10.double_descent import DoubleDescentConfig, peak_ratio, run_double_descent
+    from islp_ch10.double_descent import (DoubleDescentConfig, norm_ratio, norm_trend, peak_ratio,
+                                          run_double_descent, spike_by_noise)
 
     spec = claims.get("10.8/double-descent").extra
     block = tuple(range(DOUBLE_DESCENT_BLOCK * run.seed, DOUBLE_DESCENT_BLOCK * (run.seed + 1)))
@@ -382,6 +383,17 @@ def double_descent(run: RunSettings) -> list[Measurement]:
         out.append(Measurement(claim, "peak-ratio", ratio, run, solver="numpy", wall_time=wall,
                                raw={"peak_ratio": ratio, f"median_{curve}_at_20": float(median[result.index(20)])},
                                details={"seeds": list(block)}, in_memory={"double_descent": result}))
+    shrink = claims.get("10.8/min-norm-shrinks").extra
+    trend = norm_trend(result)
+    out.append(Measurement("10.8/min-norm-shrinks", "norm-trend", trend, run, solver="numpy", wall_time=wall,
+                           raw={"norm_trend": trend,
+                                "norm_ratio": norm_ratio(result, shrink["norm_ratio_high"])},
+                           details={"seeds": list(block)}))
+    sds = claims.get("10.8/signal-to-noise").extra["noise_sds"]
+    spikes = spike_by_noise(sds, DoubleDescentConfig(seeds=block))
+    out.append(Measurement("10.8/signal-to-noise", "spike-ratio", float(spikes[0] / spikes[-1]), run,
+                           solver="numpy", raw={f"excess_at_sd_{sd:g}": float(v) for sd, v in zip(sds, spikes)},
+                           details={"seeds": list(block), "noise_sds": list(sds)}))
     return out
 
 

@@ -172,13 +172,45 @@ def import_measurements(source: Path, out_dir: Path | None = None) -> list[Path]
     return paths
 
 
+def _sig(x: float, digits: int) -> float:
+    """``x`` to ``digits`` significant digits, but never rounded left of the decimal point (so the
+    quoted figure is the artifact's value rounded to the decimals it shows)."""
+    import math
+
+    if x == 0:
+        return 0.0
+    return round(x, max(0, digits - 1 - math.floor(math.log10(abs(x)))))
+
+
+def spread_values_line(artifact: Path, claim: str, part: str | None = None, digits: int = 4) -> str:
+    """The catalogue's ``spread_values`` entry for one claim (or part) of an artifact, each value
+    rounded to ``digits`` significant digits: what a maintainer pastes into the claim's table."""
+    data = json.loads(Path(artifact).read_text())
+    runs = sorted((r for r in data["runs"] if r["claim"] == claim and r.get("part") == part), key=lambda r: r["seed"])
+    if not runs:
+        raise ValueError(f"{artifact}: no run of {claim} [{part}]")
+    values = ", ".join(f"{_sig(r['value'], digits)!r}" for r in runs)
+    seeds = ", ".join(str(r["seed"]) for r in runs)
+    return f'"{Path(artifact).stem}" = {{ seeds = [{seeds}], values = [{values}] }}'
+
+
 if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m islp_ch10.sweep",
-                                     description="convert an external measurement file into sweep artifacts")
-    parser.add_argument("--import", dest="source", required=True, help="the measurement JSON file")
+                                     description="convert an external measurement file into sweep artifacts, "
+                                                 "or print an artifact's spread_values entry for the catalogue")
+    parser.add_argument("--import", dest="source", help="the measurement JSON file to convert")
     parser.add_argument("--out", default=None, help="artifact folder (default: docs/spreads of the checkout)")
+    parser.add_argument("--values", nargs=2, metavar=("ARTIFACT", "CLAIM[:PART]"),
+                        help="print the spread_values entry of CLAIM (or CLAIM:PART) in ARTIFACT")
     args = parser.parse_args()
-    for p in import_measurements(Path(args.source), Path(args.out) if args.out else None):
-        print(f"wrote {p}")
+    if args.values:
+        artifact, label = args.values
+        cid, _, part = label.partition(":")
+        print(spread_values_line(Path(artifact), cid, part or None))
+    elif args.source:
+        for p in import_measurements(Path(args.source), Path(args.out) if args.out else None):
+            print(f"wrote {p}")
+    else:
+        parser.error("give --import FILE or --values ARTIFACT CLAIM[:PART]")

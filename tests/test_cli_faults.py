@@ -8,16 +8,18 @@ cache) are byte-for-byte intact afterwards.  Experiments are tiny fakes register
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
 import signal
 import tempfile
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
-from islp_ch10 import cli, data, errors, experiments, report
+from islp_ch10 import claims, cli, data, errors, experiments, report
 
 CLAIM = "10.9/hitters-mae"  # an empirical claim with a <= threshold and parts
 THRESHOLD = 300.0
@@ -33,20 +35,32 @@ def fake(part: str, value: float = 200.0, calls: list | None = None, action=None
             calls.append((part, settings.seed))
         if action is not None:
             action(settings.seed)
-        return [experiments.Measurement(CLAIM, "mae", value + settings.seed, part=part, seed=settings.seed)]
+        return [experiments.Measurement(CLAIM, "mae", value + settings.seed, run=settings, part=part)]
 
     experiment.__doc__ = f"fake experiment ({part})"
     return experiment
 
 
 def register(monkeypatch, **fakes) -> None:
-    for name, fn in fakes.items():
-        monkeypatch.setitem(experiments.EXPERIMENTS, name, fn)
+    """Add the fakes to the (read-only) experiment registry for one test."""
+    extended = {**experiments.EXPERIMENTS, **{name: experiments.Experiment(fn) for name, fn in fakes.items()}}
+    monkeypatch.setattr(experiments, "EXPERIMENTS", MappingProxyType(extended))
+
+
+def _judged_by_threshold(monkeypatch) -> None:
+    """CLAIM with every part judged ``<= THRESHOLD`` (in the real catalogue the least-squares and
+    lasso parts are exact figures), so the fakes' values decide pass and fail."""
+    real = claims.get(CLAIM)
+    parts = {name: {**spec, "threshold": THRESHOLD, "direction": "<="} for name, spec in real.parts.items()}
+    patched = dataclasses.replace(real, extra={**real.extra, "parts": parts})
+    table = {**claims.catalogue(), CLAIM: patched}
+    monkeypatch.setattr(claims, "catalogue", lambda: table)
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """A private cache (with one file in it) and no thread override; returns the output folder."""
+    _judged_by_threshold(monkeypatch)
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "keep.bin").write_bytes(b"cached bytes")
