@@ -132,8 +132,12 @@ def test_hitters_lambda_max(hitters):
     lam_max = lambda_max(Xs, hitters.Y_train)
     at = Lasso(alpha=lam_max, max_iter=100_000, tol=1e-10).fit(Xs, hitters.Y_train)
     below = Lasso(alpha=0.99 * lam_max, max_iter=100_000, tol=1e-10).fit(Xs, hitters.Y_train)
-    assert np.count_nonzero(at.coef_) == 0
-    assert np.count_nonzero(below.coef_) == 1
+    # "zero" up to the solver's rounding: scikit-learn 1.4's coordinate descent leaves 1e-13 at lam_max
+    def active(coef):
+        return int(np.sum(np.abs(coef) > 1e-8))
+
+    assert active(at.coef_) == 0
+    assert active(below.coef_) == 1 and np.abs(below.coef_).max() > 1e-3
 
 
 @pytest.mark.data
