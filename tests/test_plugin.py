@@ -328,6 +328,7 @@ def _pytest_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "pytest"]
 
 
+@pytest.mark.slow  # one full collection of the suite in a child (10-20 s); CI's slow stage runs it
 def test_headline_gpu_benchmark_command_collects_the_gpu_benchmarks():
     """``pytest -m gpu --benchmark --collect-only -q`` from the root lists the GPU tests and the conv
     and LSTM GPU benchmark groups (issue 11: it used to list tests/ only)."""
