@@ -37,6 +37,12 @@ INNER_PLUGINS = ["-p", "no:socket", "-p", "no:cacheprovider", "-p", "islp_ch10.t
                  "-p", "islp_ch10.testing.plugin_guard"]
 
 
+@pytest.fixture(autouse=True)
+def _sandbox_on(request):
+    if request.config.getoption("--allow-network"):
+        pytest.skip("--allow-network: the sandbox these tests probe is off for this run")
+
+
 @pytest.fixture
 def tripwire(monkeypatch):
     """Stand-ins for the real socket functions behind the sandbox: what reached them is recorded,
