@@ -6,7 +6,6 @@ ten images in the real ``cifar-100-python`` pickle layout to check the reader (f
 
 from __future__ import annotations
 
-import hashlib
 import io
 import pickle
 import tarfile
@@ -16,6 +15,7 @@ import pytest
 import torch
 
 from islp_ch10 import claims, data
+from islp_ch10.testing.fakes import register
 
 
 # ----------------------------------------------------------------------------- miniature CIFAR
@@ -47,11 +47,6 @@ def write_tar(path, members: dict[str, bytes]) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(blob)
             tf.addfile(info, io.BytesIO(blob))
-
-
-def register(monkeypatch, root, key):
-    sha = hashlib.sha256((root / key).read_bytes()).hexdigest()
-    monkeypatch.setitem(data.KNOWN_FILES, key, data.FileSpec((("sha256", sha),)))
 
 
 def check_cifar(c: data.CIFARData, arrays) -> None:

@@ -26,6 +26,8 @@ import pytest
 from islp_ch10 import data
 from islp_ch10.data import imdb as imdb_mod
 from islp_ch10.data import mnist as mnist_mod
+from islp_ch10.testing.fakes import child_env, register
+from islp_ch10.testing.fakes import file_sha256 as sha256
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,14 +40,6 @@ def idx_bytes(arr: np.ndarray, magic: int) -> bytes:
 def write_gz(path, raw: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(raw, mtime=0))
-
-
-def sha256(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def register(monkeypatch, root, key) -> None:
-    monkeypatch.setitem(data.KNOWN_FILES, key, data.FileSpec((("sha256", sha256(root / key)),)))
 
 
 REVIEWS = {
@@ -388,7 +382,7 @@ def test_two_processes_build_the_cache_safely(mini_imdb):
         d = data.load_imdb({str(root)!r}, num_words=8, maxlen=6)
         print(json.dumps({{"status": imdb.last_cache_status, "S": d.S_train.tolist(), "v": d.vocab}}))
     """)
-    env = {**os.environ, data.CACHE_ENV: str(cache), "PYTHONPATH": REPO}
+    env = child_env(pythonpath=[REPO], **{data.CACHE_ENV: str(cache)})
     procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               env=env, text=True) for _ in range(2)]
     outs = []

@@ -7,7 +7,6 @@ same format (fast tier) so the loaders and the torchvision route are checked wit
 from __future__ import annotations
 
 import gzip
-import hashlib
 import struct
 
 import numpy as np
@@ -16,6 +15,7 @@ import torch
 
 from islp_ch10 import claims, data
 from islp_ch10.data import mnist as mnist_mod
+from islp_ch10.testing.fakes import register
 
 # class counts of the staged files (shared/data/README.md, verified there against the originals)
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -28,11 +28,6 @@ def write_idx_gz(path, arr: np.ndarray, magic: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(path, "wb") as fh:
         fh.write(header + arr.astype(np.uint8).tobytes())
-
-
-def register(monkeypatch, root, key) -> None:
-    sha = hashlib.sha256((root / key).read_bytes()).hexdigest()
-    monkeypatch.setitem(data.KNOWN_FILES, key, data.FileSpec((("sha256", sha),)))
 
 
 def make_mini_mnist(root, monkeypatch, n_train=12, n_test=5, seed=0):

@@ -1,54 +1,15 @@
-"""Reliability: offline, reproducible, parallel-safe.  (Data integrity faults: test_data_integrity.py.)"""
+"""Reliability: offline, reproducible, parallel-safe.  (Data integrity faults: test_data_integrity.py;
+the network guard and the suite's plugin: test_plugin.py.)"""
 
 from __future__ import annotations
 
 import socket
+import tempfile
 
 import pytest
 import torch
 
-import conftest
 from islp_ch10.training import TrainConfig, fit
-
-
-@pytest.fixture
-def tripwire(monkeypatch):
-    """Replace the real connect behind the guard: if the guard let a call through, we would know,
-    and no packet would leave the machine either way."""
-    reached = []
-
-    def fake(self, address):
-        reached.append(address)
-        return 0
-
-    monkeypatch.setattr(socket.socket, "_islp_real_connect", fake)
-    monkeypatch.setattr(socket.socket, "_islp_real_connect_ex", fake)
-    monkeypatch.setattr(conftest, "NETWORK_ATTEMPTS", [])
-    return reached
-
-
-def test_network_guard_is_installed():
-    assert getattr(socket.socket, "_islp_guarded", False), "conftest did not install the socket guard"
-
-
-@pytest.mark.parametrize("address", [("93.184.216.34", 443), ("2606:2800:220:1::", 80, 0, 0), ("pypi.org", 443)])
-def test_network_guard_blocks_non_loopback(tripwire, address):
-    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        with pytest.raises(conftest.NetworkBlocked, match="must not use the network"):
-            s.connect(address)
-        with pytest.raises(conftest.NetworkBlocked):
-            s.connect_ex(address)
-    assert tripwire == [], "the guard passed a non-loopback connect to the real socket"
-    conftest.NETWORK_ATTEMPTS.clear()  # recorded attempts would fail the session: these were ours
-
-
-@pytest.mark.parametrize("address", [("127.0.0.1", 9), ("localhost", 9), ("::1", 9, 0, 0)])
-def test_network_guard_lets_loopback_through(tripwire, address):
-    family = socket.AF_INET6 if address[0] == "::1" else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.connect(address)
-    assert tripwire == [address]
 
 
 def test_loopback_really_connects():
@@ -63,8 +24,9 @@ def test_loopback_really_connects():
             conn.close()
 
 
-def test_unnamed_log_dirs_are_unique_per_fit():
+def test_unnamed_log_dirs_are_unique_per_fit(tmp_path, monkeypatch):
     """Parallel workers never share a log folder: a fit without log_dir gets its own temporary one."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # whatever fit leaves stays in tmp_path
     x, y = torch.randn(64, 4), torch.randn(64)
     net = lambda: torch.nn.Sequential(torch.nn.Linear(4, 1), torch.nn.Flatten(0))  # noqa: E731
     dirs = {fit(net, (x, y), (x, y), TrainConfig(task="regression", epochs=1, batch_size=32)).log_dir
