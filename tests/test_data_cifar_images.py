@@ -6,6 +6,7 @@ ten images in the real ``cifar-100-python`` pickle layout to check the reader (f
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pickle
 import tarfile
