@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--seeds", type=_parse_seeds, default=[0, 1, 2], help="default 0,1,2")
     sw.add_argument("--out", default=None, help="artifact folder (default: docs/spreads of the checkout)")
     sw.add_argument("--fresh", action="store_true", help="ignore seeds already in the artifact")
+    sw.add_argument("--accelerator", default="cpu", help="passed to Lightning (cpu or gpu; default cpu)")
     return parser
 
 
@@ -595,18 +596,19 @@ def cmd_sweep(args) -> int:
     if args.experiment not in experiments.EXPERIMENTS:
         raise UsageError(f"unknown experiment {args.experiment!r}; see `islp-ch10 reproduce --list`")
     threads = threads_from_env()
+    check_lightning(args.accelerator, "1", "auto")
     out = Path(args.out).expanduser() if args.out else sweep.SPREADS_DIR
     writable_folder(out, "artifact folder", "pass another --out", 2**20)
     check_cache()
     _apply_threads(threads)
     import torch
 
-    artifact = sweep.artifact_path(args.experiment, torch.get_num_threads(), out)
+    artifact = sweep.artifact_path(args.experiment, torch.get_num_threads(), out, args.accelerator)
     before = _runs_in(artifact)
     try:
         with InterruptGuard() as guard:
             path = sweep.run_sweep(args.experiment, args.seeds, out, resume=not args.fresh,
-                                   log=lambda msg: print(msg, flush=True))
+                                   log=lambda msg: print(msg, flush=True), accelerator=args.accelerator)
     except BaseException as exc:  # noqa: BLE001
         if guard.was_interrupt(exc):
             raise Interrupted(max(0, _runs_in(artifact) - before), str(artifact)) from exc

@@ -27,11 +27,13 @@ from pathlib import Path
 SPREADS_DIR = Path(__file__).resolve().parent.parent / "docs" / "spreads"
 
 
-def machine_tag() -> str:
-    """A short file-name-safe name for this machine's processor (or GPU), e.g. ``amd-epyc``."""
+def machine_tag(accelerator: str = "cpu") -> str:
+    """A short file-name-safe name for what trains: the processor (``amd-epyc``), or the GPU when
+    ``accelerator`` asks for one and one is present."""
     import torch
 
-    name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu_model()
+    gpu = accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
+    name = torch.cuda.get_device_name(0) if gpu else cpu_model()
     return _tag(name) or platform.machine()
 
 
@@ -62,8 +64,9 @@ def git_commit() -> str | None:
         return None
 
 
-def artifact_path(experiment: str, threads: int, out_dir: Path | None = None) -> Path:
-    return (out_dir or SPREADS_DIR) / f"{experiment}__{machine_tag()}__t{threads}.json"
+def artifact_path(experiment: str, threads: int, out_dir: Path | None = None, accelerator: str = "cpu") -> Path:
+    """``<out_dir>/<experiment>__<machine>__t<threads>.json``."""
+    return (out_dir or SPREADS_DIR) / f"{experiment}__{machine_tag(accelerator)}__t{threads}.json"
 
 
 def _write_atomic(path: Path, payload: dict) -> None:
@@ -77,8 +80,9 @@ def _write_atomic(path: Path, payload: dict) -> None:
 
 
 def run_sweep(experiment: str, seeds: list[int], out_dir: Path | None = None, resume: bool = True,
-              log=print) -> Path:
-    """Run ``experiment`` for each seed (the lab's configuration, fast path) and write its artifact."""
+              log=print, accelerator: str = "cpu") -> Path:
+    """Run ``experiment`` for each seed (the lab's configuration, fast path) on ``accelerator`` and
+    write its artifact (named after the GPU when one trains, else the CPU)."""
     import torch
 
     from islp_ch10 import experiments
@@ -86,14 +90,15 @@ def run_sweep(experiment: str, seeds: list[int], out_dir: Path | None = None, re
     from islp_ch10.report import environment
 
     threads = torch.get_num_threads()
-    path = artifact_path(experiment, threads, out_dir)
+    path = artifact_path(experiment, threads, out_dir, accelerator)
     payload = json.loads(path.read_text()) if (resume and path.exists()) else None
     if payload is None:
         payload = {"experiment": experiment, "runs": []}
     payload.update({
         "command": "islp-ch10 sweep " + " ".join(sys.argv[2:]) if sys.argv and "sweep" in sys.argv
                    else f"islp-ch10 sweep {experiment} --seeds {','.join(map(str, seeds))}",
-        "machine": {"cpu": cpu_model(), "tag": machine_tag(), "torch_threads": threads,
+        "machine": {"cpu": cpu_model(), "tag": machine_tag(accelerator), "torch_threads": threads,
+                    "accelerator": accelerator,
                     "cuda": environment().get("cuda")},
         "versions": {k: v for k, v in environment().items()
                      if k in ("python", "torch", "numpy", "pytorch_lightning", "torchmetrics", "sklearn", "ISLP")},
@@ -105,7 +110,7 @@ def run_sweep(experiment: str, seeds: list[int], out_dir: Path | None = None, re
             log(f"{experiment} seed {seed}: already in {path.name}, skipped")
             continue
         t0 = time.perf_counter()
-        ms = experiments.run(experiment, RunSettings(seed=seed))
+        ms = experiments.run(experiment, RunSettings(seed=seed, accelerator=accelerator))
         for m in ms:
             payload["runs"].append({
                 "seed": seed, "claim": m.claim, "part": m.part, "metric": m.metric, "value": m.value, "raw": m.raw,
