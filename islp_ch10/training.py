@@ -11,8 +11,11 @@ Two ways to fit the same model with the same configuration, both on a Lightning 
 ``path="fast"``  :class:`FastModule`: Lightning drives whole *epochs*.  Its loaders
                  (:class:`EpochLoader`) hand the Trainer one item per epoch, the iterator over that
                  epoch's minibatches, and the module's ``training_step`` runs the minibatches with
-                 manual optimisation (``manual_backward``, so DDP still synchronises gradients).
-                 Predictions are kept and scored once per epoch over the whole set.  The loaders
+                 manual optimisation (plain torch calls on one device, ``manual_backward`` under
+                 DDP so that gradients are all-reduced).  Predictions are kept and scored once
+                 per epoch over the whole set.  Callbacks get the epoch-level hooks (not the
+                 per-batch ones) and the Trainer's ``optimizers``, ``train_dataloader``,
+                 ``max_epochs``, ``callback_metrics`` as on the book's path.  The loaders
                  are ordinary ``DataLoader`` s with ``shuffle=True`` and ``batch_size`` as the
                  lab's, so their ``RandomSampler`` draws from the global RNG exactly as the book's
                  path does: with the same seed both paths see the same minibatches in the same
