@@ -1,16 +1,18 @@
-"""Machine state and paired-benchmark ratios for ``benchmarks/``.
+"""Machine state and same-run time ratios for ``benchmarks/``.
 
 Timings are only comparable between runs on the same software and hardware, so every
-benchmark JSON carries :func:`machine_state` (torch, torchvision, Lightning, CUDA and cuDNN
-versions, thread count, GPU name) through ``pytest_benchmark_update_machine_info``.
+benchmark JSON carries :func:`machine_state` (:func:`islp_ch10.report.environment`, plus the
+CUDA/cuDNN build, interop threads, the cores this process may use and the thread variables)
+through ``pytest_benchmark_update_machine_info``.
 
-Some benchmark groups hold two implementations of the same computation, a slow one and a
-fast one (the numpy reference against ``torch.nn.functional.conv2d``, a Python loop of
-``nn.LSTMCell`` against the fused ``nn.LSTM``, the book's ISLP training path against the fast
-path).  Each such benchmark records ``extra_info["variant"]`` and ``extra_info["device"]``;
-:data:`PAIRED_GROUPS` says which variant is the slow one, and :func:`ratios` turns a run's
-benchmarks into ``slow / fast`` time ratios.  No benchmark asserts a time: the ratios are
-measurements, reported in the terminal and stored in the JSON.
+Some benchmark groups hold several implementations of the same computation (the numpy
+reference against ``torch.nn.functional.conv2d``, a Python loop of ``nn.LSTMCell`` against the
+fused ``nn.LSTM``, the book's ISLP training path, the fast path and a plain torch loop).  Each
+such benchmark records ``extra_info["variant"]`` and ``extra_info["device"]``, and where one
+group covers several cases (the model families of ``train-epoch-paths``) ``extra_info["case"]``;
+:data:`PAIRED_GROUPS` says which variants are divided, and :func:`ratios` turns a run's
+benchmarks into those time ratios.  No benchmark asserts a time: the ratios are measurements,
+reported in the terminal and stored in the JSON.
 """
 
 from __future__ import annotations
@@ -21,20 +23,12 @@ from typing import Any, Iterable, Mapping
 
 __all__ = ["PAIRED_GROUPS", "machine_state", "device_name", "ratios", "format_ratios", "synchronize"]
 
-# group -> (slow variant, fast variant); the ratio reported is time(slow) / time(fast).
-PAIRED_GROUPS: dict[str, tuple[str, str]] = {
-    "conv-numpy-vs-torch": ("numpy", "torch"),
-    "lstm-loop-vs-fused": ("loop", "fused"),
-    "train-epoch-islp-vs-fast": ("islp", "fast"),
+# group -> the (numerator, denominator) variant pairs whose time ratio is reported.
+PAIRED_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "conv-numpy-vs-torch": (("numpy", "torch"),),
+    "lstm-loop-vs-fused": (("loop", "fused"),),
+    "train-epoch-paths": (("fast", "plain"), ("islp", "fast")),
 }
-
-
-def _version(module_name: str) -> str:
-    try:
-        module = __import__(module_name)
-    except ImportError:
-        return "not installed"
-    return str(getattr(module, "__version__", "unknown"))
 
 
 def device_name(device: str = "cpu") -> str:
@@ -59,35 +53,32 @@ def cpu_name() -> str:
 
 
 def machine_state() -> dict[str, Any]:
-    """What a timing depends on besides the code: library versions, threads, accelerator.
+    """What a timing depends on besides the code: :func:`islp_ch10.report.environment` and more.
 
-    Keys: ``torch``, ``torchvision``, ``pytorch_lightning``, ``torchmetrics``, ``numpy``,
-    ``cuda`` (the CUDA version torch was built with, or ``"none"``), ``cudnn`` (cuDNN version or
-    ``"none"``), ``cuda_available``, ``gpu`` (the device name, or ``"none"``), ``gpu_count``,
-    ``torch_num_threads``, ``torch_num_interop_threads``, ``cpu``, ``cpu_count`` and the
-    thread-count environment variables that were set (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``,
-    ``ISLP_CH10_THREADS``).
+    The report's environment (python, versions of torch / Lightning / torchvision / torchmetrics /
+    scikit-learn / ISLP, ``torch_threads``, ``cpus``, ``cuda`` = GPU name or ``None``), plus
+    ``cpu`` (the processor's brand string), ``cores_available`` (``os.sched_getaffinity``),
+    ``torch_interop_threads``, ``cuda_build`` and ``cudnn`` (``"none"`` without them),
+    ``gpu_count``, and the thread variables that are set (``OMP_NUM_THREADS``,
+    ``MKL_NUM_THREADS``, ``ISLP_CH10_THREADS``).
     """
     import torch
 
-    cuda_available = torch.cuda.is_available()
+    from islp_ch10.report import environment
+    from islp_ch10.threads import available_cores
+
+    state: dict[str, Any] = dict(environment())
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    state: dict[str, Any] = {
-        "torch": torch.__version__,
-        "torchvision": _version("torchvision"),
-        "pytorch_lightning": _version("pytorch_lightning"),
-        "torchmetrics": _version("torchmetrics"),
-        "numpy": _version("numpy"),
-        "cuda": torch.version.cuda or "none",
-        "cudnn": str(cudnn) if cudnn else "none",
-        "cuda_available": cuda_available,
-        "gpu": torch.cuda.get_device_name(0) if cuda_available else "none",
-        "gpu_count": torch.cuda.device_count() if cuda_available else 0,
-        "torch_num_threads": torch.get_num_threads(),
-        "torch_num_interop_threads": torch.get_num_interop_threads(),
+    extra = {
         "cpu": cpu_name(),
-        "cpu_count": os.cpu_count(),
+        "cores_available": available_cores(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "cuda_build": torch.version.cuda or "none",
+        "cudnn": str(cudnn) if cudnn else "none",
+        "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
     }
+    for key, value in extra.items():
+        state.setdefault(key, value)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ISLP_CH10_THREADS"):
         if var in os.environ:
             state[var] = os.environ[var]
@@ -109,57 +100,48 @@ def _stat(bench: Mapping[str, Any], key: str) -> float | None:
 
 
 def ratios(benchmarks: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """``slow / fast`` ratios of the paired groups in a run.
+    """The time ratios of :data:`PAIRED_GROUPS` in one run.
 
     ``benchmarks`` are pytest-benchmark's JSON records (dicts with ``group``, ``name``,
-    ``extra_info`` and ``stats``).  Records pair up by group and ``extra_info["device"]``; a
-    pair with one side missing (skipped, failed, or not selected) yields nothing.  The result is
-    keyed ``"<group>[<device>]"`` and gives both benchmark names, ``min`` and ``median`` times
-    and ``ratio_min`` / ``ratio_median``.  If the fast record's ``extra_info`` holds
-    ``fit_wall_time_min`` (the training benchmarks' ``trainer.fit`` time alone) on both sides,
-    ``ratio_fit_only`` is added too.
+    ``extra_info`` and ``stats``).  Records pair up by group, ``extra_info["device"]`` and
+    ``extra_info["case"]`` (if any); a pair with one side missing (skipped, failed, or not
+    selected) yields nothing.  The result is keyed ``"<group>[<device>][<case>] <num>/<den>"``
+    (no ``[<case>]`` when there is none) and gives the variants, both benchmark names, their
+    ``min`` and ``median`` times and ``ratio_min`` / ``ratio_median`` = time(num) / time(den).
     """
-    sides: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
+    sides: dict[tuple[str, str, str], dict[str, Mapping[str, Any]]] = {}
     for bench in benchmarks:
         group = bench.get("group")
         info = bench.get("extra_info") or {}
         if group not in PAIRED_GROUPS or "variant" not in info or _stat(bench, "min") is None:
             continue
-        sides.setdefault((group, str(info.get("device", "cpu"))), {})[info["variant"]] = bench
+        key = (group, str(info.get("device", "cpu")), str(info.get("case", "")))
+        sides.setdefault(key, {})[info["variant"]] = bench
     out: dict[str, dict[str, Any]] = {}
-    for (group, device), found in sorted(sides.items()):
-        slow_name, fast_name = PAIRED_GROUPS[group]
-        if slow_name not in found or fast_name not in found:
-            continue
-        slow, fast = found[slow_name], found[fast_name]
-        entry: dict[str, Any] = {
-            "group": group,
-            "device": device,
-            "slow": slow.get("name"),
-            "fast": fast.get("name"),
-            "slow_min_s": _stat(slow, "min"),
-            "fast_min_s": _stat(fast, "min"),
-            "slow_median_s": _stat(slow, "median"),
-            "fast_median_s": _stat(fast, "median"),
-        }
-        entry["ratio_min"] = entry["slow_min_s"] / entry["fast_min_s"]
-        entry["ratio_median"] = entry["slow_median_s"] / entry["fast_median_s"]
-        s_fit = (slow.get("extra_info") or {}).get("fit_wall_time_min")
-        f_fit = (fast.get("extra_info") or {}).get("fit_wall_time_min")
-        if s_fit and f_fit:
-            entry["ratio_fit_only"] = float(s_fit) / float(f_fit)
-        out[f"{group}[{device}]"] = entry
+    for (group, device, case), found in sorted(sides.items()):
+        for num_variant, den_variant in PAIRED_GROUPS[group]:
+            if num_variant not in found or den_variant not in found:
+                continue
+            num, den = found[num_variant], found[den_variant]
+            entry: dict[str, Any] = {
+                "group": group, "device": device, "case": case,
+                "numerator": num_variant, "denominator": den_variant,
+                "numerator_name": num.get("name"), "denominator_name": den.get("name"),
+                "numerator_min_s": _stat(num, "min"), "denominator_min_s": _stat(den, "min"),
+                "numerator_median_s": _stat(num, "median"), "denominator_median_s": _stat(den, "median"),
+            }
+            entry["ratio_min"] = entry["numerator_min_s"] / entry["denominator_min_s"]
+            entry["ratio_median"] = entry["numerator_median_s"] / entry["denominator_median_s"]
+            label = f"{group}[{device}]" + (f"[{case}]" if case else "")
+            out[f"{label} {num_variant}/{den_variant}"] = entry
     return out
 
 
 def format_ratios(table: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """One line per pair: ``ratio <group>[<device>]: slow/fast = X (min), Y (median)``."""
+    """One line per ratio: ``ratio <group>[<device>][<case>]: num/den = X (min), Y (median)``."""
     lines = []
-    for key, entry in table.items():
-        slow_name, fast_name = PAIRED_GROUPS[entry["group"]]
-        line = (f"ratio {key}: {slow_name}/{fast_name} = {entry['ratio_min']:.2f} (min), "
-                f"{entry['ratio_median']:.2f} (median)")
-        if "ratio_fit_only" in entry:
-            line += f", {entry['ratio_fit_only']:.2f} (trainer.fit only)"
-        lines.append(line)
+    for entry in table.values():
+        label = f"{entry['group']}[{entry['device']}]" + (f"[{entry['case']}]" if entry["case"] else "")
+        lines.append(f"ratio {label}: {entry['numerator']}/{entry['denominator']} = "
+                     f"{entry['ratio_min']:.2f} (min), {entry['ratio_median']:.2f} (median)")
     return lines

@@ -160,19 +160,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ----------------------------------------------------------------------------- checks before work
-def threads_from_env() -> int | None:
-    """``ISLP_CH10_THREADS`` as a positive int (None when unset or empty); anything else is a UsageError."""
-    raw = os.environ.get(THREADS_ENV, "").strip()
-    if not raw:
-        return None
+def threads_from_env():
+    """The torch thread choice (:func:`islp_ch10.threads.choose_threads`): ``ISLP_CH10_THREADS`` when
+    set, else one per core this process may run on; a bad value is a UsageError."""
+    from islp_ch10.threads import choose_threads
+
     try:
-        n = int(raw)
-    except ValueError:
-        raise UsageError(f"{THREADS_ENV}={raw!r} is not a whole number; set it to a thread count "
-                         "such as 1 or 4, or unset it") from None
-    if n < 1:
-        raise UsageError(f"{THREADS_ENV}={raw} must be at least 1; set a thread count such as 1 or 4, or unset it")
-    return n
+        return choose_threads()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def writable_folder(path: Path, what: str, hint: str, need_bytes: int = 0) -> Path:
@@ -361,11 +357,12 @@ def _selection(args) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _apply_threads(n: int | None) -> None:
-    if n is not None:
-        import torch
+def _apply_threads(choice) -> None:
+    """Set torch's thread count to the choice and say which, and why (the report records it too)."""
+    import torch
 
-        torch.set_num_threads(n)
+    torch.set_num_threads(choice.threads)
+    print(f"threads: {choice}", flush=True)
 
 
 def _save(out: Path, name: str, seed: int, records: list[dict], meta: dict) -> None:

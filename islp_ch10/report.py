@@ -46,8 +46,15 @@ def environment() -> dict:
     import numpy
     import torch
 
+    from islp_ch10.sweep import cpu_model
+    from islp_ch10.threads import choose_threads
+
+    try:
+        threads_reason = str(choose_threads())
+    except ValueError as exc:  # a bad ISLP_CH10_THREADS is refused before any run; recorded as such here
+        threads_reason = str(exc)
     info = {"python": platform.python_version(), "machine": platform.machine(),
-            "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "processor": cpu_model(), "cpus": os.cpu_count(), "threads_policy": threads_reason,
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "numpy": numpy.__version__,
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     for name in ("pytorch_lightning", "torchvision", "torchmetrics", "sklearn", "ISLP"):

@@ -1,39 +1,49 @@
 """Training the chapter's networks with Lightning: the book's path and a fast path.
 
-Two ways to fit the same model with the same configuration:
+Two ways to fit the same model with the same configuration, both on a Lightning ``Trainer``:
 
 ``path="islp"``  the lab's own workflow, through ``ISLP.torch``: ``SimpleDataModule`` over a
                  ``TensorDataset``, ``SimpleModule.regression/binary_classification/classification``,
                  ``ErrorTracker`` and ``Trainer.test``.  It proves the book's code runs on today's
-                 torch/Lightning.  Its DataLoaders index one sample at a time and collate; it
-                 also runs ``trainer.test`` with the ErrorTracker, as the lab does.
-``path="fast"``  :class:`ChapterModule` with :class:`InMemoryBatches`: the sampler yields whole
-                 index batches and the dataset slices the stored tensors once per batch.  The
-                 batches are drawn by the same ``RandomSampler`` from the same global RNG, so with
-                 the same seed both paths see the same minibatches in the same order and end with
-                 the same weights (``tests/test_10_9_lab.py`` checks this).  Lightning's per-step
-                 work dominates both paths at the lab's sizes, so the gain is modest (the
-                 ``train-epoch-islp-vs-fast`` benchmark measures it).
+                 torch/Lightning.  Lightning drives every minibatch (hooks, per-step logging of
+                 metric objects, collation of single samples), which at the lab's sizes costs
+                 more than the arithmetic.
+``path="fast"``  :class:`FastModule`: Lightning drives whole *epochs*.  Its loaders
+                 (:class:`EpochLoader`) hand the Trainer one item per epoch, the iterator over that
+                 epoch's minibatches, and the module's ``training_step`` runs the minibatches with
+                 manual optimisation (plain torch calls on one device, ``manual_backward`` under
+                 DDP so that gradients are all-reduced).  Predictions are kept and scored once
+                 per epoch over the whole set.  Callbacks get the epoch-level hooks (not the
+                 per-batch ones) and the Trainer's ``optimizers``, ``train_dataloader``,
+                 ``max_epochs``, ``callback_metrics`` as on the book's path.  The loaders
+                 are ordinary ``DataLoader`` s with ``shuffle=True`` and ``batch_size`` as the
+                 lab's, so their ``RandomSampler`` draws from the global RNG exactly as the book's
+                 path does: with the same seed both paths see the same minibatches in the same
+                 order and end with the same weights (``tests/test_10_9_lab.py``).  Its cost per
+                 step is close to a hand-written torch loop (benchmark ``train-epoch-paths``).
 
-Both return a :class:`FitResult` with the per-epoch history (from ``CSVLogger``), test metrics
-computed over the whole test set, and the wall time.  ``accelerator``, ``devices`` and
-``strategy`` go to Lightning unchanged, so the same entry points run DDP.
+Both return a :class:`FitResult` with the per-epoch history (kept in memory by
+:class:`HistoryRecorder`), test metrics computed over the whole test set, and the wall time.
+``accelerator``, ``devices`` and ``strategy`` go to Lightning unchanged, so the same entry points
+run DDP.  A fit writes files only when ``TrainConfig.log_dir`` names a folder (Lightning's CSV
+logs); otherwise whatever Lightning needs on disk lives in a temporary folder removed on exit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset, random_split
+from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
 
 TASKS = ("regression", "binary", "multiclass")
 
@@ -84,13 +94,18 @@ class TrainConfig:
             raise ValueError(f"optimizer must be 'rmsprop', 'sgd' or 'adam', got {self.optimizer!r}")
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
+        """The configured torch optimiser over ``params``."""
         cls = {"rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD, "adam": torch.optim.Adam}[self.optimizer]
         return cls(params, lr=self.lr, weight_decay=self.weight_decay)
 
 
 @dataclass
 class FitResult:
-    """What a fit leaves: the trained model, per-epoch history, whole-test-set metrics, timings."""
+    """What a fit leaves: the trained model, per-epoch history, whole-test-set metrics, timings.
+
+    ``history`` has one dict per epoch with ``epoch`` (from 0) and the ``train_*`` / ``valid_*``
+    figures of that epoch; ``log_dir`` is the CSV log folder, or ``None`` when none was asked for.
+    """
 
     model: nn.Module
     history: list[dict[str, float]]
@@ -104,12 +119,13 @@ class FitResult:
 
 # ----------------------------------------------------------------------------- losses & metrics
 def make_loss(task: str) -> nn.Module:
+    """The lab's loss per task: MSE, binary cross-entropy on logits, cross-entropy."""
     return {"regression": nn.MSELoss(), "binary": nn.BCEWithLogitsLoss(),
             "multiclass": nn.CrossEntropyLoss()}[task]
 
 
 def make_metrics(task: str, num_classes: int | None = None) -> dict[str, Any]:
-    """The lab's metric per task: MAE and R^2 for regression, accuracy for classification."""
+    """The lab's metric objects per task (for ``SimpleModule``): MAE and R^2, or accuracy."""
     import torchmetrics as tm
 
     if task == "regression":
@@ -119,8 +135,22 @@ def make_metrics(task: str, num_classes: int | None = None) -> dict[str, Any]:
     return {"accuracy": tm.Accuracy(task="multiclass", num_classes=num_classes)}
 
 
-def _metric_target(task: str, y: torch.Tensor) -> torch.Tensor:
-    return y.int() if task == "binary" else y
+def scores(task: str, pred: torch.Tensor, target: torch.Tensor, num_classes: int | None = None) -> dict[str, float]:
+    """Loss and the lab's metrics (those of :func:`make_metrics`) of ``pred`` against ``target``.
+
+    Computed once over the whole set given, never as an average of batch figures.
+    """
+    from torchmetrics import functional as tmf
+
+    out = {"loss": float(make_loss(task)(pred, target))}
+    if task == "regression":
+        out["mae"] = float(tmf.mean_absolute_error(pred, target))
+        out["r2"] = float(tmf.r2_score(pred, target))
+    elif task == "binary":
+        out["accuracy"] = float(tmf.accuracy(pred, target.int(), task="binary"))
+    else:
+        out["accuracy"] = float(tmf.accuracy(pred, target, task="multiclass", num_classes=num_classes))
+    return out
 
 
 @torch.no_grad()
@@ -142,11 +172,7 @@ def evaluate(model: nn.Module, x, y: torch.Tensor, task: str,
         targets.append(y[i:i + batch_size])
     model.train(was_training)
     model.to(home)
-    pred, target = torch.cat(preds), torch.cat(targets)
-    out = {"loss": float(make_loss(task)(pred, target))}
-    for name, metric in make_metrics(task, num_classes).items():
-        out[name] = float(metric(pred, _metric_target(task, target)))
-    return out
+    return scores(task, torch.cat(preds), torch.cat(targets), num_classes)
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -157,9 +183,49 @@ def _as_tensor(x) -> torch.Tensor:
     return torch.as_tensor(x)
 
 
-# ----------------------------------------------------------------------------- fast path data
+# ----------------------------------------------------------------------------- input checks
+def _first_non_finite(a) -> tuple[int, int, tuple[int, ...], float, int] | None:
+    """``(row, column, position in the row, value, count)`` of the first non-finite entry, or None.
+
+    Rows are the first axis; the column counts through the rest of a row in C order (for a
+    ``(1, 28, 28)`` image, ``position`` gives the index in each axis).
+    """
+    if hasattr(a, "tocoo"):  # scipy sparse: only stored entries can be non-finite
+        if np.isfinite(a.data).all():
+            return None
+        coo = a.tocoo()
+        bad = ~np.isfinite(coo.data)
+        rows, cols, vals = coo.row[bad], coo.col[bad], coo.data[bad]
+        first = np.lexsort((cols, rows))[0]
+        return int(rows[first]), int(cols[first]), (int(cols[first]),), float(vals[first]), int(bad.sum())
+    t = _as_tensor(a)
+    if not (t.is_floating_point() or t.is_complex()) or t.numel() == 0:
+        return None
+    bad = ~torch.isfinite(t)
+    if not bool(bad.any()):
+        return None
+    flat = bad.reshape(t.shape[0], -1)
+    row, col = (int(i) for i in flat.nonzero()[0])
+    position = tuple(int(i) for i in np.unravel_index(col, t.shape[1:])) if t.ndim > 1 else (0,)
+    return row, col, position, float(t.reshape(t.shape[0], -1)[row, col]), int(bad.sum())
+
+
+def check_finite(x, y, what: str = "training") -> None:
+    """Raise ``ValueError`` naming the first row and column of ``x`` or ``y`` that is NaN or infinite."""
+    for name, array in (("inputs", x), ("targets", y)):
+        found = _first_non_finite(array)
+        if found is None:
+            continue
+        row, col, position, value, count = found
+        shape = tuple(array.shape[1:])
+        where = f"row {row}, column {col}" + (f" (index {position} of each {shape} row)" if len(shape) > 1 else "")
+        raise ValueError(f"{what} {name} hold {count} non-finite value(s), the first ({value}) at {where}; "
+                         "remove or impute them before fitting")
+
+
+# ----------------------------------------------------------------------------- data
 class InMemoryBatches(Dataset):
-    """A data set indexed by whole batches: ``ds[[i, j, ...]]`` slices the stored arrays once.
+    """A data set that slices its stored arrays once per minibatch (``__getitems__``).
 
     ``x`` may be a tensor or a scipy sparse matrix (rows densified per batch, so the 10,003-column
     IMDB matrix never has to be dense in memory).
@@ -173,30 +239,35 @@ class InMemoryBatches(Dataset):
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, index):
-        if isinstance(index, int):
-            index = [index]
-        idx = torch.as_tensor(index)
+    def __getitem__(self, index: int):
+        return self.__getitems__([index])
+
+    def __getitems__(self, indices: list[int]):
+        idx = torch.as_tensor(indices)
         if isinstance(self.x, torch.Tensor):
             return self.x[idx], self.y[idx]
-        return _as_tensor(self.x[np.asarray(index)]), self.y[idx]
+        return _as_tensor(self.x[np.asarray(indices)]), self.y[idx]
 
 
-def batch_loader(ds: InMemoryBatches, batch_size: int, shuffle: bool) -> DataLoader:
-    """A DataLoader whose sampler yields index lists, so each batch is one slice.
+def _whole_batch(batch):
+    """``collate_fn`` for :class:`InMemoryBatches`: the slice is the batch already."""
+    return batch
 
-    With ``shuffle`` it draws its permutation exactly as ``DataLoader(shuffle=True)`` does (a
-    ``RandomSampler`` seeded from the global torch RNG), hence the same batches as the ISLP path.
+
+class EpochLoader(DataLoader):
+    """A ``DataLoader`` that yields one item per epoch: the iterator over that epoch's minibatches.
+
+    Everything else is ``DataLoader``'s: ``batch_size``, the ``RandomSampler`` that ``shuffle=True``
+    builds (and its draw from the global RNG when the epoch starts), and Lightning's swap of the
+    sampler for a ``DistributedSampler`` under DDP.  Lightning thus runs its per-batch machinery
+    once per epoch, and :class:`FastModule` runs the minibatches.
     """
-    inner = RandomSampler(range(len(ds))) if shuffle else SequentialSampler(range(len(ds)))
-    return DataLoader(ds, sampler=BatchSampler(inner, batch_size, drop_last=False), batch_size=None)
 
+    def __iter__(self):
+        yield super().__iter__()
 
-def _eval_device(config: TrainConfig) -> torch.device:
-    """Where to evaluate after a fit: the GPU when training asked for one and one is present."""
-    if config.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
+    def __len__(self) -> int:
+        return 1 if super().__len__() > 0 else 0
 
 
 def _split_indices(n: int, validation, seed: int) -> tuple[list[int], list[int]]:
@@ -211,58 +282,163 @@ def _split_indices(n: int, validation, seed: int) -> tuple[list[int], list[int]]
     return list(train.indices), list(valid.indices)
 
 
-# ----------------------------------------------------------------------------- fast path module
-class ChapterModule(pl.LightningModule):
-    """Loss, optimiser and whole-epoch metrics for one chapter model (the fast path's module).
+def _take(x, idx):
+    return x[torch.as_tensor(idx)] if isinstance(x, torch.Tensor) else x[np.asarray(idx)]
 
-    Metrics are torchmetrics objects updated every batch and computed at epoch end, so the logged
-    validation and test figures are over the whole set (what ISLP's ErrorTracker is for), not
-    averages of batch figures.
+
+def _eval_device(config: TrainConfig) -> torch.device:
+    """Where to evaluate after a fit: the GPU when training asked for one and one is present."""
+    if config.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+# ----------------------------------------------------------------------------- fast path module
+class FastModule(pl.LightningModule):
+    """The fast path: one Lightning step per epoch, minibatches run by hand, whole-set metrics.
+
+    ``training_step`` receives the epoch's minibatch iterator (from :class:`EpochLoader`) and,
+    per minibatch, does what ``SimpleModule`` under Lightning's automatic optimisation does:
+    forward, loss, ``zero_grad``, backward, ``step``.  On one device these are the plain torch
+    calls (Lightning's per-step hooks cost more than the lab's small networks compute); with
+    several processes backward goes through ``manual_backward`` so that DDP all-reduces the
+    gradients.  ``validation_step`` scores the whole validation set.
+
+    The figures (``train_*`` / ``valid_*``: loss and the lab's metrics, see :func:`scores`) are
+    computed once per epoch over the whole set and put in ``trainer.callback_metrics``, where
+    callbacks read them, and sent to the Trainer's loggers at the end of the epoch; the module
+    does not use ``self.log``, whose bookkeeping costs milliseconds per call.
     """
 
-    def __init__(self, model: nn.Module, config: TrainConfig):
+    def __init__(self, model: nn.Module, config: TrainConfig, train: InMemoryBatches,
+                 valid: InMemoryBatches | None):
         super().__init__()
+        self.automatic_optimization = False
         self.model, self.config = model, config
         self.loss = make_loss(config.task)
-        self.metrics = nn.ModuleDict({
-            stage: nn.ModuleDict(make_metrics(config.task, config.num_classes))
-            for stage in ("train_", "valid_", "test_")
-        })
+        self.train_set, self.valid_set = train, valid
+        self.steps_done = 0
+        self._figures: dict[str, float] = {}
 
     def forward(self, x):
         return self.model(x)
 
-    def _step(self, batch, stage: str):
-        x, y = batch
-        pred = self(x)
-        loss = self.loss(pred, y)
-        self.log(f"{stage}loss", loss, on_step=False, on_epoch=True, batch_size=len(y), sync_dist=True)
-        for name, metric in self.metrics[stage].items():
-            metric.update(pred.detach(), _metric_target(self.config.task, y))
-            self.log(f"{stage}{name}", metric, on_step=False, on_epoch=True)
-        return loss
+    def train_dataloader(self):
+        return EpochLoader(self.train_set, batch_size=self.config.batch_size, shuffle=True,
+                           collate_fn=_whole_batch)
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train_")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "valid_")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test_")
+    def val_dataloader(self):
+        if self.valid_set is None:
+            return []
+        return EpochLoader(self.valid_set, batch_size=self.config.batch_size, shuffle=False,
+                           collate_fn=_whole_batch)
 
     def configure_optimizers(self):
         return self.config.make_optimizer(self.model.parameters())
 
+    def training_step(self, batches, batch_idx):
+        distributed = self.trainer.world_size > 1
+        optimizer = self.optimizers() if distributed else self.trainer.optimizers[0]
+        backward = self.manual_backward if distributed else torch.Tensor.backward
+        max_steps = self.trainer.max_steps
+        preds, targets = [], []
+        for x, y in batches:
+            x, y = x.to(self.device), y.to(self.device)
+            pred = self.model(x)
+            loss = self.loss(pred, y)
+            optimizer.zero_grad()
+            backward(loss)
+            optimizer.step()
+            preds.append(pred.detach())
+            targets.append(y)
+            self.steps_done += 1
+            if 0 <= max_steps <= self.steps_done:
+                self.trainer.should_stop = True
+                break
+        self._record("train_", preds, targets)
 
-def make_module(model: nn.Module, config: TrainConfig) -> ChapterModule:
-    """The fast path's LightningModule for ``model`` under ``config``."""
-    return ChapterModule(model, config)
+    def validation_step(self, batches, batch_idx):
+        preds, targets = [], []
+        for x, y in batches:
+            x, y = x.to(self.device), y.to(self.device)
+            preds.append(self.model(x))
+            targets.append(y)
+        self._record("valid_", preds, targets)
+
+    def on_train_epoch_end(self):
+        if self.loggers and self._figures:
+            for logger in self.loggers:
+                logger.log_metrics({"epoch": self.current_epoch, **self._figures}, step=self.current_epoch)
+        self._figures = {}
+
+    def _record(self, prefix: str, preds: list, targets: list) -> None:
+        if not preds:
+            return
+        pred, target = torch.cat(preds), torch.cat(targets)
+        if self.trainer.world_size > 1:  # every rank scores the union of the ranks' samples
+            pred = self.all_gather(pred).flatten(0, 1)
+            target = self.all_gather(target).flatten(0, 1)
+        figures = {prefix + k: v for k, v in scores(self.config.task, pred, target, self.config.num_classes).items()}
+        self._figures.update(figures)
+        self.trainer.callback_metrics.update({k: torch.tensor(v) for k, v in figures.items()})
+
+
+# ----------------------------------------------------------------------------- history
+class HistoryRecorder(pl.Callback):
+    """Keeps the per-epoch history in memory: ``epoch`` and each ``train_*`` / ``valid_*`` figure.
+
+    It reads ``trainer.callback_metrics`` at the end of every training epoch (after that epoch's
+    validation), which holds what either path logged with ``on_epoch=True``.  Under a spawning
+    strategy (``ddp_spawn``) the epochs run in worker processes; their rows come back to the
+    main process as one tensor per column in ``callback_metrics`` (``history/<column>``), which
+    Lightning's launcher returns; :meth:`history` reads them there.
+    """
+
+    PREFIX = "history/"
+
+    def __init__(self):
+        self.rows: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        row: dict[str, float] = {"epoch": trainer.current_epoch}
+        for key, value in trainer.callback_metrics.items():
+            if key.endswith("_step") or not key.startswith(("train_", "valid_")):
+                continue
+            row[key.removesuffix("_epoch")] = float(value)
+        self.rows.append(row)
+
+    def on_train_end(self, trainer, pl_module):
+        columns = dict.fromkeys(k for row in self.rows for k in row)
+        for col in columns:
+            values = [row.get(col, math.nan) for row in self.rows]
+            trainer.callback_metrics[self.PREFIX + col] = torch.tensor(values, dtype=torch.float64)
+
+    def history(self, trainer) -> list[dict[str, float]]:
+        """The rows recorded here, or those a worker process sent back through ``trainer``."""
+        if self.rows:
+            return self.rows
+        sent = {k[len(self.PREFIX):]: v.tolist() for k, v in trainer.callback_metrics.items()
+                if k.startswith(self.PREFIX)}
+        if "epoch" not in sent:
+            return []
+        rows = []
+        for i, epoch in enumerate(sent["epoch"]):
+            row = {"epoch": int(epoch)}
+            row.update({k: v[i] for k, v in sent.items() if k != "epoch" and not math.isnan(v[i])})
+            rows.append(row)
+        return rows
 
 
 # ----------------------------------------------------------------------------- trainer
-def make_trainer(config: TrainConfig, callbacks: Sequence = (), log_dir: str | None = None):
-    """A ``Trainer`` configured as the lab's (deterministic, CSV logs), with device passthrough."""
+def make_trainer(config: TrainConfig, callbacks: Sequence = (), log_dir: str | None = None,
+                 root_dir: str | None = None, sanity_check: bool = True):
+    """A ``Trainer`` configured as the lab's (deterministic), with device passthrough.
+
+    CSV logs go to ``log_dir`` when given; otherwise there is no logger.  ``root_dir`` is where
+    Lightning may put files of its own (``ddp_spawn`` passes the weights back through one).
+    ``sanity_check=False`` skips Lightning's validation dry run (it runs under ``isolate_rng``,
+    so it changes no result).
+    """
     from pytorch_lightning.loggers import CSVLogger
 
     logger = CSVLogger(log_dir, name=config.name) if log_dir else False
@@ -276,29 +452,12 @@ def make_trainer(config: TrainConfig, callbacks: Sequence = (), log_dir: str | N
         strategy=config.strategy,
         logger=logger,
         callbacks=list(callbacks),
+        default_root_dir=root_dir or log_dir,
         enable_checkpointing=False,
         enable_progress_bar=config.progress,
         enable_model_summary=False,
+        num_sanity_val_steps=2 if sanity_check else 0,
     )
-
-
-def _history(log_dir: str | None) -> list[dict[str, float]]:
-    """Per-epoch rows from CSVLogger's metrics.csv (train and valid columns merged by epoch)."""
-    if not log_dir:
-        return []
-    path = Path(log_dir) / "metrics.csv"
-    if not path.exists():
-        return []
-    import pandas as pd
-
-    frame = pd.read_csv(path)
-    if "epoch" not in frame:
-        return []
-    frame = frame.groupby("epoch").first().reset_index()
-    frame = frame.rename(columns=lambda c: c.removesuffix("_epoch"))
-    cols = [c for c in frame.columns if c.startswith(("train_", "valid_"))]
-    frame = frame.dropna(how="all", subset=cols)  # the row trainer.test() adds after the last epoch
-    return frame[["epoch", *cols]].to_dict(orient="records")
 
 
 class _quiet:
@@ -327,6 +486,26 @@ class _quiet:
         return self._cm.__exit__(*exc)
 
 
+@contextlib.contextmanager
+def _workers_tempdir(folder: str):
+    """Point spawned workers' temporary files into ``folder`` (they read ``TMPDIR`` at start).
+
+    Lightning's spawn launcher hands the weights back through ``mkdtemp()/.temp.ckpt`` and removes
+    only the file; inside the fit's own temporary folder the empty folder goes too.
+    """
+    import os
+
+    saved = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = folder
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved
+
+
 # ----------------------------------------------------------------------------- entry point
 def fit(model: nn.Module | Callable[[], nn.Module], train: tuple, test: tuple, config: TrainConfig,
         path: str = "fast", callbacks: Sequence = ()) -> FitResult:
@@ -335,8 +514,9 @@ def fit(model: nn.Module | Callable[[], nn.Module], train: tuple, test: tuple, c
     ``model`` is best given as a factory (a model class or a function): it is then built after the
     global RNG is seeded with ``config.seed``, so its initial weights are part of the seeded run
     and two calls with the same seed give bit-identical results on the CPU.  ``path`` is
-    ``"fast"`` (in-memory batches, :func:`make_module`) or ``"islp"`` (the book's ``ISLP.torch``
-    objects).
+    ``"fast"`` (:class:`FastModule`) or ``"islp"`` (the book's ``ISLP.torch`` objects).
+    ``callbacks`` are Lightning callbacks for the ``Trainer``.  Raises ``ValueError`` if x and y
+    disagree in length or hold NaN/infinite values (naming the first offending row and column).
     """
     if path not in ("fast", "islp"):
         raise ValueError(f"path must be 'fast' or 'islp', got {path!r}")
@@ -345,61 +525,48 @@ def fit(model: nn.Module | Callable[[], nn.Module], train: tuple, test: tuple, c
     if x_train.shape[0] != len(y_train) or x_test.shape[0] != len(y_test):
         raise ValueError(f"x and y disagree in length: train {x_train.shape[0]} vs {len(y_train)}, "
                          f"test {x_test.shape[0]} vs {len(y_test)}")
-    log_dir = config.log_dir or tempfile.mkdtemp(prefix="islp-ch10-logs-")
+    check_finite(x_train, y_train, "training")
+    check_finite(x_test, y_test, "test")
     seed_everything(config.seed)
     if not isinstance(model, nn.Module):
         model = model()
-    start = time.perf_counter()
-    with _quiet():
+    recorder = HistoryRecorder()
+    with contextlib.ExitStack() as stack:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="islp-ch10-fit-"))
+        root_dir = config.log_dir or scratch
+        stack.enter_context(_quiet())
+        if "spawn" in str(config.strategy):
+            stack.enter_context(_workers_tempdir(scratch))
+        start = time.perf_counter()
         if path == "fast":
-            module, dm = _fast_objects(model, config, x_train, y_train, x_test, y_test)
+            module, dm = _fast_module(model, config, x_train, y_train, x_test, y_test), None
         else:
             module, dm = _islp_objects(model, config, x_train, y_train, x_test, y_test)
             callbacks = [*callbacks, _error_tracker()]
-        trainer = make_trainer(config, callbacks, log_dir)
+        # The sanity check is the book's habit; on the fast path it would score the whole validation set once more.
+        trainer = make_trainer(config, [*callbacks, recorder], config.log_dir, root_dir, sanity_check=path == "islp")
         trainer.fit(module, datamodule=dm)
         wall = time.perf_counter() - start
         extra = {}
         if path == "islp":  # the book reads its test figures from trainer.test + ErrorTracker
             extra["islp_test"] = {k: float(v) for k, v in trainer.test(module, datamodule=dm, verbose=False)[0].items()}
+        history = recorder.history(trainer)
+        run_dir = trainer.logger.log_dir if trainer.logger else None
     model = module.model.cpu()
     test_metrics = evaluate(model, x_test, y_test, config.task, config.num_classes, device=_eval_device(config))
-    run_dir = trainer.logger.log_dir if trainer.logger else None
-    return FitResult(model=model, history=_history(run_dir), test=test_metrics, wall_time=wall,
+    return FitResult(model=model, history=history, test=test_metrics, wall_time=wall,
                      path=path, config=config, log_dir=run_dir, extra=extra)
 
 
-class InMemoryDataModule(pl.LightningDataModule):
-    """Train / validation / test :class:`InMemoryBatches` behind Lightning's DataModule interface."""
-
-    def __init__(self, train: InMemoryBatches, valid: InMemoryBatches | None, test: InMemoryBatches,
-                 batch_size: int):
-        super().__init__()
-        self.train_ds, self.valid_ds, self.test_ds, self.batch_size = train, valid, test, batch_size
-
-    def train_dataloader(self):
-        return batch_loader(self.train_ds, self.batch_size, shuffle=True)
-
-    def val_dataloader(self):
-        return batch_loader(self.valid_ds, self.batch_size, shuffle=False) if self.valid_ds is not None else []
-
-    def test_dataloader(self):
-        return batch_loader(self.test_ds, self.batch_size, shuffle=False)
-
-
-def _fast_objects(model, config, x_train, y_train, x_test, y_test):
+def _fast_module(model, config, x_train, y_train, x_test, y_test) -> FastModule:
+    """The fast path's module, its training and validation sets split as ISLP splits them."""
     if config.validation == "test":
-        train_ds, val = InMemoryBatches(x_train, y_train), InMemoryBatches(x_test, y_test)
+        train_ds, valid_ds = InMemoryBatches(x_train, y_train), InMemoryBatches(x_test, y_test)
     else:
         tr_idx, va_idx = _split_indices(len(y_train), config.validation, config.seed)
         train_ds = InMemoryBatches(_take(x_train, tr_idx), y_train[tr_idx])
-        val = InMemoryBatches(_take(x_train, va_idx), y_train[va_idx]) if va_idx else None
-    dm = InMemoryDataModule(train_ds, val, InMemoryBatches(x_test, y_test), config.batch_size)
-    return make_module(model, config), dm
-
-
-def _take(x, idx):
-    return x[torch.as_tensor(idx)] if isinstance(x, torch.Tensor) else x[np.asarray(idx)]
+        valid_ds = InMemoryBatches(_take(x_train, va_idx), y_train[va_idx]) if va_idx else None
+    return FastModule(model, config, train_ds, valid_ds)
 
 
 def _islp_objects(model, config, x_train, y_train, x_test, y_test):
@@ -425,4 +592,3 @@ def _error_tracker():
     from ISLP.torch import ErrorTracker
 
     return ErrorTracker()
-

@@ -137,8 +137,9 @@ def test_bad_seeds_are_usage_errors_and_never_empty_the_report(good_report, caps
     assert_intact(good_report, says, err)
 
 
-@pytest.mark.parametrize("value, says", [("0", "must be at least 1"), ("-2", "must be at least 1"),
-                                          ("abc", "is not a whole number")])
+@pytest.mark.parametrize("value, says", [("0", "is not a positive whole number"),
+                                          ("-2", "is not a positive whole number"),
+                                          ("abc", "is not a positive whole number")])
 def test_bad_thread_variable(good_report, capsys, monkeypatch, value, says):
     monkeypatch.setenv(cli.THREADS_ENV, value)
     code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--out", good_report[0])

@@ -1,0 +1,302 @@
+"""The training entry point: refusal of non-finite data, no files left behind, in-memory history,
+what callbacks see on both paths, the thread policy and the benchmark ratios."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+
+import numpy as np
+import pytest
+import torch
+
+from islp_ch10 import benchmarking, threads
+from islp_ch10.training import HistoryRecorder, TrainConfig, fit
+
+PATHS = ("fast", "islp")
+
+
+def _regression_data(n=120, p=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, p, generator=g)
+    y = x @ torch.randn(p, generator=g) + 0.1 * torch.randn(n, generator=g)
+    return x, y
+
+
+def _classification_data(n=150, p=8, classes=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, p, generator=g)
+    y = torch.argmax(x[:, :classes] + 0.3 * torch.randn(n, classes, generator=g), dim=1)
+    return (x[:100], y[:100]), (x[100:], y[100:])
+
+
+def _linear(p=6):
+    return lambda: torch.nn.Sequential(torch.nn.Linear(p, 1), torch.nn.Flatten(0))
+
+
+def _classifier(p=8, classes=3):
+    return lambda: torch.nn.Sequential(torch.nn.Linear(p, 8), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+                                       torch.nn.Linear(8, classes))
+
+
+# ----------------------------------------------------------------------------- non-finite data
+def _standardise(x: torch.Tensor) -> torch.Tensor:
+    """A correct pipeline step: centre and scale, leaving constant columns at zero."""
+    sd = x.std(0)
+    return (x - x.mean(0)) / torch.where(sd > 0, sd, torch.ones_like(sd))
+
+
+def _standardise_broken(x: torch.Tensor) -> torch.Tensor:
+    """The broken variant: divides by the standard deviation even when it is 0 (0/0 = NaN)."""
+    return (x - x.mean(0)) / x.std(0)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_fit_refuses_nan_from_a_broken_pipeline(path):
+    """A constant column through the broken standardiser is all NaN: fit names row 0 and that column."""
+    x, y = _regression_data()
+    x[:, 4] = 3.0  # a constant predictor, as a one-level dummy would be
+    cfg = TrainConfig(task="regression", epochs=1, batch_size=32)
+    with pytest.raises(ValueError, match=r"training inputs .* at row 0, column 4\b"):
+        fit(_linear(), (_standardise_broken(x), y), (_standardise(x), y), cfg, path=path)
+    # the correct pipeline passes the same check and trains
+    result = fit(_linear(), (_standardise(x), y), (_standardise(x), y), cfg, path=path)
+    assert math.isfinite(result.test["loss"])
+
+
+def test_fit_names_first_non_finite_target_and_image_position():
+    x, y = _regression_data()
+    y[7] = float("inf")
+    y[30] = float("nan")
+    cfg = TrainConfig(task="regression", epochs=1)
+    with pytest.raises(ValueError, match=r"training targets hold 2 non-finite value\(s\), the first \(inf\) at row 7, column 0"):
+        fit(_linear(), (x, y), (x, y), cfg)
+    images = torch.rand(20, 1, 28, 28)
+    images[3, 0, 5, 6] = float("nan")
+    labels = torch.zeros(20, dtype=torch.long)
+    cfg = TrainConfig(task="multiclass", num_classes=10, epochs=1)
+    net = lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))  # noqa: E731
+    with pytest.raises(ValueError, match=r"row 3, column 146 \(index \(0, 5, 6\)"):
+        fit(net, (images, labels), (images[:4].nan_to_num(), labels[:4]), cfg)
+
+
+def test_fit_checks_sparse_inputs_and_test_set():
+    import scipy.sparse as sp
+
+    x = sp.random(40, 30, density=0.2, format="lil", dtype=np.float32, random_state=0)
+    x[12, 9] = np.nan
+    x = x.tocsr()
+    y = torch.zeros(40)
+    cfg = TrainConfig(task="binary", epochs=1)
+    net = lambda: torch.nn.Sequential(torch.nn.Linear(30, 1), torch.nn.Flatten(0))  # noqa: E731
+    with pytest.raises(ValueError, match=r"training inputs .* at row 12, column 9"):
+        fit(net, (x, y), (x, y), cfg)
+    xt, yt = _regression_data()
+    bad = xt.clone()
+    bad[5, 2] = float("-inf")
+    with pytest.raises(ValueError, match=r"test inputs .* at row 5, column 2"):
+        fit(_linear(), (xt, yt), (bad, yt), TrainConfig(task="regression", epochs=1))
+
+
+# ----------------------------------------------------------------------------- nothing left behind
+def _entries(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    """A private system temp folder and working folder, both empty: whatever a fit leaves shows."""
+    tmp, cwd = tmp_path / "tmp", tmp_path / "cwd"
+    tmp.mkdir()
+    cwd.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    monkeypatch.chdir(cwd)
+    return tmp, cwd
+
+
+def test_leftover_check_sees_a_leaked_folder(scratch):
+    """The check below can fail: a folder made the old way (mkdtemp, never removed) shows up."""
+    tmp, cwd = scratch
+    tempfile.mkdtemp(prefix="islp-ch10-logs-")
+    assert _entries(tmp) != []
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_fit_without_log_dir_leaves_nothing(scratch, path):
+    tmp, cwd = scratch
+    train, test = _classification_data()
+    result = fit(_classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=2,
+                                                         validation=0.2), path=path)
+    assert result.log_dir is None and len(result.history) == 2
+    assert _entries(tmp) == [] and _entries(cwd) == []
+
+
+class _Boom(Exception):
+    pass
+
+
+class _FailAtFirstEpochEnd(__import__("pytorch_lightning").Callback):
+    def on_train_epoch_end(self, trainer, pl_module):
+        raise _Boom("a failure in the middle of training")
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_failed_fit_leaves_nothing(scratch, path):
+    tmp, cwd = scratch
+    train, test = _classification_data()
+    with pytest.raises(_Boom):
+        fit(_classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=2),
+            path=path, callbacks=[_FailAtFirstEpochEnd()])
+    assert _entries(tmp) == [] and _entries(cwd) == []
+
+
+def test_log_dir_when_asked_holds_the_csv(tmp_path):
+    train, test = _classification_data()
+    result = fit(_classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=2,
+                                                         log_dir=str(tmp_path)))
+    import csv
+
+    rows = list(csv.DictReader(open(f"{result.log_dir}/metrics.csv", encoding="utf-8")))
+    assert [int(float(r["epoch"])) for r in rows] == [0, 1]
+    assert float(rows[-1]["train_loss"]) == pytest.approx(result.history[-1]["train_loss"])
+
+
+# ----------------------------------------------------------------------------- history
+@pytest.mark.parametrize("path", PATHS)
+def test_history_is_per_epoch_and_whole_set(path):
+    """One row per epoch; validating on the test set, the last row's figures are the test figures
+    (both over the whole set with the final weights)."""
+    train, test = _classification_data()
+    cfg = TrainConfig(task="multiclass", num_classes=3, epochs=3, batch_size=32, validation="test")
+    result = fit(_classifier(), train, test, cfg, path=path)
+    assert [row["epoch"] for row in result.history] == [0, 1, 2]
+    assert all(set(row) == {"epoch", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy"}
+               for row in result.history)
+    last = result.history[-1]
+    assert last["valid_accuracy"] == pytest.approx(result.test["accuracy"], abs=1e-7)
+    assert last["valid_loss"] == pytest.approx(result.test["loss"], rel=1e-6)
+
+
+def test_batch_averaged_figures_are_not_whole_set():
+    """The whole-set check above can fail: averaging per-batch accuracies (uneven last batch) differs."""
+    train, test = _classification_data()
+    result = fit(_classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=1,
+                                                         validation="test"))
+    model = result.model.eval()
+    with torch.no_grad():
+        hits = (model(test[0]).argmax(1) == test[1]).float()
+    batch_means = [hits[i:i + 32].mean().item() for i in range(0, len(hits), 32)]
+    assert np.mean(batch_means) != pytest.approx(result.history[-1]["valid_accuracy"], abs=1e-7)
+
+
+def test_fast_history_matches_book_history():
+    """Same batches, same weights: the two paths' per-epoch figures agree (float rounding apart).
+
+    Except the training R^2: ``SimpleModule`` logs each batch's R^2 and Lightning averages them
+    (weighted by batch size), which for MAE, accuracy and the loss is the whole-epoch figure but
+    for R^2 is not; the fast path's is over the whole epoch.
+    """
+    x, y = _regression_data(n=160)
+    cfg = dict(task="regression", epochs=3, batch_size=32, validation=0.25)
+    runs = {path: fit(_linear(), (x, y), (x[:40], y[:40]), TrainConfig(**cfg), path=path) for path in PATHS}
+    fast, book = runs["fast"].history, runs["islp"].history
+    assert len(fast) == len(book) == 3
+    for a, b in zip(fast, book):
+        assert set(a) == set(b) == {"epoch", "train_loss", "train_mae", "train_r2", "valid_loss", "valid_mae", "valid_r2"}
+        for key in set(a) - {"train_r2"}:
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
+
+
+def test_history_travels_back_from_worker_processes():
+    """Under ddp_spawn the rows are made in a worker; callback_metrics carries them to the main process."""
+    class FakeTrainer:
+        callback_metrics: dict = {}
+
+    worker, trainer = HistoryRecorder(), FakeTrainer()
+    worker.rows = [{"epoch": 0, "train_loss": 1.5, "valid_loss": 2.0}, {"epoch": 1, "train_loss": 1.25}]
+    worker.on_train_end(trainer, None)
+    assert HistoryRecorder().history(trainer) == worker.rows
+
+
+# ----------------------------------------------------------------------------- what callbacks see
+class _Probe(__import__("pytorch_lightning").Callback):
+    def on_train_start(self, trainer, pl_module):
+        self.optimizers = list(trainer.optimizers)
+        self.batch_size = trainer.train_dataloader.batch_size
+        self.max_epochs = trainer.max_epochs
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.epochs_seen = trainer.current_epoch + 1
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_callbacks_see_the_lab_configuration(path):
+    train, test = _classification_data()
+    probe = _Probe()
+    fit(_classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=2, batch_size=16,
+                                                lr=0.003, optimizer="adam"), path=path, callbacks=[probe])
+    assert len(probe.optimizers) == 1 and isinstance(probe.optimizers[0], torch.optim.Adam)
+    assert probe.optimizers[0].defaults["lr"] == 0.003
+    assert probe.batch_size == 16 and probe.max_epochs == 2 and probe.epochs_seen == 2
+
+
+def test_max_steps_stops_both_paths_at_the_same_weights():
+    train, test = _classification_data()
+    cfg = dict(task="multiclass", num_classes=3, epochs=5, batch_size=16, max_steps=3)
+    runs = {p: fit(_classifier(), train, test, TrainConfig(**cfg), path=p) for p in PATHS}
+    a, b = runs["fast"].model.state_dict(), runs["islp"].model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    one_more = fit(_classifier(), train, test, TrainConfig(**{**cfg, "max_steps": 4})).model.state_dict()
+    assert not all(torch.equal(a[k], one_more[k]) for k in a)
+
+
+# ----------------------------------------------------------------------------- thread policy
+def test_threads_default_to_the_cores_this_process_may_use():
+    choice = threads.choose_threads({})
+    assert choice.threads == choice.cores_available == threads.available_cores()
+    assert choice.source == "affinity" and "sched_getaffinity" in choice.reason
+
+
+def test_threads_follow_the_environment_variable():
+    choice = threads.choose_threads({threads.ENV: "3"})
+    assert choice.threads == 3 and choice.source == threads.ENV and "ISLP_CH10_THREADS=3" in str(choice)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "abc", "1.5"])
+def test_threads_refuse_a_bad_variable(value):
+    with pytest.raises(ValueError, match=r"^ISLP_CH10_THREADS=.* is not a positive whole number; [^\n]*$"):
+        threads.choose_threads({threads.ENV: value})
+
+
+def test_apply_threads_sets_torch():
+    before = torch.get_num_threads()
+    try:
+        assert threads.apply_threads({threads.ENV: "1"}).threads == 1 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+# ----------------------------------------------------------------------------- benchmark ratios
+def _record(variant, seconds, case="hitters", group="train-epoch-paths"):
+    return {"group": group, "name": f"test[{variant}-{case}]", "stats": {"min": seconds, "median": 2 * seconds},
+            "extra_info": {"variant": variant, "device": "cpu", "case": case}}
+
+
+def test_ratios_divide_the_configured_pairs_per_case():
+    records = [_record("plain", 1.0), _record("fast", 1.2), _record("islp", 3.0),
+               _record("plain", 2.0, case="nyse-rnn"), _record("fast", 5.0, case="nyse-rnn")]
+    table = benchmarking.ratios(records)
+    assert table["train-epoch-paths[cpu][hitters] fast/plain"]["ratio_min"] == pytest.approx(1.2)
+    assert table["train-epoch-paths[cpu][hitters] islp/fast"]["ratio_median"] == pytest.approx(2.5)
+    assert table["train-epoch-paths[cpu][nyse-rnn] fast/plain"]["ratio_min"] == pytest.approx(2.5)
+    assert "train-epoch-paths[cpu][nyse-rnn] islp/fast" not in table  # one side missing: no ratio
+    lines = benchmarking.format_ratios(table)
+    assert "ratio train-epoch-paths[cpu][hitters]: fast/plain = 1.20 (min), 1.20 (median)" in lines
+
+
+def test_machine_state_extends_the_report_environment():
+    from islp_ch10.report import environment
+
+    state = benchmarking.machine_state()
+    assert set(environment()) <= set(state)
+    assert state["cores_available"] == threads.available_cores()
