@@ -57,7 +57,9 @@ class WiringProbe(pl.Callback):
             "weight_decay": [g["weight_decay"] for g in groups],
             "optimises_every_parameter": owned == {id(p) for p in pl_module.parameters()},
             "loss": type(pl_module.loss).__name__,
-            "batch_size": len(batch[1]),
+            # the book's path hands the callback a minibatch; the fast path one epoch's iterator over
+            # minibatches, drawn by the DataLoader whose batch_size this reads
+            "batch_size": len(batch[1]) if isinstance(batch, (tuple, list)) else trainer.train_dataloader.batch_size,
             "n_train": len(trainer.train_dataloader.dataset),
             "n_valid": _n_samples(trainer.val_dataloaders),
             "max_epochs": trainer.max_epochs,
