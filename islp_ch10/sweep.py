@@ -177,24 +177,20 @@ def import_measurements(source: Path, out_dir: Path | None = None) -> list[Path]
     return paths
 
 
-def _sig(x: float, digits: int) -> float:
-    """``x`` to ``digits`` significant digits, but never rounded left of the decimal point (so the
-    quoted figure is the artifact's value rounded to the decimals it shows)."""
-    import math
-
-    if x == 0:
-        return 0.0
-    return round(x, max(0, digits - 1 - math.floor(math.log10(abs(x)))))
+def quoted(x: float) -> float:
+    """How the catalogue quotes an artifact's figure: rounded to 4 decimals (exact figures such as
+    the Hitters least-squares MAE 259.7153 keep every digit the book's check needs)."""
+    return round(float(x), 4)
 
 
-def spread_values_line(artifact: Path, claim: str, part: str | None = None, digits: int = 4) -> str:
+def spread_values_line(artifact: Path, claim: str, part: str | None = None) -> str:
     """The catalogue's ``spread_values`` entry for one claim (or part) of an artifact, each value
-    rounded to ``digits`` significant digits: what a maintainer pastes into the claim's table."""
+    rounded by :func:`quoted` (``tools/trace_spreads.py`` writes them all into the catalogue)."""
     data = json.loads(Path(artifact).read_text())
     runs = sorted((r for r in data["runs"] if r["claim"] == claim and r.get("part") == part), key=lambda r: r["seed"])
     if not runs:
         raise ValueError(f"{artifact}: no run of {claim} [{part}]")
-    values = ", ".join(f"{_sig(r['value'], digits)!r}" for r in runs)
+    values = ", ".join(f"{quoted(r['value'])!r}" for r in runs)
     seeds = ", ".join(str(r["seed"]) for r in runs)
     return f'"{Path(artifact).stem}" = {{ seeds = [{seeds}], values = [{values}] }}'
 
