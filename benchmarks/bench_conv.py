@@ -73,8 +73,10 @@ def _tol(device: str) -> dict:
 def _relative_error(value: torch.Tensor, reference: torch.Tensor) -> float:
     """``||value - reference|| / ||reference||`` (Frobenius), in float64 on the CPU."""
     reference = reference.cpu().double()
-    return float(torch.linalg.vector_norm(value.cpu().double() - reference)
-                 / torch.linalg.vector_norm(reference).clamp_min(1e-300))
+    return float(
+        torch.linalg.vector_norm(value.cpu().double() - reference)
+        / torch.linalg.vector_norm(reference).clamp_min(1e-300)
+    )
 
 
 # Each round is 1 to 200 ms on two CPU cores: a few warm-up calls, then about a second.
@@ -83,8 +85,10 @@ TIMING = dict(min_rounds=5, max_time=1.0, warmup=True, warmup_iterations=2)
 
 def _blocks(kind: str):
     """The four blocks as parameters, each carrying its benchmark group ``conv-block<i>-<kind>``."""
-    return [pytest.param(i, id=f"block{i}", marks=pytest.mark.benchmark(group=f"conv-block{i}-{kind}", **TIMING))
-            for i in sorted(BLOCKS)]
+    return [
+        pytest.param(i, id=f"block{i}", marks=pytest.mark.benchmark(group=f"conv-block{i}-{kind}", **TIMING))
+        for i in sorted(BLOCKS)
+    ]
 
 
 @pytest.mark.parametrize("device", cpu_and_cuda())
@@ -92,8 +96,14 @@ def _blocks(kind: str):
 def test_block_forward(benchmark, describe, index, device):
     """One ``BuildingBlock`` of ``CIFARCNN``, forward under ``no_grad``, batch 128."""
     block, x = _block(index, device), _input(index, device)
-    describe(device, dtype="float32", batch=BATCH, input_shape=BLOCKS[index][0],
-             output_shape=BLOCKS[index][1], block=f"CIFARCNN.conv[{index - 1}]")
+    describe(
+        device,
+        dtype="float32",
+        batch=BATCH,
+        input_shape=BLOCKS[index][0],
+        output_shape=BLOCKS[index][1],
+        block=f"CIFARCNN.conv[{index - 1}]",
+    )
 
     def forward():
         with torch.no_grad():
@@ -118,9 +128,15 @@ def test_block_forward_backward(benchmark, describe, index, device):
     g = torch.Generator().manual_seed(200 + index)
     upstream = torch.randn((BATCH, *BLOCKS[index][1]), generator=g).to(device)
     x.requires_grad_(True)
-    describe(device, dtype="float32", batch=BATCH, input_shape=BLOCKS[index][0],
-             output_shape=BLOCKS[index][1], block=f"CIFARCNN.conv[{index - 1}]",
-             backward="out.backward(fixed random upstream gradient); grads zeroed each round")
+    describe(
+        device,
+        dtype="float32",
+        batch=BATCH,
+        input_shape=BLOCKS[index][0],
+        output_shape=BLOCKS[index][1],
+        block=f"CIFARCNN.conv[{index - 1}]",
+        backward="out.backward(fixed random upstream gradient); grads zeroed each round",
+    )
 
     def forward_backward():
         block.zero_grad(set_to_none=True)
@@ -136,8 +152,10 @@ def test_block_forward_backward(benchmark, describe, index, device):
     ref_block = _cpu64(block)
     ref_x = x.detach().cpu().double().requires_grad_(True)
     ref_block(ref_x).backward(upstream.cpu().double())
-    grads = [(f"{name}.grad", p.grad, ref_p.grad)
-             for (name, p), (_, ref_p) in zip(block.named_parameters(), ref_block.named_parameters())]
+    grads = [
+        (f"{name}.grad", p.grad, ref_p.grad)
+        for (name, p), (_, ref_p) in zip(block.named_parameters(), ref_block.named_parameters())
+    ]
     for what, grad, ref in [*grads, ("input.grad", x.grad, ref_x.grad)]:
         assert grad is not None, f"block{index}: no gradient reached {what}"
         assert torch.isfinite(grad).all(), f"block{index}: non-finite {what}"
@@ -166,16 +184,22 @@ def _out_shape():
     return (s["batch"], s["filters"], s["height"] - k + 1, s["width"] - k + 1)
 
 
-@pytest.mark.benchmark(group="conv-numpy-vs-torch", min_rounds=3, max_time=1.0, warmup=True,
-                       warmup_iterations=1)
+@pytest.mark.benchmark(group="conv-numpy-vs-torch", min_rounds=3, max_time=1.0, warmup=True, warmup_iterations=1)
 @pytest.mark.parametrize("variant", ["numpy", "torch"])
 def test_conv_numpy_vs_torch(benchmark, describe, variant):
     """Same operands, same 'valid' cross-correlation; CPU only (the reference is numpy)."""
     x, w, b = _reference_operands()
-    describe("cpu", variant=variant, dtype="float32", input_shape=x.shape, weight_shape=w.shape,
-             output_shape=_out_shape(), padding="valid",
-             reference="islp_ch10.reference.conv.conv2d_multichannel, one image at a time",
-             note="CPU-affordable shape chosen for the numpy loop; torch side is F.conv2d on the same operands")
+    describe(
+        "cpu",
+        variant=variant,
+        dtype="float32",
+        input_shape=x.shape,
+        weight_shape=w.shape,
+        output_shape=_out_shape(),
+        padding="valid",
+        reference="islp_ch10.reference.conv.conv2d_multichannel, one image at a time",
+        note="CPU-affordable shape chosen for the numpy loop; torch side is F.conv2d on the same operands",
+    )
     tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
 
     def run_numpy():

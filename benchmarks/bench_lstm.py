@@ -139,8 +139,9 @@ def test_nyse_rnn_forward(benchmark, describe, device):
     _same_on_cpu(model, x, out, device)
     # Independently: the book's recurrence A_l = tanh(W [1; X_l] + U A_{l-1}), O_L = B [1; A_L].
     numpy = {name: p.detach().cpu().numpy() for name, p in model.named_parameters()}
-    W, U = rnn_reference.book_params_from_torch(numpy["rnn.weight_ih_l0"], numpy["rnn.weight_hh_l0"],
-                                                numpy["rnn.bias_ih_l0"], numpy["rnn.bias_hh_l0"])
+    W, U = rnn_reference.book_params_from_torch(
+        numpy["rnn.weight_ih_l0"], numpy["rnn.weight_hh_l0"], numpy["rnn.bias_ih_l0"], numpy["rnn.bias_hh_l0"]
+    )
     B = rnn_reference.book_output_weights(numpy["dense.weight"], numpy["dense.bias"])
     A = rnn_reference.rnn_forward(x.cpu().numpy(), W, U)
     expected = rnn_reference.rnn_outputs(A, B)[:, -1]  # O_L for every series in the batch
@@ -215,10 +216,16 @@ def test_lstm_loop_vs_fused(benchmark, describe, full_fp32, variant, device):
     fused, cell = _lstm_pair(device)
     g = torch.Generator().manual_seed(4)
     x = torch.randn((LOOP["batch"], LOOP["length"], LOOP["input"]), generator=g).to(device)
-    describe(device, variant=variant, dtype="float32", input_shape=x.shape, **LOOP,
-             note="IMDB width (batch 300, 32 -> 32) at 100 steps instead of the lab's 500, "
-                  "to keep the Python loop affordable on the CPU; forward only, no_grad",
-             tf32="off (cudnn and matmul) so both sides compute in full float32")
+    describe(
+        device,
+        variant=variant,
+        dtype="float32",
+        input_shape=x.shape,
+        **LOOP,
+        note="IMDB width (batch 300, 32 -> 32) at 100 steps instead of the lab's 500, "
+        "to keep the Python loop affordable on the CPU; forward only, no_grad",
+        tf32="off (cudnn and matmul) so both sides compute in full float32",
+    )
 
     def run():
         with torch.no_grad():

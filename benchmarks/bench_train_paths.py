@@ -23,8 +23,8 @@ see :data:`FAMILIES` and each benchmark's ``extra_info``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -34,8 +34,17 @@ from torch import nn
 from islp_ch10 import models
 from islp_ch10.benchmarking import synchronize
 from islp_ch10.testing import cpu_and_cuda
-from islp_ch10.training import (TrainConfig, _as_tensor, _split_indices, _take, evaluate, fit, make_loss, scores,
-                                seed_everything)
+from islp_ch10.training import (
+    TrainConfig,
+    _as_tensor,
+    _split_indices,
+    _take,
+    evaluate,
+    fit,
+    make_loss,
+    scores,
+    seed_everything,
+)
 
 ROUNDS = 3
 
@@ -77,6 +86,7 @@ def _lagged(shape: tuple[int, ...]):
     def make(n: int, g: torch.Generator):
         x = torch.randn((n, *shape), generator=g)
         return x, _regression(x, g)
+
     return make
 
 
@@ -98,27 +108,62 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {
-    "hitters": Family(lambda: models.HittersNet(19), _hitters, 176, 87,
-                      dict(task="regression", epochs=50, batch_size=32, validation="test"),
-                      "Hitters' own sizes (176 train / 87 test, 19 predictors), the lab's 50 epochs"),
-    "mnist-mlr": Family(models.MNISTLogistic, _mnist_like, 12_000, 2_000,
-                        dict(task="multiclass", num_classes=10, epochs=3, batch_size=256, validation=0.2),
-                        "MNIST-shaped images, a fifth of MNIST's training set, 3 of the lab's 30 epochs"),
-    "mnist-mlp": Family(models.MNISTMLP, _mnist_like, 12_000, 2_000,
-                        dict(task="multiclass", num_classes=10, epochs=2, batch_size=256, validation=0.2),
-                        "MNIST-shaped images, a fifth of MNIST's training set, 2 of the lab's 30 epochs"),
-    "imdb-dense": Family(models.IMDBDense, _bag_of_words, 4_000, 1_000,
-                         dict(task="binary", epochs=3, batch_size=512, validation=1_000, lr=0.001),
-                         "sparse 0/1 rows over 10,003 words (2% density), 4,000 reviews, 3 epochs"),
-    "imdb-lstm": Family(models.IMDBLSTM, _tokens, 900, 300,
-                        dict(task="binary", epochs=1, batch_size=300, validation=300),
-                        "500-token reviews, a slice of 900 (2 training batches of 300), 1 epoch"),
-    "nyse-rnn": Family(models.NYSERNN, _lagged((5, 3)), 2_000, 800,
-                       dict(task="regression", epochs=10, batch_size=64, validation="test", lr=0.001),
-                       "(5 lags, 3 series), 2,000 days, 10 of the lab's 200 epochs"),
-    "nyse-nlar": Family(models.NonlinearAR, _lagged((20,)), 2_000, 800,
-                        dict(task="regression", epochs=10, batch_size=64, validation="test", lr=0.001),
-                        "20 features (lags + day of week), 2,000 days, 10 of the lab's 20 epochs"),
+    "hitters": Family(
+        lambda: models.HittersNet(19),
+        _hitters,
+        176,
+        87,
+        dict(task="regression", epochs=50, batch_size=32, validation="test"),
+        "Hitters' own sizes (176 train / 87 test, 19 predictors), the lab's 50 epochs",
+    ),
+    "mnist-mlr": Family(
+        models.MNISTLogistic,
+        _mnist_like,
+        12_000,
+        2_000,
+        dict(task="multiclass", num_classes=10, epochs=3, batch_size=256, validation=0.2),
+        "MNIST-shaped images, a fifth of MNIST's training set, 3 of the lab's 30 epochs",
+    ),
+    "mnist-mlp": Family(
+        models.MNISTMLP,
+        _mnist_like,
+        12_000,
+        2_000,
+        dict(task="multiclass", num_classes=10, epochs=2, batch_size=256, validation=0.2),
+        "MNIST-shaped images, a fifth of MNIST's training set, 2 of the lab's 30 epochs",
+    ),
+    "imdb-dense": Family(
+        models.IMDBDense,
+        _bag_of_words,
+        4_000,
+        1_000,
+        dict(task="binary", epochs=3, batch_size=512, validation=1_000, lr=0.001),
+        "sparse 0/1 rows over 10,003 words (2% density), 4,000 reviews, 3 epochs",
+    ),
+    "imdb-lstm": Family(
+        models.IMDBLSTM,
+        _tokens,
+        900,
+        300,
+        dict(task="binary", epochs=1, batch_size=300, validation=300),
+        "500-token reviews, a slice of 900 (2 training batches of 300), 1 epoch",
+    ),
+    "nyse-rnn": Family(
+        models.NYSERNN,
+        _lagged((5, 3)),
+        2_000,
+        800,
+        dict(task="regression", epochs=10, batch_size=64, validation="test", lr=0.001),
+        "(5 lags, 3 series), 2,000 days, 10 of the lab's 200 epochs",
+    ),
+    "nyse-nlar": Family(
+        models.NonlinearAR,
+        _lagged((20,)),
+        2_000,
+        800,
+        dict(task="regression", epochs=10, batch_size=64, validation="test", lr=0.001),
+        "20 features (lags + day of week), 2,000 days, 10 of the lab's 20 epochs",
+    ),
 }
 
 
@@ -132,8 +177,9 @@ def _rows(x, idx: torch.Tensor) -> torch.Tensor:
     return x[idx] if isinstance(x, torch.Tensor) else _as_tensor(x[idx.numpy()])
 
 
-def plain_fit(factory: Callable[[], nn.Module], train: tuple, test: tuple, config: TrainConfig,
-              device: str = "cpu") -> tuple[nn.Module, list[dict], dict]:
+def plain_fit(
+    factory: Callable[[], nn.Module], train: tuple, test: tuple, config: TrainConfig, device: str = "cpu"
+) -> tuple[nn.Module, list[dict], dict]:
     """The lab's training written as a plain torch loop: returns (model, history, test scores).
 
     It consumes the global RNG as the Lightning paths do, so it draws their minibatches and
@@ -162,7 +208,7 @@ def plain_fit(factory: Callable[[], nn.Module], train: tuple, test: tuple, confi
         model.train()
         preds, targets = [], []
         for start in range(0, n, batch):
-            idx = order[start:start + batch]
+            idx = order[start : start + batch]
             x, y = _rows(x_train, idx).to(device), y_train[idx].to(device)
             pred = model(x)
             loss = loss_fn(pred, y)
@@ -172,17 +218,26 @@ def plain_fit(factory: Callable[[], nn.Module], train: tuple, test: tuple, confi
             preds.append(pred.detach())
             targets.append(y)
         row = {"epoch": epoch}
-        row.update({f"train_{k}": v for k, v in scores(config.task, torch.cat(preds), torch.cat(targets),
-                                                        config.num_classes).items()})
+        row.update(
+            {
+                f"train_{k}": v
+                for k, v in scores(config.task, torch.cat(preds), torch.cat(targets), config.num_classes).items()
+            }
+        )
         if valid is not None:
             _draw()
             model.eval()
             with torch.no_grad():
                 vx, vy = valid
-                vpred = torch.cat([model(_rows(vx, torch.arange(i, min(i + batch, len(vy)))).to(device))
-                                   for i in range(0, len(vy), batch)])
-            row.update({f"valid_{k}": v for k, v in scores(config.task, vpred, vy.to(device),
-                                                            config.num_classes).items()})
+                vpred = torch.cat(
+                    [
+                        model(_rows(vx, torch.arange(i, min(i + batch, len(vy)))).to(device))
+                        for i in range(0, len(vy), batch)
+                    ]
+                )
+            row.update(
+                {f"valid_{k}": v for k, v in scores(config.task, vpred, vy.to(device), config.num_classes).items()}
+            )
         history.append(row)
     model = model.cpu()
     return model, history, evaluate(model, x_test, y_test, config.task, config.num_classes, device=device)
@@ -199,8 +254,8 @@ def family_data():
             fam = FAMILIES[name]
             g = torch.Generator().manual_seed(sorted(FAMILIES).index(name))
             x, y = fam.data(fam.n_train + fam.n_test, g)
-            train = (x[:fam.n_train], y[:fam.n_train])
-            test = (x[fam.n_train:], y[fam.n_train:])
+            train = (x[: fam.n_train], y[: fam.n_train])
+            test = (x[fam.n_train :], y[fam.n_train :])
             cache[name] = train, test
         return cache[name]
 
@@ -222,11 +277,24 @@ def test_train_epoch_paths(benchmark, describe, family_data, variant, family, de
     config = TrainConfig(**fam.config, accelerator="gpu" if device.startswith("cuda") else "cpu")
     n_valid = len(test[1]) if config.validation == "test" else len(_split_indices(fam.n_train, config.validation, 0)[1])
     n_fit = fam.n_train - (0 if config.validation == "test" else n_valid)
-    describe(device, variant=variant, case=family, model=type(fam.factory()).__name__, data=fam.note,
-             n_train=n_fit, n_valid=n_valid, n_test=fam.n_test, batch_size=config.batch_size, epochs=config.epochs,
-             steps_per_epoch=-(-n_fit // config.batch_size), optimizer=config.optimizer, lr=config.lr,
-             rounds=ROUNDS, timed="one whole fit: seed, build, train, per-epoch whole-set train/valid "
-                                  "scores, test scores (islp also runs trainer.test, as the lab does)")
+    describe(
+        device,
+        variant=variant,
+        case=family,
+        model=type(fam.factory()).__name__,
+        data=fam.note,
+        n_train=n_fit,
+        n_valid=n_valid,
+        n_test=fam.n_test,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        steps_per_epoch=-(-n_fit // config.batch_size),
+        optimizer=config.optimizer,
+        lr=config.lr,
+        rounds=ROUNDS,
+        timed="one whole fit: seed, build, train, per-epoch whole-set train/valid "
+        "scores, test scores (islp also runs trainer.test, as the lab does)",
+    )
 
     def run():
         if variant == "plain":

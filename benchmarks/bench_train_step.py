@@ -58,8 +58,9 @@ def _check_step_is_rmsprop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, d
     for name, p in model.named_parameters():
         g = grads[name]
         expected = start[name] - LR * g / (torch.sqrt((1 - ALPHA) * g * g) + EPS)
-        torch.testing.assert_close(p.detach(), expected, rtol=1e-5, atol=1e-6,
-                                   msg=lambda m, name=name: f"RMSprop step of {name}: {m}")
+        torch.testing.assert_close(
+            p.detach(), expected, rtol=1e-5, atol=1e-6, msg=lambda m, name=name: f"RMSprop step of {name}: {m}"
+        )
 
 
 @pytest.mark.benchmark(group="train-step-mnist", min_rounds=10, max_time=1.0, warmup=True, warmup_iterations=5)
@@ -68,9 +69,16 @@ def test_mnist_train_step(benchmark, describe, device):
     model, x, y = _step_objects(device)
     model.train()
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    describe(device, dtype="float32", batch=STEP_BATCH, input_shape=(1, 28, 28), classes=10,
-             optimizer=f"RMSprop(lr={LR}, alpha={ALPHA}, eps={EPS})", loss="CrossEntropyLoss",
-             step="zero_grad, forward (train mode, dropout on), loss, backward, optimizer.step")
+    describe(
+        device,
+        dtype="float32",
+        batch=STEP_BATCH,
+        input_shape=(1, 28, 28),
+        classes=10,
+        optimizer=f"RMSprop(lr={LR}, alpha={ALPHA}, eps={EPS})",
+        loss="CrossEntropyLoss",
+        step="zero_grad, forward (train mode, dropout on), loss, backward, optimizer.step",
+    )
 
     loss = benchmark(_make_step(model, x, y, device))
 

@@ -31,8 +31,7 @@ _THREADS = pytest.StashKey[str]()  # the thread policy's sentence for this run
 
 def pytest_collect_file(file_path, parent):
     # Paths named on the command line are collected by pytest's python plugin already.
-    if (file_path.suffix == ".py" and file_path.name.startswith("bench_")
-            and not parent.session.isinitpath(file_path)):
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_") and not parent.session.isinitpath(file_path):
         return pytest.Module.from_parent(parent, path=file_path)
     return None
 
@@ -47,8 +46,7 @@ def _records(config):
     session = getattr(config, "_benchmarksession", None)
     if session is None:
         return []
-    return [bench.as_dict(include_data=False) for bench in session.benchmarks
-            if bench and not bench.has_error]
+    return [bench.as_dict(include_data=False) for bench in session.benchmarks if bench and not bench.has_error]
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
@@ -56,8 +54,9 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     table = benchmarking.ratios(records)
     output_json["ratios"] = table
     # Also in the numerator's own record, so one benchmark's entry tells the whole story.
-    by_name = {(record.get("name"), str((record.get("extra_info") or {}).get("device", "cpu"))): record
-               for record in records}
+    by_name = {
+        (record.get("name"), str((record.get("extra_info") or {}).get("device", "cpu"))): record for record in records
+    }
     for entry in table.values():
         record = by_name.get((entry["numerator_name"], entry["device"]))
         if record is not None:
@@ -78,7 +77,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     state = benchmarking.machine_state()
     terminalreporter.write_line(
         f"machine: {state['cpu']}, {state['cores_available']} core(s) available, "
-        f"{state['torch_threads']} torch threads, GPU {state['cuda'] or 'none'}, torch {state['torch']}")
+        f"{state['torch_threads']} torch threads, GPU {state['cuda'] or 'none'}, torch {state['torch']}"
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import os
 import platform
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-__all__ = ["PAIRED_GROUPS", "machine_state", "device_name", "ratios", "format_ratios", "synchronize"]
+__all__ = ["PAIRED_GROUPS", "device_name", "format_ratios", "machine_state", "ratios", "synchronize"]
 
 # group -> the (numerator, denominator) variant pairs whose time ratio is reported.
 PAIRED_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -124,11 +125,17 @@ def ratios(benchmarks: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
                 continue
             num, den = found[num_variant], found[den_variant]
             entry: dict[str, Any] = {
-                "group": group, "device": device, "case": case,
-                "numerator": num_variant, "denominator": den_variant,
-                "numerator_name": num.get("name"), "denominator_name": den.get("name"),
-                "numerator_min_s": _stat(num, "min"), "denominator_min_s": _stat(den, "min"),
-                "numerator_median_s": _stat(num, "median"), "denominator_median_s": _stat(den, "median"),
+                "group": group,
+                "device": device,
+                "case": case,
+                "numerator": num_variant,
+                "denominator": den_variant,
+                "numerator_name": num.get("name"),
+                "denominator_name": den.get("name"),
+                "numerator_min_s": _stat(num, "min"),
+                "denominator_min_s": _stat(den, "min"),
+                "numerator_median_s": _stat(num, "median"),
+                "denominator_median_s": _stat(den, "median"),
             }
             entry["ratio_min"] = entry["numerator_min_s"] / entry["denominator_min_s"]
             entry["ratio_median"] = entry["numerator_median_s"] / entry["denominator_median_s"]
@@ -142,6 +149,8 @@ def format_ratios(table: Mapping[str, Mapping[str, Any]]) -> list[str]:
     lines = []
     for entry in table.values():
         label = f"{entry['group']}[{entry['device']}]" + (f"[{entry['case']}]" if entry["case"] else "")
-        lines.append(f"ratio {label}: {entry['numerator']}/{entry['denominator']} = "
-                     f"{entry['ratio_min']:.2f} (min), {entry['ratio_median']:.2f} (median)")
+        lines.append(
+            f"ratio {label}: {entry['numerator']}/{entry['denominator']} = "
+            f"{entry['ratio_min']:.2f} (min), {entry['ratio_median']:.2f} (median)"
+        )
     return lines

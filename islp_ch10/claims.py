@@ -98,13 +98,14 @@ class Claim:
 
     def spread_values(self, part: str | None = None) -> dict[str, dict[int, float]]:
         """Per-seed figures of the claim (or part) by artifact stem: ``{stem: {seed: value}}``."""
-        table = (self.parts[part] if part in self.parts else self.extra).get("spread_values", {})
+        table = (self.parts.get(part, self.extra)).get("spread_values", {})
         out = {}
         for stem, entry in table.items():
             seeds, values = entry.get("seeds", []), entry.get("values", [])
             if len(seeds) != len(values):
-                raise ValueError(f"claim {self.id} [{part}]: spread_values.{stem} has {len(seeds)} seeds "
-                                 f"but {len(values)} values")
+                raise ValueError(
+                    f"claim {self.id} [{part}]: spread_values.{stem} has {len(seeds)} seeds but {len(values)} values"
+                )
             out[stem] = dict(zip(seeds, values))
         return out
 

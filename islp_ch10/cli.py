@@ -76,7 +76,8 @@ def _parse_seeds(text: str) -> list[int]:
             seed = int(s)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{s!r} is not a whole number; give comma-separated seeds like 0,1,2") from None
+                f"{s!r} is not a whole number; give comma-separated seeds like 0,1,2"
+            ) from None
         if seed < 0:
             raise argparse.ArgumentTypeError(f"seed {seed} is negative; seeds are whole numbers >= 0")
         if seed in seeds:
@@ -88,38 +89,52 @@ def _parse_seeds(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     """The ``islp-ch10`` argument parser (exit codes in the epilog)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the traceback of a failure")
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of a failure"
+    )
     epilog = "exit codes:\n" + errors.exit_code_table()
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="islp-ch10", description=__doc__.split("\n")[0], epilog=epilog, formatter_class=fmt,
-                     parents=[common])
+    parser = _Parser(
+        prog="islp-ch10", description=__doc__.split("\n")[0], epilog=epilog, formatter_class=fmt, parents=[common]
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     kw = dict(parents=[common], epilog=epilog, formatter_class=fmt)
 
     rep = sub.add_parser("reproduce", help="run the chapter's experiments and write a report", **kw)
-    rep.add_argument("--full", action="store_true",
-                     help="every experiment the data allows (default: a quick subset, a few CPU minutes)")
+    rep.add_argument(
+        "--full",
+        action="store_true",
+        help="every experiment the data allows (default: a quick subset, a few CPU minutes)",
+    )
     rep.add_argument("--only", default=None, help="comma-separated experiment names (see --list)")
     rep.add_argument("--list", action="store_true", help="list the experiments and exit")
     rep.add_argument("--seeds", type=_parse_seeds, default=[0], help="e.g. 0,1,2 (default 0)")
-    rep.add_argument("--resume", action="store_true",
-                     help="skip experiment/seed pairs already measured in the output folder")
-    rep.add_argument("--path", choices=("fast", "islp"), default="fast",
-                     help="training path: in-memory batches (fast) or the book's ISLP.torch objects")
+    rep.add_argument(
+        "--resume", action="store_true", help="skip experiment/seed pairs already measured in the output folder"
+    )
+    rep.add_argument(
+        "--path",
+        choices=("fast", "islp"),
+        default="fast",
+        help="training path: in-memory batches (fast) or the book's ISLP.torch objects",
+    )
     rep.add_argument("--accelerator", default="cpu", help=f"Lightning accelerator: {', '.join(ACCELERATORS)}")
     rep.add_argument("--devices", default="1", help="Lightning devices: a count, GPU indices 0,1, -1 or auto")
     rep.add_argument("--strategy", default="auto", help="Lightning strategy (auto, ddp, ddp_spawn, ...)")
-    rep.add_argument("--out", default=None,
-                     help=f"output folder (default {default_reports_dir() / 'latest'})")
+    rep.add_argument("--out", default=None, help=f"output folder (default {default_reports_dir() / 'latest'})")
     rep.add_argument("--progress", action="store_true", help="show Lightning's progress bars")
 
     cl = sub.add_parser("claims", help="print the claim catalogue with each claim's status", **kw)
-    cl.add_argument("--results", default=None,
-                    help=f"results.json of a reproduce run (default {default_reports_dir() / 'latest/results.json'})")
-    cl.add_argument("--tests", default=None,
-                    help=f"outcomes written by `pytest --claims-report PATH` "
-                         f"(default {default_reports_dir() / 'claims.json'})")
+    cl.add_argument(
+        "--results",
+        default=None,
+        help=f"results.json of a reproduce run (default {default_reports_dir() / 'latest/results.json'})",
+    )
+    cl.add_argument(
+        "--tests",
+        default=None,
+        help=f"outcomes written by `pytest --claims-report PATH` (default {default_reports_dir() / 'claims.json'})",
+    )
     cl.add_argument("--section", default=None, help="only this section, e.g. 10.3")
     cl.add_argument("--width", type=int, default=None, help="line width (default: the terminal's, at most 100)")
 
@@ -129,8 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("data", help="where the data is looked for and which data sets are present", **kw)
 
-    sw = sub.add_parser("sweep", help="one experiment over seeds -> docs/spreads/ artifact (catalogue spreads)",
-                        **kw)
+    sw = sub.add_parser("sweep", help="one experiment over seeds -> docs/spreads/ artifact (catalogue spreads)", **kw)
     sw.add_argument("experiment", help="an experiment name (see `reproduce --list`)")
     sw.add_argument("--seeds", type=_parse_seeds, default=[0, 1, 2], help="default 0,1,2")
     sw.add_argument("--out", default=None, help="artifact folder (default: docs/spreads of the checkout)")
@@ -190,8 +204,10 @@ def writable_folder(path: Path, what: str, hint: str, need_bytes: int = 0) -> Pa
     if need_bytes:
         free = shutil.disk_usage(path).free
         if free < need_bytes:
-            raise StorageError(f"only {free / 2**20:.1f} MB free for {what} {path}, which needs about "
-                               f"{need_bytes / 2**20:.0f} MB; free some space or {hint}")
+            raise StorageError(
+                f"only {free / 2**20:.1f} MB free for {what} {path}, which needs about "
+                f"{need_bytes / 2**20:.0f} MB; free some space or {hint}"
+            )
     return path
 
 
@@ -215,8 +231,10 @@ def check_lightning(accelerator: str, devices: str, strategy: str):
     if acc not in ACCELERATORS:
         raise UsageError(f"--accelerator {accelerator!r} is not one of {', '.join(ACCELERATORS)}")
     if acc in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--accelerator {accelerator}: this machine has no usable CUDA GPU "
-                         "(torch.cuda.is_available() is False); use --accelerator cpu or auto")
+        raise UsageError(
+            f"--accelerator {accelerator}: this machine has no usable CUDA GPU "
+            "(torch.cuda.is_available() is False); use --accelerator cpu or auto"
+        )
     if acc == "mps" and not torch.backends.mps.is_available():
         raise UsageError("--accelerator mps: Apple's MPS backend is not available here; use --accelerator cpu")
     text = devices.strip()
@@ -245,20 +263,30 @@ def check_lightning(accelerator: str, devices: str, strategy: str):
 
     known = ["auto", "dp", *StrategyRegistry.available_strategies()]
     if strategy not in known:
-        raise UsageError(f"--strategy {strategy!r} is not a Lightning strategy; use auto, ddp, ddp_spawn, "
-                         "fsdp or another name in pytorch_lightning's StrategyRegistry")
+        raise UsageError(
+            f"--strategy {strategy!r} is not a Lightning strategy; use auto, ddp, ddp_spawn, "
+            "fsdp or another name in pytorch_lightning's StrategyRegistry"
+        )
     import pytorch_lightning as pl
 
     quiet = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     level = quiet.level
     quiet.setLevel(logging.WARNING)
     try:  # Lightning's own checks of the combination, without training anything
-        pl.Trainer(accelerator=acc, devices=parsed, strategy=strategy, logger=False, enable_checkpointing=False,
-                   enable_progress_bar=False, enable_model_summary=False)
+        pl.Trainer(
+            accelerator=acc,
+            devices=parsed,
+            strategy=strategy,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
     except Exception as exc:  # noqa: BLE001 - Lightning raises several types for a bad combination
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise UsageError(f"Lightning refuses --accelerator {accelerator} --devices {devices} "
-                         f"--strategy {strategy}: {first}") from None
+        raise UsageError(
+            f"Lightning refuses --accelerator {accelerator} --devices {devices} --strategy {strategy}: {first}"
+        ) from None
     finally:
         quiet.setLevel(level)
     return parsed
@@ -279,8 +307,9 @@ def output_lock(out: Path):
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
-            raise BusyError(f"{out} is in use by another islp-ch10 run (pid {holder}); wait for it to finish "
-                            "or pass another --out") from None
+            raise BusyError(
+                f"{out} is in use by another islp-ch10 run (pid {holder}); wait for it to finish or pass another --out"
+            ) from None
         try:
             fh.seek(0)
             fh.truncate()
@@ -334,9 +363,15 @@ def run_experiment(name: str, seed: int, args, log_dir: str | None) -> list[dict
     experiments = _experiments()
     from islp_ch10.lab_defaults import RunSettings
 
-    settings = RunSettings(seed=seed, path=args.path, accelerator=args.accelerator,
-                           devices=args.lightning_devices, strategy=args.strategy, log_dir=log_dir,
-                           progress=args.progress)
+    settings = RunSettings(
+        seed=seed,
+        path=args.path,
+        accelerator=args.accelerator,
+        devices=args.lightning_devices,
+        strategy=args.strategy,
+        log_dir=log_dir,
+        progress=args.progress,
+    )
     measurements = experiments.run(name, settings)
     for m in measurements:  # by-products the report plots but never stores (the double-descent curves)
         args.in_memory.update(m.in_memory)
@@ -374,13 +409,13 @@ def _save(out: Path, name: str, seed: int, records: list[dict], meta: dict) -> N
     except OSError as exc:
         rescue = Path(tempfile.gettempdir()) / f"islp-ch10-rescued-{name}-seed{seed}-{os.getpid()}.json"
         try:
-            rescue.write_text(json.dumps({"experiment": name, "seed": seed, "measurements": records},
-                                         default=str))
+            rescue.write_text(json.dumps({"experiment": name, "seed": seed, "measurements": records}, default=str))
             kept = f"this measurement was saved to {rescue}"
         except OSError:
             kept = "this measurement could not be saved anywhere"
-        raise StorageError(f"cannot write measurements of {name} seed {seed} "
-                           f"({errors.describe_os_error(exc)}); {kept}") from exc
+        raise StorageError(
+            f"cannot write measurements of {name} seed {seed} ({errors.describe_os_error(exc)}); {kept}"
+        ) from exc
 
 
 def cmd_reproduce(args) -> int:
@@ -402,12 +437,12 @@ def cmd_reproduce(args) -> int:
     with output_lock(out):
         done = report.measured(out) if args.resume else set()
         todo = [(n, s) for n in names for s in args.seeds if (n, s) not in done]
-        return _reproduce(args, out, names, todo, len(done & {(n, s) for n in names for s in args.seeds}),
-                          threads)
+        return _reproduce(args, out, names, todo, len(done & {(n, s) for n in names for s in args.seeds}), threads)
 
 
-def _reproduce(args, out: Path, names: list[str], todo: list[tuple[str, int]], resumed: int,
-               threads: int | None) -> int:
+def _reproduce(
+    args, out: Path, names: list[str], todo: list[tuple[str, int]], resumed: int, threads: int | None
+) -> int:
     from islp_ch10 import report
     from islp_ch10.data import DataMissing
 
@@ -433,7 +468,7 @@ def _reproduce(args, out: Path, names: list[str], todo: list[tuple[str, int]], r
                     skipped.append({"experiment": name, "reason": str(exc)})
                     missing.add(name)
                     continue
-                except BaseException as exc:  # noqa: BLE001 - sorted below, measurements so far are kept
+                except BaseException as exc:
                     if guard.was_interrupt(exc):
                         raise Interrupted(new, str(out / report.MEASUREMENTS)) from exc
                     failure = exc
@@ -451,19 +486,25 @@ def _reproduce(args, out: Path, names: list[str], todo: list[tuple[str, int]], r
         if failure is not None:
             raise failure
         if skipped:
-            raise errors.DataMissingError(f"no experiment could run, data missing for "
-                                          f"{', '.join(s['experiment'] for s in skipped)}: {skipped[0]['reason']}")
+            raise errors.DataMissingError(
+                f"no experiment could run, data missing for "
+                f"{', '.join(s['experiment'] for s in skipped)}: {skipped[0]['reason']}"
+            )
     dd = args.in_memory.get("double_descent")  # plotted when the double-descent experiment ran now
     path = report.rebuild(out, double_descent=dd, wall_time=time.perf_counter() - start, skipped=skipped)
     rows = report.summarise(report.load_measurements(out))
     failed = report.below_threshold(rows)
     if failure is not None:
         err = errors.classify(failure)
-        err.args = (f"{err} -- {new} measurement(s) of this run kept in {out / report.MEASUREMENTS}, "
-                    f"report rebuilt; fix it and rerun with --resume",)
+        err.args = (
+            f"{err} -- {new} measurement(s) of this run kept in {out / report.MEASUREMENTS}, "
+            f"report rebuilt; fix it and rerun with --resume",
+        )
         raise err from failure
-    print(f"wrote {path} and {out / 'results.json'} in {time.perf_counter() - start:.0f} s; {new} new "
-          f"measurement(s), {len(rows)} figure(s), {len(failed)} below threshold, {len(skipped)} skipped for data")
+    print(
+        f"wrote {path} and {out / 'results.json'} in {time.perf_counter() - start:.0f} s; {new} new "
+        f"measurement(s), {len(rows)} figure(s), {len(failed)} below threshold, {len(skipped)} skipped for data"
+    )
     return errors.BELOW_THRESHOLD if failed else errors.OK
 
 
@@ -505,8 +546,9 @@ def _load_json(path: Path, what: str, explicit: bool):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise errors.DataCorruptError(f"{what} {path} is not valid JSON ({exc}); it is truncated or damaged: "
-                                      "rerun the command that writes it") from None
+        raise errors.DataCorruptError(
+            f"{what} {path} is not valid JSON ({exc}); it is truncated or damaged: rerun the command that writes it"
+        ) from None
 
 
 def _num(value) -> str:
@@ -527,8 +569,10 @@ def cmd_claims(args) -> int:
     tests = _load_json(tests_path, "--tests", args.tests is not None)
     for what, value in (("--results", results), ("--tests", tests)):
         if value is not None and not isinstance(value, dict):
-            raise errors.DataCorruptError(f"{what} file holds {type(value).__name__}, not an object; "
-                                          "pass the file written by islp-ch10 reproduce / pytest --claims-report")
+            raise errors.DataCorruptError(
+                f"{what} file holds {type(value).__name__}, not an object; "
+                "pass the file written by islp-ch10 reproduce / pytest --claims-report"
+            )
     width = args.width or min(100, shutil.get_terminal_size((100, 24)).columns)
     width = max(width, 72)
     measured: dict[str, list[dict]] = {}
@@ -538,8 +582,9 @@ def cmd_claims(args) -> int:
     sections = sorted({c.section for c in catalogue.values()}, key=lambda s: tuple(map(int, s.split("."))))
     if args.section and args.section not in sections:
         raise UsageError(f"--section {args.section!r} is not a section of the catalogue; one of {', '.join(sections)}")
-    head = (f"{'claim':28s} {'kind':9s} {'tests':10s} {'book':>10s} {'threshold':>10s} {'measured':>9s} "
-            f"{'deviation':>9s}")
+    head = (
+        f"{'claim':28s} {'kind':9s} {'tests':10s} {'book':>10s} {'threshold':>10s} {'measured':>9s} {'deviation':>9s}"
+    )
     counts: dict[str, int] = {}
     indent = " " * 4
     for section in sections:
@@ -562,8 +607,10 @@ def cmd_claims(args) -> int:
             if single and isinstance(single.get("book_value"), (int, float)):
                 dev = f"{single['median'] - single['book_value']:+.3g}"
             kind = c.kind.replace("empirical", "empir.").replace("property", "prop.").replace(" ", "")
-            print(f"{c.id:28.28s} {kind:9.9s} {status:10s} {book if len(book) <= 10 else '(below)':>10s} "
-                  f"{thr:>10.10s} {med:>9s} {dev:>9s}")
+            print(
+                f"{c.id:28.28s} {kind:9.9s} {status:10s} {book if len(book) <= 10 else '(below)':>10s} "
+                f"{thr:>10.10s} {med:>9s} {dev:>9s}"
+            )
             notes = [c.statement + (" [erratum]" if c.erratum else "")]
             if len(book) > 10:
                 notes.append(f"book: {book}")
@@ -604,9 +651,15 @@ def cmd_sweep(args) -> int:
     before = _runs_in(artifact)
     try:
         with InterruptGuard() as guard:
-            path = sweep.run_sweep(args.experiment, args.seeds, out, resume=not args.fresh,
-                                   log=lambda msg: print(msg, flush=True), accelerator=args.accelerator)
-    except BaseException as exc:  # noqa: BLE001
+            path = sweep.run_sweep(
+                args.experiment,
+                args.seeds,
+                out,
+                resume=not args.fresh,
+                log=lambda msg: print(msg, flush=True),
+                accelerator=args.accelerator,
+            )
+    except BaseException as exc:
         if guard.was_interrupt(exc):
             raise Interrupted(max(0, _runs_in(artifact) - before), str(artifact)) from exc
         raise
@@ -638,8 +691,9 @@ def cmd_download(args) -> int:
                 print(f"    {path}", flush=True)
         except OSError as exc:
             if exc.errno is None:  # every mirror failed: a network problem, not a file problem
-                raise StorageError(f"{exc}; check the network connection, or copy the files by hand "
-                                   "(README 'Data')") from exc
+                raise StorageError(
+                    f"{exc}; check the network connection, or copy the files by hand (README 'Data')"
+                ) from exc
             raise
     return 0
 
@@ -649,8 +703,12 @@ def cmd_data(args) -> int:
 
     print(f"data root: {data.data_root()}  (set {data.DATA_ENV} to change)")
     print(f"cache:     {data.cache_dir()}  (set {data.CACHE_ENV} to change)")
-    for name, loader in (("mnist", data.load_mnist), ("nyse", data.load_nyse), ("hitters", data.load_hitters),
-                         ("cifar100", data.load_cifar100)):
+    for name, loader in (
+        ("mnist", data.load_mnist),
+        ("nyse", data.load_nyse),
+        ("hitters", data.load_hitters),
+        ("cifar100", data.load_cifar100),
+    ):
         try:
             loader()
             print(f"  {name:9s} present")
@@ -662,8 +720,13 @@ def cmd_data(args) -> int:
     return 0
 
 
-COMMANDS = {"reproduce": cmd_reproduce, "claims": cmd_claims, "download": cmd_download, "data": cmd_data,
-            "sweep": cmd_sweep}
+COMMANDS = {
+    "reproduce": cmd_reproduce,
+    "claims": cmd_claims,
+    "download": cmd_download,
+    "data": cmd_data,
+    "sweep": cmd_sweep,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -35,15 +35,15 @@ from islp_ch10.reference.splines import NaturalSpline
 __all__ = [
     "DoubleDescentConfig",
     "DoubleDescentResult",
-    "simulate",
-    "fit_curves",
-    "run_double_descent",
-    "peak_ratio",
-    "norm_trend",
-    "norm_ratio",
-    "spike_by_noise",
     "double_descent_figure",
+    "fit_curves",
+    "norm_ratio",
+    "norm_trend",
+    "peak_ratio",
     "plot_double_descent",
+    "run_double_descent",
+    "simulate",
+    "spike_by_noise",
 ]
 
 
@@ -52,11 +52,11 @@ class DoubleDescentConfig:
     """The numbers of the experiment (the chapter's, except where a comment says otherwise)."""
 
     n_train: int = 20
-    n_test: int = 1_000            # our choice: enough to make the test MSE's own noise small
+    n_test: int = 1_000  # our choice: enough to make the test MSE's own noise small
     noise_sd: float = 0.3
     interval: tuple[float, float] = (-5.0, 5.0)
     dfs: tuple[int, ...] = tuple(range(2, 51))
-    ridge_lambda: float = 1.0      # penalty on ||coef||^2, i.e. on the curve's mean square on [-5, 5]
+    ridge_lambda: float = 1.0  # penalty on ||coef||^2, i.e. on the curve's mean square on [-5, 5]
     seeds: tuple[int, ...] = tuple(range(9))
 
 
@@ -69,7 +69,7 @@ class DoubleDescentResult:
     test_error: np.ndarray
     ridge_train_error: np.ndarray
     ridge_test_error: np.ndarray
-    coef_norm: np.ndarray          # ||pinv(B) y||, the Euclidean norm of the minimum-norm coefficients
+    coef_norm: np.ndarray  # ||pinv(B) y||, the Euclidean norm of the minimum-norm coefficients
     dfs: np.ndarray = field(init=False)
 
     def __post_init__(self):
@@ -101,8 +101,7 @@ def simulate(seed: int, config: DoubleDescentConfig = DoubleDescentConfig()):
     return x, y, x_test, y_test
 
 
-def fit_curves(x, y, x_test, y_test, config: DoubleDescentConfig = DoubleDescentConfig(),
-               solver=min_norm_lstsq):
+def fit_curves(x, y, x_test, y_test, config: DoubleDescentConfig = DoubleDescentConfig(), solver=min_norm_lstsq):
     """For every d: train and test MSE of the min-norm and of the ridge fit, and the min-norm
     coefficients' Euclidean norm: a ``(5, len(dfs))`` array in :class:`DoubleDescentResult`'s order.
 
@@ -112,7 +111,7 @@ def fit_curves(x, y, x_test, y_test, config: DoubleDescentConfig = DoubleDescent
     out = np.empty((5, len(config.dfs)))
     for j, d in enumerate(config.dfs):
         spline = NaturalSpline.fit(x, d, interval=config.interval)
-        B, B_test = spline.basis(x), spline.basis(x_test)               # (n, d), (n_test, d)
+        B, B_test = spline.basis(x), spline.basis(x_test)  # (n, d), (n_test, d)
         min_norm = solver(B, y)
         for k, coef in enumerate((min_norm, ridge(B, y, config.ridge_lambda))):
             out[2 * k, j] = np.mean((y - B @ coef) ** 2)
@@ -133,8 +132,9 @@ def _single_threaded_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def run_double_descent(config: DoubleDescentConfig = DoubleDescentConfig(), *, simulator=None,
-                       solver=min_norm_lstsq) -> DoubleDescentResult:
+def run_double_descent(
+    config: DoubleDescentConfig = DoubleDescentConfig(), *, simulator=None, solver=min_norm_lstsq
+) -> DoubleDescentResult:
     """The experiment over ``config.seeds``.
 
     ``simulator(seed, config)`` (default :func:`simulate`) and ``solver`` are there so a test can
@@ -142,13 +142,13 @@ def run_double_descent(config: DoubleDescentConfig = DoubleDescentConfig(), *, s
     """
     simulator = simulate if simulator is None else simulator
     with _single_threaded_blas():
-        per_seed = np.stack([fit_curves(*simulator(s, config), config, solver=solver)
-                             for s in config.seeds])                                      # (S, 5, D)
+        per_seed = np.stack(
+            [fit_curves(*simulator(s, config), config, solver=solver) for s in config.seeds]
+        )  # (S, 5, D)
     return DoubleDescentResult(config, *(per_seed[:, i] for i in range(5)))
 
 
-def peak_ratio(curve: np.ndarray, dfs, window: tuple[int, int] = (18, 22),
-               below: int = 8, above: int = 40) -> float:
+def peak_ratio(curve: np.ndarray, dfs, window: tuple[int, int] = (18, 22), below: int = 8, above: int = 40) -> float:
     """``max(curve over d in window) / max(curve(below), curve(above))``.
 
     The criterion for an interpolation peak, fixed before looking at the ridge curve:
@@ -181,8 +181,9 @@ def norm_ratio(result: DoubleDescentResult, high: int) -> float:
     return float(med[result.index(result.config.n_train)] / med[result.index(high)])
 
 
-def spike_by_noise(noise_sds, config: DoubleDescentConfig = DoubleDescentConfig(), d: int | None = None,
-                   simulator=None) -> np.ndarray:
+def spike_by_noise(
+    noise_sds, config: DoubleDescentConfig = DoubleDescentConfig(), d: int | None = None, simulator=None
+) -> np.ndarray:
     """For each noise sd: the median over ``config.seeds`` of the minimum-norm fit's test MSE at
     ``d`` (default ``n_train``, the interpolation threshold) minus the irreducible ``sd^2``,
     i.e. the part of the test error the interpolating fit itself adds."""
@@ -192,7 +193,7 @@ def spike_by_noise(noise_sds, config: DoubleDescentConfig = DoubleDescentConfig(
     out = []
     for sd in noise_sds:
         cfg = dataclasses.replace(config, noise_sd=float(sd), dfs=(d,))
-        out.append(run_double_descent(cfg, simulator=simulator).median("test_error")[0] - sd ** 2)
+        out.append(run_double_descent(cfg, simulator=simulator).median("test_error")[0] - sd**2)
     return np.array(out)
 
 
@@ -209,11 +210,12 @@ def double_descent_figure(result: DoubleDescentResult):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
-    panels = (("train_error", "ridge_train_error", "training error"),
-              ("test_error", "ridge_test_error", "test error"))
+    panels = (("train_error", "ridge_train_error", "training error"), ("test_error", "ridge_test_error", "test error"))
     for ax, (mn, rg, title) in zip(axes, panels):
-        for name, colour, label in ((mn, "tab:blue", "minimum norm"),
-                                    (rg, "tab:orange", f"ridge, lambda={result.config.ridge_lambda:g}")):
+        for name, colour, label in (
+            (mn, "tab:blue", "minimum norm"),
+            (rg, "tab:orange", f"ridge, lambda={result.config.ridge_lambda:g}"),
+        ):
             # interpolating fits have training MSE ~1e-29; floor it so the plot stays readable
             errors = np.maximum(getattr(result, name), 1e-16)
             ax.plot(result.dfs, errors.T, color=colour, alpha=0.15, lw=0.8)
@@ -221,7 +223,9 @@ def double_descent_figure(result: DoubleDescentResult):
         ax.axvline(result.config.n_train, color="grey", ls=":", lw=1)
         ax.set_yscale("log")
         ax.set_xlabel("degrees of freedom d")
-        ax.set_title(f"{title}, {len(result.config.seeds)} seeds" + (" (floored at 1e-16)" if mn == "train_error" else ""))
+        ax.set_title(
+            f"{title}, {len(result.config.seeds)} seeds" + (" (floored at 1e-16)" if mn == "train_error" else "")
+        )
     axes[1].legend()
     fig.tight_layout()
     return fig
@@ -256,14 +260,18 @@ def _spread_report() -> None:  # pragma: no cover - the command behind the catal
         cfg = dataclasses.replace(base, seeds=(seed,))
         print(f"  seed {seed}: " + " / ".join(f"{v:.3g}" for v in spike_by_noise(sds, cfg)))
     spikes = spike_by_noise(sds, base)
-    print("  median: " + " / ".join(f"{v:.3g}" for v in spikes) + f"; ratio sd 0.3 / sd 0: {spikes[0] / spikes[-1]:.0f}")
+    print(
+        "  median: " + " / ".join(f"{v:.3g}" for v in spikes) + f"; ratio sd 0.3 / sd 0: {spikes[0] / spikes[-1]:.0f}"
+    )
     print("ten disjoint 9-seed blocks (seeds 0..89):")
     for b in range(10):
         cfg = dataclasses.replace(base, seeds=tuple(range(9 * b, 9 * b + 9)))
         r = run_double_descent(dataclasses.replace(cfg, dfs=tuple(range(20, 51))))
         sp = spike_by_noise(sds, cfg)
-        print(f"  block {b}: trend {norm_trend(r):.3f}, ratio {norm_ratio(r, 50):.2f}; spike decreasing "
-              f"{bool(np.all(np.diff(sp) < 0))}, ratio sd 0.3 / sd 0 {sp[0] / sp[-1]:.0f}")
+        print(
+            f"  block {b}: trend {norm_trend(r):.3f}, ratio {norm_ratio(r, 50):.2f}; spike decreasing "
+            f"{bool(np.all(np.diff(sp) < 0))}, ratio sd 0.3 / sd 0 {sp[0] / sp[-1]:.0f}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

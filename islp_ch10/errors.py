@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import errno
 
-OK, BELOW_THRESHOLD, USAGE, DATA_MISSING, DATA_CORRUPT, IO, BUSY, INTERNAL, INTERRUPTED = (
-    0, 1, 2, 3, 4, 5, 6, 70, 130)
+OK, BELOW_THRESHOLD, USAGE, DATA_MISSING, DATA_CORRUPT, IO, BUSY, INTERNAL, INTERRUPTED = (0, 1, 2, 3, 4, 5, 6, 70, 130)
 
 EXIT_CODES = {
     OK: "success",

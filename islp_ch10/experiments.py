@@ -13,9 +13,10 @@ the figures it was computed from.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -66,9 +67,17 @@ class Measurement:
 
 
 def _trained(result: FitResult, claim: str, metric: str, run: RunSettings, part: str | None = None) -> Measurement:
-    return Measurement(claim=claim, metric=metric, value=float(result.test[metric]), run=run,
-                       raw=dict(result.test), part=part, epochs=result.config.epochs,
-                       wall_time=result.wall_time, history=result.history)
+    return Measurement(
+        claim=claim,
+        metric=metric,
+        value=float(result.test[metric]),
+        run=run,
+        raw=dict(result.test),
+        part=part,
+        epochs=result.config.epochs,
+        wall_time=result.wall_time,
+        history=result.history,
+    )
 
 
 def _fit(lab: LabConfig, name: str, factory: Callable, train: tuple, test: tuple, run: RunSettings) -> FitResult:
@@ -76,9 +85,15 @@ def _fit(lab: LabConfig, name: str, factory: Callable, train: tuple, test: tuple
 
 
 # ----------------------------------------------------------------------------- Hitters (10.9.1)
-HITTERS_NET = LabConfig(task="regression", epochs=50, batch_size=32, validation="test", metric="mae",
-                        source="notes 721-727 (batch 32, validation=hit_test), 735-736 (SimpleModule.regression, "
-                               "no optimiser, MAE), 752-753 (max_epochs=50)")
+HITTERS_NET = LabConfig(
+    task="regression",
+    epochs=50,
+    batch_size=32,
+    validation="test",
+    metric="mae",
+    source="notes 721-727 (batch 32, validation=hit_test), 735-736 (SimpleModule.regression, "
+    "no optimiser, MAE), 752-753 (max_epochs=50)",
+)
 
 
 def _hitters_tensors():
@@ -107,16 +122,34 @@ def hitters_linear(run: RunSettings) -> list[Measurement]:
     grid = GridSearchCV(
         Pipeline([("scaler", StandardScaler()), ("lasso", Lasso(warm_start=True, max_iter=30000))]),
         {"lasso__alpha": np.exp(np.linspace(0, np.log(0.01), 100)) * lam},
-        cv=KFold(10, shuffle=True, random_state=1), scoring="neg_mean_absolute_error")
+        cv=KFold(10, shuffle=True, random_state=1),
+        scoring="neg_mean_absolute_error",
+    )
     grid.fit(d.X_train, d.Y_train)
     lasso_mae = float(np.abs(grid.best_estimator_.predict(d.X_test) - d.Y_test).mean())
     wall = time.perf_counter() - start
     return [
-        Measurement("10.9/hitters-mae", "mae", ls_mae, run, raw={"mae": ls_mae}, part="least-squares",
-                    solver="least-squares", wall_time=wall),
-        Measurement("10.9/hitters-mae", "mae", lasso_mae, run, raw={"mae": lasso_mae}, part="lasso",
-                    solver="lasso-cv", wall_time=wall,
-                    details={"alpha": float(grid.best_params_["lasso__alpha"]), "lambda_max": lam}),
+        Measurement(
+            "10.9/hitters-mae",
+            "mae",
+            ls_mae,
+            run,
+            raw={"mae": ls_mae},
+            part="least-squares",
+            solver="least-squares",
+            wall_time=wall,
+        ),
+        Measurement(
+            "10.9/hitters-mae",
+            "mae",
+            lasso_mae,
+            run,
+            raw={"mae": lasso_mae},
+            part="lasso",
+            solver="lasso-cv",
+            wall_time=wall,
+            details={"alpha": float(grid.best_params_["lasso__alpha"]), "lambda_max": lam},
+        ),
     ]
 
 
@@ -128,27 +161,46 @@ def hitters_net(run: RunSettings) -> list[Measurement]:
 
 
 # ----------------------------------------------------------------------------- MNIST (10.9.2)
-MNIST_MLP = LabConfig(task="multiclass", num_classes=10, epochs=30, batch_size=256, validation=0.2,
-                      metric="accuracy",
-                      source="notes 853-857 (validation 0.2, batch 256), 931-932 (SimpleModule.classification, "
-                             "no optimiser), 939-940 (max_epochs=30)")
-MNIST_MLR = LabConfig(task="multiclass", num_classes=10, epochs=30, batch_size=256, validation=0.2,
-                      metric="accuracy",
-                      source="notes 853-857 (the MLP's data module), 990-991 (no optimiser), 996-997 (max_epochs=30)")
+MNIST_MLP = LabConfig(
+    task="multiclass",
+    num_classes=10,
+    epochs=30,
+    batch_size=256,
+    validation=0.2,
+    metric="accuracy",
+    source="notes 853-857 (validation 0.2, batch 256), 931-932 (SimpleModule.classification, "
+    "no optimiser), 939-940 (max_epochs=30)",
+)
+MNIST_MLR = LabConfig(
+    task="multiclass",
+    num_classes=10,
+    epochs=30,
+    batch_size=256,
+    validation=0.2,
+    metric="accuracy",
+    source="notes 853-857 (the MLP's data module), 990-991 (no optimiser), 996-997 (max_epochs=30)",
+)
 # 10.2/regularise: the MLP's configuration; the ridge arm adds weight decay 1e-4 (the notes, line
 # 409, leave lambda to "a small value or a validation search": 1e-4 is the project's choice)
 RIDGE_WEIGHT_DECAY = 1e-4
-REGULARISE = MappingProxyType({
-    "none": MNIST_MLP,
-    "dropout": MNIST_MLP,
-    "ridge": replace(MNIST_MLP, weight_decay=RIDGE_WEIGHT_DECAY,
-                     source=MNIST_MLP.source + "; weight decay 1e-4 on notes 405-409's L2 penalty"),
-})
-REGULARISE_MODELS = MappingProxyType({
-    "none": lambda: models.MNISTMLP(dropout1=0.0, dropout2=0.0),
-    "dropout": models.MNISTMLP,                       # the lab's dropout rates 0.4 / 0.3
-    "ridge": lambda: models.MNISTMLP(dropout1=0.0, dropout2=0.0),
-})
+REGULARISE = MappingProxyType(
+    {
+        "none": MNIST_MLP,
+        "dropout": MNIST_MLP,
+        "ridge": replace(
+            MNIST_MLP,
+            weight_decay=RIDGE_WEIGHT_DECAY,
+            source=MNIST_MLP.source + "; weight decay 1e-4 on notes 405-409's L2 penalty",
+        ),
+    }
+)
+REGULARISE_MODELS = MappingProxyType(
+    {
+        "none": lambda: models.MNISTMLP(dropout1=0.0, dropout2=0.0),
+        "dropout": models.MNISTMLP,  # the lab's dropout rates 0.4 / 0.3
+        "ridge": lambda: models.MNISTMLP(dropout1=0.0, dropout2=0.0),
+    }
+)
 
 
 def _mnist():
@@ -161,15 +213,19 @@ def _mnist():
 def mnist_mlp(run: RunSettings) -> list[Measurement]:
     """The 784-256-128-10 network with the lab's configuration (SimpleModule's optimiser)."""
     train, test = _mnist()
-    return [_trained(_fit(MNIST_MLP, "mnist-mlp", models.MNISTMLP, train, test, run), "10.9/mnist-mlp",
-                     "accuracy", run)]
+    return [
+        _trained(_fit(MNIST_MLP, "mnist-mlp", models.MNISTMLP, train, test, run), "10.9/mnist-mlp", "accuracy", run)
+    ]
 
 
 def mnist_mlr(run: RunSettings) -> list[Measurement]:
     """Multinomial logistic regression as a network with no hidden layer, same configuration."""
     train, test = _mnist()
-    return [_trained(_fit(MNIST_MLR, "mnist-mlr", models.MNISTLogistic, train, test, run), "10.9/mnist-mlr",
-                     "accuracy", run)]
+    return [
+        _trained(
+            _fit(MNIST_MLR, "mnist-mlr", models.MNISTLogistic, train, test, run), "10.9/mnist-mlr", "accuracy", run
+        )
+    ]
 
 
 def mnist_regularise(run: RunSettings) -> list[Measurement]:
@@ -179,8 +235,10 @@ def mnist_regularise(run: RunSettings) -> list[Measurement]:
     test-error increase over ``none`` (= accuracy(none) - accuracy(part)).
     """
     train, test = _mnist()
-    results = {part: _fit(lab, f"mnist-regularise-{part}", REGULARISE_MODELS[part], train, test, run)
-               for part, lab in REGULARISE.items()}
+    results = {
+        part: _fit(lab, f"mnist-regularise-{part}", REGULARISE_MODELS[part], train, test, run)
+        for part, lab in REGULARISE.items()
+    }
     baseline = results["none"].test["accuracy"]
     out = [_trained(results["none"], "10.2/regularise", "accuracy", run, part="none")]
     for part in ("dropout", "ridge"):
@@ -193,13 +251,25 @@ def mnist_regularise(run: RunSettings) -> list[Measurement]:
 
 
 # ----------------------------------------------------------------------------- IMDB (10.9.5-6)
-IMDB_DENSE = LabConfig(task="binary", epochs=30, batch_size=512, validation=2000, metric="accuracy",
-                       optimizer="rmsprop", lr=0.001,
-                       source="notes 1346-1350 (validation 2000, batch 512), 1395-1398 (RMSprop lr 0.001), "
-                              "1409-1410 (max_epochs=30)")
-IMDB_LSTM = LabConfig(task="binary", epochs=20, batch_size=300, validation=2000, metric="accuracy",
-                      source="notes 1548-1551 (validation 2000, batch 300), 1591 (SimpleModule.binary_classification, "
-                             "no optimiser), 1594-1595 (max_epochs=20)")
+IMDB_DENSE = LabConfig(
+    task="binary",
+    epochs=30,
+    batch_size=512,
+    validation=2000,
+    metric="accuracy",
+    optimizer="rmsprop",
+    lr=0.001,
+    source="notes 1346-1350 (validation 2000, batch 512), 1395-1398 (RMSprop lr 0.001), 1409-1410 (max_epochs=30)",
+)
+IMDB_LSTM = LabConfig(
+    task="binary",
+    epochs=20,
+    batch_size=300,
+    validation=2000,
+    metric="accuracy",
+    source="notes 1548-1551 (validation 2000, batch 300), 1591 (SimpleModule.binary_classification, "
+    "no optimiser), 1594-1595 (max_epochs=20)",
+)
 # the lab has no simple-RNN cell (the book quotes 76% from its text): the LSTM's configuration
 IMDB_RNN = replace(IMDB_LSTM, source=IMDB_LSTM.source + "; the simple RNN reuses it (no lab cell of its own)")
 
@@ -214,8 +284,14 @@ def imdb_dense(run: RunSettings) -> list[Measurement]:
     """The 10,003-16-16-1 bag-of-words network."""
     d = _imdb()
     y_tr, y_te = (torch.as_tensor(d.y_train, dtype=torch.float32), torch.as_tensor(d.y_test, dtype=torch.float32))
-    result = _fit(IMDB_DENSE, "imdb-dense", models.IMDBDense, (d.X_train.astype(np.float32), y_tr),
-                  (d.X_test.astype(np.float32), y_te), run)
+    result = _fit(
+        IMDB_DENSE,
+        "imdb-dense",
+        models.IMDBDense,
+        (d.X_train.astype(np.float32), y_tr),
+        (d.X_test.astype(np.float32), y_te),
+        run,
+    )
     return [_trained(result, "10.4/imdb-dense", "accuracy", run)]
 
 
@@ -241,12 +317,26 @@ def imdb_lasso(run: RunSettings, n_lambdas: int = 50) -> list[Measurement]:
     val_acc = [float((m.predict(Xv) == yv).mean()) for m in path]
     test_acc = [float((m.predict(d.X_test) == np.asarray(d.y_test)).mean()) for m in path]
     best = int(np.argmax(val_acc))
-    details = {"lambdas": lams.tolist(), "valid_accuracy": val_acc, "test_accuracy": test_acc,
-               "nonzero": [int(np.count_nonzero(m.coef_)) for m in path], "n_features": X.shape[1],
-               "chosen_lambda": float(lams[best])}
-    return [Measurement("10.4/imdb-lasso", "accuracy", max(test_acc), run,
-                        raw={"accuracy": max(test_acc), "test_at_chosen": test_acc[best]},
-                        solver="liblinear-l1", wall_time=wall, details=details)]
+    details = {
+        "lambdas": lams.tolist(),
+        "valid_accuracy": val_acc,
+        "test_accuracy": test_acc,
+        "nonzero": [int(np.count_nonzero(m.coef_)) for m in path],
+        "n_features": X.shape[1],
+        "chosen_lambda": float(lams[best]),
+    }
+    return [
+        Measurement(
+            "10.4/imdb-lasso",
+            "accuracy",
+            max(test_acc),
+            run,
+            raw={"accuracy": max(test_acc), "test_at_chosen": test_acc[best]},
+            solver="liblinear-l1",
+            wall_time=wall,
+            details=details,
+        )
+    ]
 
 
 def _imdb_sequence(run: RunSettings, lab: LabConfig, name: str, factory: Callable, part: str) -> list[Measurement]:
@@ -268,14 +358,28 @@ def imdb_rnn(run: RunSettings) -> list[Measurement]:
 
 
 # ----------------------------------------------------------------------------- NYSE (10.9.6)
-NYSE_RNN = LabConfig(task="regression", epochs=200, batch_size=64, validation="test", metric="r2",
-                     optimizer="rmsprop", lr=0.001,
-                     source="notes 1738-1742 (validation=nyse_test, batch 64), 1763-1767 (RMSprop lr 0.001, "
-                            "R^2), 1775-1776 (max_epochs=200)")
-NYSE_NLAR = LabConfig(task="regression", epochs=20, batch_size=64, validation="test", metric="r2",
-                      optimizer="rmsprop", lr=0.001,
-                      source="notes 1800-1804 (validation=day_test, batch 64), 1826-1830 (RMSprop lr 0.001, "
-                             "R^2), 1833-1834 (max_epochs=20)")
+NYSE_RNN = LabConfig(
+    task="regression",
+    epochs=200,
+    batch_size=64,
+    validation="test",
+    metric="r2",
+    optimizer="rmsprop",
+    lr=0.001,
+    source="notes 1738-1742 (validation=nyse_test, batch 64), 1763-1767 (RMSprop lr 0.001, "
+    "R^2), 1775-1776 (max_epochs=200)",
+)
+NYSE_NLAR = LabConfig(
+    task="regression",
+    epochs=20,
+    batch_size=64,
+    validation="test",
+    metric="r2",
+    optimizer="rmsprop",
+    lr=0.001,
+    source="notes 1800-1804 (validation=day_test, batch 64), 1826-1830 (RMSprop lr 0.001, "
+    "R^2), 1833-1834 (max_epochs=20)",
+)
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
@@ -297,18 +401,34 @@ def nyse_linear(run: RunSettings) -> list[Measurement]:
     day_r2 = _r2(Y[te], LinearRegression().fit(X_day[tr], Y[tr]).predict(X_day[te]))
     wall = time.perf_counter() - start
     with torch.random.fork_rng():
-        torch.manual_seed(run.seed)                     # the network's initial weights
-        net = lbfgs_fit(models.LinearAR(n_features=X_lag.shape[1]).double(), torch.from_numpy(X_lag[tr]),
-                        torch.from_numpy(Y[tr]))
+        torch.manual_seed(run.seed)  # the network's initial weights
+        net = lbfgs_fit(
+            models.LinearAR(n_features=X_lag.shape[1]).double(), torch.from_numpy(X_lag[tr]), torch.from_numpy(Y[tr])
+        )
     with torch.no_grad():
         net_r2 = _r2(Y[te], net(torch.from_numpy(X_lag[te])).numpy())
     return [
-        Measurement("10.5/ar-vs-rnn", "r2", ar_r2, run, raw={"r2": ar_r2}, part="ar", solver="least-squares",
-                    wall_time=wall),
-        Measurement("10.5/day-of-week", "r2", day_r2, run, raw={"r2": day_r2, "ar_r2": ar_r2},
-                    solver="least-squares", wall_time=wall),
-        Measurement("10.5/flatten", "r2-gap", abs(net_r2 - ar_r2), run, part="network", solver="lbfgs",
-                    raw={"least_squares_r2": ar_r2, "network_r2": net_r2}),
+        Measurement(
+            "10.5/ar-vs-rnn", "r2", ar_r2, run, raw={"r2": ar_r2}, part="ar", solver="least-squares", wall_time=wall
+        ),
+        Measurement(
+            "10.5/day-of-week",
+            "r2",
+            day_r2,
+            run,
+            raw={"r2": day_r2, "ar_r2": ar_r2},
+            solver="least-squares",
+            wall_time=wall,
+        ),
+        Measurement(
+            "10.5/flatten",
+            "r2-gap",
+            abs(net_r2 - ar_r2),
+            run,
+            part="network",
+            solver="lbfgs",
+            raw={"least_squares_r2": ar_r2, "network_r2": net_r2},
+        ),
     ]
 
 
@@ -327,8 +447,9 @@ def _nyse_split(features: str) -> tuple[tuple, tuple]:
 def nyse_rnn(run: RunSettings) -> list[Measurement]:
     """The 12-unit RNN on the (n, 5, 3) lag array."""
     train, test = _nyse_split("X_rnn")
-    return [_trained(_fit(NYSE_RNN, "nyse-rnn", models.NYSERNN, train, test, run), "10.5/ar-vs-rnn", "r2",
-                     run, part="rnn")]
+    return [
+        _trained(_fit(NYSE_RNN, "nyse-rnn", models.NYSERNN, train, test, run), "10.5/ar-vs-rnn", "r2", run, part="rnn")
+    ]
 
 
 def nyse_nonlinear_ar(run: RunSettings) -> list[Measurement]:
@@ -340,10 +461,17 @@ def nyse_nonlinear_ar(run: RunSettings) -> list[Measurement]:
 
 
 # ----------------------------------------------------------------------------- CIFAR-100 (10.9.3)
-CIFAR_CNN = LabConfig(task="multiclass", num_classes=100, epochs=30, batch_size=128, validation=0.2,
-                      metric="accuracy", optimizer="rmsprop", lr=0.001,
-                      source="notes 1059-1063 (validation 0.2, batch 128), 1168-1172 (RMSprop lr 0.001), "
-                             "1179-1180 (max_epochs=30)")
+CIFAR_CNN = LabConfig(
+    task="multiclass",
+    num_classes=100,
+    epochs=30,
+    batch_size=128,
+    validation=0.2,
+    metric="accuracy",
+    optimizer="rmsprop",
+    lr=0.001,
+    source="notes 1059-1063 (validation 0.2, batch 128), 1168-1172 (RMSprop lr 0.001), 1179-1180 (max_epochs=30)",
+)
 
 
 def cifar_cnn(run: RunSettings) -> list[Measurement]:
@@ -360,15 +488,21 @@ def cifar_cnn(run: RunSettings) -> list[Measurement]:
 
 
 # ----------------------------------------------------------------------------- double descent (10.8)
-DOUBLE_DESCENT_BLOCK = 9   # seeds per run: RunSettings.seed b draws the spline data with seeds 9b .. 9b+8
+DOUBLE_DESCENT_BLOCK = 9  # seeds per run: RunSettings.seed b draws the spline data with seeds 9b .. 9b+8
 
 
 def double_descent(run: RunSettings) -> list[Measurement]:
     """Minimum-norm and ridge spline fits over d (numpy, under a second); judged on peak_ratio of the
     per-d median test error over one block of nine seeds (block ``run.seed``)."""
     from islp_ch10 import claims
-    from islp_ch10.double_descent import (DoubleDescentConfig, norm_ratio, norm_trend, peak_ratio,
-                                          run_double_descent, spike_by_noise)
+    from islp_ch10.double_descent import (
+        DoubleDescentConfig,
+        norm_ratio,
+        norm_trend,
+        peak_ratio,
+        run_double_descent,
+        spike_by_noise,
+    )
 
     spec = claims.get("10.8/double-descent").extra
     block = tuple(range(DOUBLE_DESCENT_BLOCK * run.seed, DOUBLE_DESCENT_BLOCK * (run.seed + 1)))
@@ -380,20 +514,46 @@ def double_descent(run: RunSettings) -> list[Measurement]:
     for claim, curve in (("10.8/double-descent", "test_error"), ("10.8/ridge-no-peak", "ridge_test_error")):
         median = result.median(curve)
         ratio = peak_ratio(median, result.dfs, **kw)
-        out.append(Measurement(claim, "peak-ratio", ratio, run, solver="numpy", wall_time=wall,
-                               raw={"peak_ratio": ratio, f"median_{curve}_at_20": float(median[result.index(20)])},
-                               details={"seeds": list(block)}, in_memory={"double_descent": result}))
+        out.append(
+            Measurement(
+                claim,
+                "peak-ratio",
+                ratio,
+                run,
+                solver="numpy",
+                wall_time=wall,
+                raw={"peak_ratio": ratio, f"median_{curve}_at_20": float(median[result.index(20)])},
+                details={"seeds": list(block)},
+                in_memory={"double_descent": result},
+            )
+        )
     shrink = claims.get("10.8/min-norm-shrinks").extra
     trend = norm_trend(result)
-    out.append(Measurement("10.8/min-norm-shrinks", "norm-trend", trend, run, solver="numpy", wall_time=wall,
-                           raw={"norm_trend": trend,
-                                "norm_ratio": norm_ratio(result, shrink["norm_ratio_high"])},
-                           details={"seeds": list(block)}))
+    out.append(
+        Measurement(
+            "10.8/min-norm-shrinks",
+            "norm-trend",
+            trend,
+            run,
+            solver="numpy",
+            wall_time=wall,
+            raw={"norm_trend": trend, "norm_ratio": norm_ratio(result, shrink["norm_ratio_high"])},
+            details={"seeds": list(block)},
+        )
+    )
     sds = claims.get("10.8/signal-to-noise").extra["noise_sds"]
     spikes = spike_by_noise(sds, DoubleDescentConfig(seeds=block))
-    out.append(Measurement("10.8/signal-to-noise", "spike-ratio", float(spikes[0] / spikes[-1]), run,
-                           solver="numpy", raw={f"excess_at_sd_{sd:g}": float(v) for sd, v in zip(sds, spikes)},
-                           details={"seeds": list(block), "noise_sds": list(sds)}))
+    out.append(
+        Measurement(
+            "10.8/signal-to-noise",
+            "spike-ratio",
+            float(spikes[0] / spikes[-1]),
+            run,
+            solver="numpy",
+            raw={f"excess_at_sd_{sd:g}": float(v) for sd, v in zip(sds, spikes)},
+            details={"seeds": list(block), "noise_sds": list(sds)},
+        )
+    )
     return out
 
 
@@ -404,7 +564,7 @@ class Experiment:
 
     run: Callable[[RunSettings], list[Measurement]]
     labs: Mapping[str, LabConfig] = field(default_factory=lambda: MappingProxyType({}))
-    quick: bool = False           # part of `islp-ch10 reproduce`'s default (a few CPU minutes)
+    quick: bool = False  # part of `islp-ch10 reproduce`'s default (a few CPU minutes)
 
     @property
     def summary(self) -> str:
@@ -413,22 +573,24 @@ class Experiment:
         return text.split("; ")[0].split(". ")[0].rstrip(".") + "."
 
 
-EXPERIMENTS: Mapping[str, Experiment] = MappingProxyType({
-    "hitters-linear": Experiment(hitters_linear, quick=True),
-    "hitters-net": Experiment(hitters_net, MappingProxyType({"network": HITTERS_NET}), quick=True),
-    "nyse-linear": Experiment(nyse_linear, quick=True),
-    "nyse-rnn": Experiment(nyse_rnn, MappingProxyType({"rnn": NYSE_RNN})),
-    "nyse-nlar": Experiment(nyse_nonlinear_ar, MappingProxyType({"nlar": NYSE_NLAR}), quick=True),
-    "mnist-mlr": Experiment(mnist_mlr, MappingProxyType({"mlr": MNIST_MLR}), quick=True),
-    "mnist-mlp": Experiment(mnist_mlp, MappingProxyType({"mlp": MNIST_MLP})),
-    "mnist-regularise": Experiment(mnist_regularise, REGULARISE),
-    "imdb-dense": Experiment(imdb_dense, MappingProxyType({"dense": IMDB_DENSE})),
-    "imdb-lasso": Experiment(imdb_lasso),
-    "imdb-lstm": Experiment(imdb_lstm, MappingProxyType({"lstm": IMDB_LSTM})),
-    "imdb-rnn": Experiment(imdb_rnn, MappingProxyType({"rnn": IMDB_RNN})),
-    "cifar-cnn": Experiment(cifar_cnn, MappingProxyType({"cnn": CIFAR_CNN})),
-    "double-descent": Experiment(double_descent, quick=True),
-})
+EXPERIMENTS: Mapping[str, Experiment] = MappingProxyType(
+    {
+        "hitters-linear": Experiment(hitters_linear, quick=True),
+        "hitters-net": Experiment(hitters_net, MappingProxyType({"network": HITTERS_NET}), quick=True),
+        "nyse-linear": Experiment(nyse_linear, quick=True),
+        "nyse-rnn": Experiment(nyse_rnn, MappingProxyType({"rnn": NYSE_RNN})),
+        "nyse-nlar": Experiment(nyse_nonlinear_ar, MappingProxyType({"nlar": NYSE_NLAR}), quick=True),
+        "mnist-mlr": Experiment(mnist_mlr, MappingProxyType({"mlr": MNIST_MLR}), quick=True),
+        "mnist-mlp": Experiment(mnist_mlp, MappingProxyType({"mlp": MNIST_MLP})),
+        "mnist-regularise": Experiment(mnist_regularise, REGULARISE),
+        "imdb-dense": Experiment(imdb_dense, MappingProxyType({"dense": IMDB_DENSE})),
+        "imdb-lasso": Experiment(imdb_lasso),
+        "imdb-lstm": Experiment(imdb_lstm, MappingProxyType({"lstm": IMDB_LSTM})),
+        "imdb-rnn": Experiment(imdb_rnn, MappingProxyType({"rnn": IMDB_RNN})),
+        "cifar-cnn": Experiment(cifar_cnn, MappingProxyType({"cnn": CIFAR_CNN})),
+        "double-descent": Experiment(double_descent, quick=True),
+    }
+)
 
 # What `islp-ch10 reproduce` runs by default; --full runs all.
 QUICK = tuple(name for name, e in EXPERIMENTS.items() if e.quick)

@@ -13,7 +13,7 @@ training path, log folder); it is passed along beside the LabConfig, never merge
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from islp_ch10.training import TASKS, TrainConfig
 
@@ -21,7 +21,7 @@ from islp_ch10.training import TASKS, TrainConfig
 TASK_LOSS = {"regression": "MSELoss", "binary": "BCEWithLogitsLoss", "multiclass": "CrossEntropyLoss"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def simple_module_optimizer() -> dict:
     """The optimiser ``SimpleModule`` builds when the lab passes none: class name and defaults.
 
@@ -45,7 +45,7 @@ class RunSettings:
     """How to run an experiment on this machine: nothing here changes what the lab trains."""
 
     seed: int = 0
-    path: str = "fast"                 # training path: "fast" or "islp" (see islp_ch10.training)
+    path: str = "fast"  # training path: "fast" or "islp" (see islp_ch10.training)
     accelerator: str = "cpu"
     devices: int | str = 1
     strategy: str = "auto"
@@ -100,8 +100,20 @@ class LabConfig:
     def train_config(self, run: RunSettings, name: str) -> TrainConfig:
         """The :class:`~islp_ch10.training.TrainConfig` that ``fit`` takes for this lab cell and run."""
         optimizer, lr = self.resolved_optimizer()
-        return TrainConfig(task=self.task, epochs=self.epochs, batch_size=self.batch_size, lr=lr,
-                           optimizer=optimizer, weight_decay=self.weight_decay, validation=self.validation,
-                           num_classes=self.num_classes, seed=run.seed, accelerator=run.accelerator,
-                           devices=run.devices, strategy=run.strategy, log_dir=run.log_dir,
-                           name=f"{name}-seed{run.seed}", progress=run.progress)
+        return TrainConfig(
+            task=self.task,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=self.weight_decay,
+            validation=self.validation,
+            num_classes=self.num_classes,
+            seed=run.seed,
+            accelerator=run.accelerator,
+            devices=run.devices,
+            strategy=run.strategy,
+            log_dir=run.log_dir,
+            name=f"{name}-seed{run.seed}",
+            progress=run.progress,
+        )

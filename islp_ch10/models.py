@@ -22,8 +22,8 @@ the numpy references run.  Token models take int64 or int32 ids below the vocabu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import torch
 from torch import nn
@@ -31,23 +31,23 @@ from torch import nn
 from islp_ch10.reference.networks import Layer
 
 __all__ = [
-    "HittersNet",
-    "MNISTMLP",
-    "MNISTLogistic",
-    "BuildingBlock",
     "CIFARCNN",
-    "IMDBDense",
     "IMDBLSTM",
     "IMDBRNN",
-    "NYSERNN",
-    "LinearAR",
-    "NonlinearAR",
-    "Layer",
-    "ModelSpec",
+    "MNISTMLP",
     "MODELS",
-    "register_model",
-    "list_models",
+    "NYSERNN",
+    "BuildingBlock",
+    "HittersNet",
+    "IMDBDense",
+    "Layer",
+    "LinearAR",
+    "MNISTLogistic",
+    "ModelSpec",
+    "NonlinearAR",
     "count_parameters",
+    "list_models",
+    "register_model",
 ]
 
 IMDB_VOCAB = 10_003  # 10,000 words + padding (0), start (1) and unknown (2)
@@ -172,12 +172,14 @@ COMPONENTS = ("BuildingBlock", "_IMDBSequenceNet")
 def register_model(name: str | None = None, **book) -> Callable[[type], type]:
     """Class decorator: register ``cls`` under ``name`` (default: the class name) with the book's
     spec ``book`` (the :class:`ModelSpec` fields other than ``name`` and ``factory``)."""
+
     def register(cls: type) -> type:
         spec = ModelSpec(name=name or cls.__name__, factory=cls, **book)
         if spec.name in MODELS:
             raise ValueError(f"model {spec.name!r} is registered twice; give the second a name=")
         MODELS[spec.name] = spec
         return cls
+
     return register
 
 
@@ -199,15 +201,17 @@ def _check_float_input(model: nn.Module, x: torch.Tensor, trailing: tuple[int, .
     """Raise unless ``x`` is a tensor of the weights' dtype and shape (batch, *trailing)."""
     name = type(model).__name__
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} expects a torch.Tensor of shape (batch, {_fmt(trailing)}) [{what}], "
-                        f"got {type(x).__name__}")
+        raise TypeError(
+            f"{name} expects a torch.Tensor of shape (batch, {_fmt(trailing)}) [{what}], got {type(x).__name__}"
+        )
     want = _weight_dtype(model)
     if x.dtype != want:
-        raise ValueError(f"{name} expects {want} input [{what}] (the dtype of its weights), got dtype "
-                         f"{x.dtype}; convert with x.to({want}) (models never cast silently)")
+        raise ValueError(
+            f"{name} expects {want} input [{what}] (the dtype of its weights), got dtype "
+            f"{x.dtype}; convert with x.to({want}) (models never cast silently)"
+        )
     if x.dim() != 1 + len(trailing) or tuple(x.shape[1:]) != trailing:
-        raise ValueError(f"{name} expects input of shape (batch, {_fmt(trailing)}) [{what}], "
-                         f"got {tuple(x.shape)}")
+        raise ValueError(f"{name} expects input of shape (batch, {_fmt(trailing)}) [{what}], got {tuple(x.shape)}")
 
 
 def _check_token_input(model: nn.Module, x: torch.Tensor, vocab: int) -> None:
@@ -216,18 +220,24 @@ def _check_token_input(model: nn.Module, x: torch.Tensor, vocab: int) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} expects a torch.Tensor of token ids, got {type(x).__name__}")
     if x.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"{name} expects integer token ids (torch.int64 or torch.int32) of shape "
-                         f"(batch, length), got dtype {x.dtype}")
+        raise ValueError(
+            f"{name} expects integer token ids (torch.int64 or torch.int32) of shape "
+            f"(batch, length), got dtype {x.dtype}"
+        )
     if x.dim() != 2:
         raise ValueError(f"{name} expects token ids of shape (batch, length), got {tuple(x.shape)}")
     if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab):
-        raise ValueError(f"{name}: token ids must lie in [0, {vocab}) (vocabulary of {vocab}), "
-                         f"got values in [{int(x.min())}, {int(x.max())}]")
+        raise ValueError(
+            f"{name}: token ids must lie in [0, {vocab}) (vocabulary of {vocab}), "
+            f"got values in [{int(x.min())}, {int(x.max())}]"
+        )
 
 
 # ----------------------------------------------------------------------------- 10.1 / 10.9.1
 @register_model(
-    task="regression", lab_input=(175, 19), dropout=(0.4,),
+    task="regression",
+    lab_input=(175, 19),
+    dropout=(0.4,),
     layers=(
         Layer("Flatten", (19,), 0),
         Layer("Linear", (50,), 50 * 19 + 50),
@@ -235,8 +245,7 @@ def _check_token_input(model: nn.Module, x: torch.Tensor, vocab: int) -> None:
         Layer("Dropout", (50,), 0),
         Layer("Linear", (1,), 50 + 1),
     ),
-    claims={"params": "10.9/hitters-params", "layers": "10.9/hitters-layer-params",
-            "trained": "10.9/hitters-mae"},
+    claims={"params": "10.9/hitters-params", "layers": "10.9/hitters-layer-params", "trained": "10.9/hitters-mae"},
     source=f"{NOTES}:656-672 (model), 684 (four maps), 689-694 (summary of X_train, 175 x 19)",
 )
 class HittersNet(nn.Module):
@@ -258,13 +267,15 @@ class HittersNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_float_input(self, x, (self.input_size,), "standardised predictors")
-        x = self.flatten(x)               # (B, 19)
+        x = self.flatten(x)  # (B, 19)
         return torch.flatten(self.sequential(x))  # (B,)
 
 
 # ----------------------------------------------------------------------------- 10.2 / 10.9.2
 @register_model(
-    task="multiclass", lab_input=(256, 1, 28, 28), dropout=(0.4, 0.3),
+    task="multiclass",
+    lab_input=(256, 1, 28, 28),
+    dropout=(0.4, 0.3),
     layers=(
         Layer("Flatten", (784,), 0),
         Layer("Linear", (256,), 784 * 256 + 256),
@@ -293,13 +304,14 @@ class MNISTMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_float_input(self, x, (1, 28, 28), "grey images scaled to [0, 1]")
-        a1 = self.layer1(x)     # (B, 256)
-        a2 = self.layer2(a1)    # (B, 128)
+        a1 = self.layer1(x)  # (B, 256)
+        a2 = self.layer2(a1)  # (B, 128)
         return self.output(a2)  # (B, 10) logits; softmax lives in the loss
 
 
 @register_model(
-    task="multiclass", lab_input=(256, 1, 28, 28),
+    task="multiclass",
+    lab_input=(256, 1, 28, 28),
     layers=(
         Layer("Flatten", (784,), 0),
         Layer("Linear", (10,), 784 * 10 + 10),
@@ -342,15 +354,22 @@ class BuildingBlock(nn.Module):
 
 def _block_rows(c_in: int, c_out: int, size: int) -> tuple[Layer, ...]:
     """The three rows of one BuildingBlock on ``size x size`` maps: conv 3x3 'same', ReLU, 2x2 pool."""
-    return (Layer("Conv2d", (c_out, size, size), 9 * c_in * c_out + c_out),
-            Layer("ReLU", (c_out, size, size), 0),
-            Layer("MaxPool2d", (c_out, size // 2, size // 2), 0))
+    return (
+        Layer("Conv2d", (c_out, size, size), 9 * c_in * c_out + c_out),
+        Layer("ReLU", (c_out, size, size), 0),
+        Layer("MaxPool2d", (c_out, size // 2, size // 2), 0),
+    )
 
 
 @register_model(
-    task="multiclass", lab_input=(128, 3, 32, 32), dropout=(0.5,),
+    task="multiclass",
+    lab_input=(128, 3, 32, 32),
+    dropout=(0.5,),
     layers=(
-        *_block_rows(3, 32, 32), *_block_rows(32, 64, 16), *_block_rows(64, 128, 8), *_block_rows(128, 256, 4),
+        *_block_rows(3, 32, 32),
+        *_block_rows(32, 64, 16),
+        *_block_rows(64, 128, 8),
+        *_block_rows(128, 256, 4),
         Layer("Dropout", (1024,), 0),
         Layer("Linear", (512,), 1024 * 512 + 512),
         Layer("ReLU", (512,), 0),
@@ -371,8 +390,9 @@ class CIFARCNN(nn.Module):
 
     def __init__(self, num_classes: int = 100, dropout: float = 0.5):
         super().__init__()
-        self.conv = nn.Sequential(*[BuildingBlock(c_in, c_out)
-                                    for c_in, c_out in zip(self.channels[:-1], self.channels[1:])])
+        self.conv = nn.Sequential(
+            *[BuildingBlock(c_in, c_out) for c_in, c_out in zip(self.channels[:-1], self.channels[1:])]
+        )
         self.output = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(2 * 2 * 256, 512),
@@ -382,14 +402,15 @@ class CIFARCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_float_input(self, x, (3, 32, 32), "RGB images, channels first")
-        features = self.conv(x)                     # (B, 256, 2, 2)
+        features = self.conv(x)  # (B, 256, 2, 2)
         flat = torch.flatten(features, start_dim=1)  # (B, 1024)
-        return self.output(flat)                     # (B, 100) logits
+        return self.output(flat)  # (B, 100) logits
 
 
 # ----------------------------------------------------------------------------- 10.4 / 10.9.5
 @register_model(
-    task="binary", lab_input=(25_000, IMDB_VOCAB),
+    task="binary",
+    lab_input=(25_000, IMDB_VOCAB),
     layers=(
         Layer("Linear", (16,), IMDB_VOCAB * 16 + 16),
         Layer("ReLU", (16,), 0),
@@ -413,9 +434,9 @@ class IMDBDense(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_float_input(self, x, (self.input_size,), "binary bag-of-words rows")
-        val = self.activation(self.dense1(x))    # (B, 16)
+        val = self.activation(self.dense1(x))  # (B, 16)
         val = self.activation(self.dense2(val))  # (B, 16)
-        return torch.flatten(self.output(val))   # (B,) logit of Pr(positive)
+        return torch.flatten(self.output(val))  # (B,) logit of Pr(positive)
 
 
 # ----------------------------------------------------------------------------- 10.5 / 10.9.6
@@ -431,13 +452,16 @@ class _IMDBSequenceNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_token_input(self, x, self.vocab)
-        emb = self.embedding(x)            # (B, L, 32)
-        out, _ = self.recurrent(emb)       # (B, L, 32)
+        emb = self.embedding(x)  # (B, L, 32)
+        out, _ = self.recurrent(emb)  # (B, L, 32)
         return torch.flatten(self.dense(out[:, -1]))  # O_L only -> (B,)
 
 
 @register_model(
-    task="binary", lab_input=(10, 500), input_kind="tokens", vocab=IMDB_VOCAB,
+    task="binary",
+    lab_input=(10, 500),
+    input_kind="tokens",
+    vocab=IMDB_VOCAB,
     layers=(
         Layer("Embedding", (500, 32), IMDB_VOCAB * 32),
         Layer("LSTM", (500, 32), 4 * (32 * 32 + 32 * 32 + 2 * 32)),
@@ -454,7 +478,10 @@ class IMDBLSTM(_IMDBSequenceNet):
 
 
 @register_model(
-    task="binary", lab_input=(10, 500), input_kind="tokens", vocab=IMDB_VOCAB,
+    task="binary",
+    lab_input=(10, 500),
+    input_kind="tokens",
+    vocab=IMDB_VOCAB,
     layers=(
         Layer("Embedding", (500, 32), IMDB_VOCAB * 32),
         Layer("RNN", (500, 32), 32 * 32 + 32 * 32 + 2 * 32),
@@ -471,7 +498,9 @@ class IMDBRNN(_IMDBSequenceNet):
 
 
 @register_model(
-    task="regression", lab_input=(1770, 5, 3), dropout=(0.1,),
+    task="regression",
+    lab_input=(1770, 5, 3),
+    dropout=(0.1,),
     layers=(
         Layer("RNN", (5, 12), 3 * 12 + 12 * 12 + 2 * 12),
         Layer("Dropout", (12,), 0),
@@ -493,20 +522,21 @@ class NYSERNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_float_input(self, x, (self.lags, self.n_series), "lags oldest first, series")
-        out, _ = self.rnn(x)                   # (B, L, 12)
+        out, _ = self.rnn(x)  # (B, L, 12)
         val = self.dense(self.dropout(out[:, -1]))  # (B, 1), from A_L only
-        return torch.flatten(val)              # (B,)
+        return torch.flatten(val)  # (B,)
 
 
 @register_model(
-    task="regression", lab_input=(1770, 15),
+    task="regression",
+    lab_input=(1770, 15),
     layers=(
         Layer("Flatten", (15,), 0),
         Layer("Linear", (1,), 15 + 1),
     ),
     claims={"trained": "10.5/ar-vs-rnn"},
     source=f"{NOTES}:1661-1663 (least squares on the 15 lag columns), 1786 (an AR model is the "
-           "network with no hidden layer)",
+    "network with no hidden layer)",
 )
 class LinearAR(nn.Module):
     """AR(L) regression as a network (10.5.2): the (L, p) lag array flattened, one Linear layer."""
@@ -521,15 +551,18 @@ class LinearAR(nn.Module):
         if isinstance(x, torch.Tensor) and x.dim() == 3:
             _check_float_input(self, x, (x.shape[1], x.shape[2]), "lag array")
             if x.shape[1] * x.shape[2] != self.n_features:
-                raise ValueError(f"LinearAR expects {self.n_features} predictors once flattened, "
-                                 f"got input of shape {tuple(x.shape)}")
+                raise ValueError(
+                    f"LinearAR expects {self.n_features} predictors once flattened, got input of shape {tuple(x.shape)}"
+                )
         else:
             _check_float_input(self, x, (self.n_features,), "flattened lagged predictors")
         return torch.flatten(self.linear(self.flatten(x)))  # (B,)
 
 
 @register_model(
-    task="regression", lab_input=(1770, 20), dropout=(0.5,),
+    task="regression",
+    lab_input=(1770, 20),
+    dropout=(0.5,),
     layers=(
         Layer("Flatten", (20,), 0),
         Layer("Linear", (32,), 20 * 32 + 32),
@@ -538,8 +571,7 @@ class LinearAR(nn.Module):
         Layer("Linear", (1,), 32 + 1),
     ),
     claims={"sizes": "10.9/nyse-params", "trained": "10.5/nonlinear-ar"},
-    source=f"{NOTES}:1812-1823 (model; no summary() call, trained on X_day: 15 lags + 5 days, "
-           "1,770 test days)",
+    source=f"{NOTES}:1812-1823 (model; no summary() call, trained on X_day: 15 lags + 5 days, 1,770 test days)",
 )
 class NonlinearAR(nn.Module):
     """The lab's nonlinear AR (10.9.6): 15 lags + 5 day-of-week columns = 20 -> 32 (ReLU,

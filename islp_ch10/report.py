@@ -26,9 +26,9 @@ import re
 import statistics
 import tempfile
 from collections import defaultdict
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 
 from islp_ch10 import claims
 from islp_ch10.data import atomic_write
@@ -53,10 +53,17 @@ def environment() -> dict:
         threads_reason = str(choose_threads())
     except ValueError as exc:  # a bad ISLP_CH10_THREADS is refused before any run; recorded as such here
         threads_reason = str(exc)
-    info = {"python": platform.python_version(), "machine": platform.machine(),
-            "processor": cpu_model(), "cpus": os.cpu_count(), "threads_policy": threads_reason,
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "numpy": numpy.__version__,
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    info = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": cpu_model(),
+        "cpus": os.cpu_count(),
+        "threads_policy": threads_reason,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "numpy": numpy.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
     for name in ("pytorch_lightning", "torchvision", "torchmetrics", "sklearn", "ISLP"):
         try:
             info[name] = __import__(name).__version__
@@ -71,13 +78,18 @@ def measurement_path(out_dir: str | Path, experiment: str, seed: int) -> Path:
     return Path(out_dir) / MEASUREMENTS / f"{experiment}-seed{seed}.json"
 
 
-def save_measurements(out_dir: str | Path, experiment: str, seed: int, records: list[dict],
-                      meta: dict | None = None) -> Path:
+def save_measurements(
+    out_dir: str | Path, experiment: str, seed: int, records: list[dict], meta: dict | None = None
+) -> Path:
     """Write one experiment's measurements atomically (a unique temporary file, then ``os.replace``)."""
     path = measurement_path(out_dir, experiment, seed)
-    payload = {"experiment": experiment, "seed": seed,
-               "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               **(meta or {}), "measurements": [_slim(r) for r in records]}
+    payload = {
+        "experiment": experiment,
+        "seed": seed,
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        **(meta or {}),
+        "measurements": [_slim(r) for r in records],
+    }
     _atomic_text(path, json.dumps(payload, indent=1, default=str))
     return path
 
@@ -106,8 +118,10 @@ def load_measurements(out_dir: str | Path) -> list[dict]:
             payload = json.loads(path.read_text(encoding="utf-8"))
             records += payload["measurements"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"measurement file {path} is damaged ({type(exc).__name__}: {exc}); "
-                             "delete it and rerun that experiment with --resume") from None
+            raise ValueError(
+                f"measurement file {path} is damaged ({type(exc).__name__}: {exc}); "
+                "delete it and rerun that experiment with --resume"
+            ) from None
     return records
 
 
@@ -126,14 +140,25 @@ def summarise(records: Iterable[dict]) -> list[dict]:
         verdict = "n/a"
         if threshold is not None:
             verdict = "pass" if claim.passes(median, part) else "FAIL"
-        rows.append({
-            "claim": cid, "part": part, "metric": metric, "book_value": book, "threshold": threshold,
-            "direction": direction, "values": values, "seeds": [r.get("seed") for r in rs], "median": median,
-            "epochs": sorted({r["epochs"] for r in rs if r.get("epochs") is not None}),
-            "path": sorted({str(r.get("path")) for r in rs}),
-            "wall_time_s": round(sum(r.get("wall_time") or 0.0 for r in rs), 2), "verdict": verdict,
-            "deviation": claim.deviation, "statement": claim.statement,
-        })
+        rows.append(
+            {
+                "claim": cid,
+                "part": part,
+                "metric": metric,
+                "book_value": book,
+                "threshold": threshold,
+                "direction": direction,
+                "values": values,
+                "seeds": [r.get("seed") for r in rs],
+                "median": median,
+                "epochs": sorted({r["epochs"] for r in rs if r.get("epochs") is not None}),
+                "path": sorted({str(r.get("path")) for r in rs}),
+                "wall_time_s": round(sum(r.get("wall_time") or 0.0 for r in rs), 2),
+                "verdict": verdict,
+                "deviation": claim.deviation,
+                "statement": claim.statement,
+            }
+        )
     return rows
 
 
@@ -143,14 +168,20 @@ def below_threshold(rows: list[dict]) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- writing
-def rebuild(out_dir: str | Path, double_descent=None, wall_time: float | None = None,
-            skipped: list[dict] | None = None) -> Path:
+def rebuild(
+    out_dir: str | Path, double_descent=None, wall_time: float | None = None, skipped: list[dict] | None = None
+) -> Path:
     """Rebuild results.json, report.md and the plots from every measurement file in ``out_dir``."""
     return write(load_measurements(out_dir), out_dir, double_descent, wall_time, skipped)
 
 
-def write(records: list[dict], out_dir: str | Path, double_descent=None, wall_time: float | None = None,
-          skipped: list[dict] | None = None) -> Path:
+def write(
+    records: list[dict],
+    out_dir: str | Path,
+    double_descent=None,
+    wall_time: float | None = None,
+    skipped: list[dict] | None = None,
+) -> Path:
     """Write results.json, report.md and the plots into ``out_dir``; returns the report's path.
 
     ``records``: measurement dicts; none at all raises :class:`EmptyReport` and writes nothing.
@@ -173,9 +204,15 @@ def write(records: list[dict], out_dir: str | Path, double_descent=None, wall_ti
     lasso = [r for r in records if r["claim"] == "10.4/imdb-lasso" and "lambdas" in r.get("details", {})]
     if lasso:
         plots.append(_lasso_plot(lasso[0], out / "imdb_lasso_path.png"))
-    results = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "environment": environment(), "wall_time_s": wall_time, "summary": rows,
-               "measurements": records, "plots": plots, "skipped": skipped or []}
+    results = {
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": environment(),
+        "wall_time_s": wall_time,
+        "summary": rows,
+        "measurements": records,
+        "plots": plots,
+        "skipped": skipped or [],
+    }
     _atomic_text(out / "results.json", json.dumps(results, indent=2, default=str))
     _atomic_text(out / "report.md", markdown(rows, plots, results["environment"], wall_time, skipped or []))
     return out / "report.md"
@@ -195,20 +232,25 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def markdown(rows: list[dict], plots: list[str], env: dict, wall_time: float | None,
-             skipped: list[dict] = ()) -> str:
+def markdown(rows: list[dict], plots: list[str], env: dict, wall_time: float | None, skipped: list[dict] = ()) -> str:
     """The report page: environment line, one table row per claim and part, deviations, plots."""
-    lines = ["# ISLP chapter 10: reproduction report", "",
-             f"torch {env['torch']}, pytorch-lightning {env['pytorch_lightning']}, ISLP {env['ISLP']}, "
-             f"{env['cpus']} CPUs, GPU: {env['cuda'] or 'none'}"
-             + (f"; total wall time {wall_time:.0f} s" if wall_time else ""), "",
-             "| claim | part | metric | book | threshold | measured (median) | per seed | epochs | verdict |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# ISLP chapter 10: reproduction report",
+        "",
+        f"torch {env['torch']}, pytorch-lightning {env['pytorch_lightning']}, ISLP {env['ISLP']}, "
+        f"{env['cpus']} CPUs, GPU: {env['cuda'] or 'none'}"
+        + (f"; total wall time {wall_time:.0f} s" if wall_time else ""),
+        "",
+        "| claim | part | metric | book | threshold | measured (median) | per seed | epochs | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         thr = f"{r['direction']} {r['threshold']}" if r["threshold"] is not None else "-"
-        lines.append(f"| {r['claim']} | {r['part'] or ''} | {r['metric']} | {_fmt(r['book_value'])} | {thr} | "
-                     f"{r['median']:.4f} | {', '.join(f'{v:.4f}' for v in r['values'])} | "
-                     f"{','.join(map(str, r['epochs'])) or '-'} | {r['verdict']} |")
+        lines.append(
+            f"| {r['claim']} | {r['part'] or ''} | {r['metric']} | {_fmt(r['book_value'])} | {thr} | "
+            f"{r['median']:.4f} | {', '.join(f'{v:.4f}' for v in r['values'])} | "
+            f"{','.join(map(str, r['epochs'])) or '-'} | {r['verdict']} |"
+        )
     notes = [r for r in rows if r["deviation"]]
     if notes:
         lines += ["", "## Where the book's figure does not reproduce", ""]
@@ -244,8 +286,10 @@ def learning_curve_plots(records: list[dict], out: Path) -> list[str]:
             continue
         plt = _pyplot()
         keys = set().union(*(row.keys() for row in history))
-        metric = next((k for k in (r["metric"], "accuracy", "r2", "mae", "loss")
-                       if f"train_{k}" in keys or f"valid_{k}" in keys), None)
+        metric = next(
+            (k for k in (r["metric"], "accuracy", "r2", "mae", "loss") if f"train_{k}" in keys or f"valid_{k}" in keys),
+            None,
+        )
         if metric is None:
             continue
         epochs = [row.get("epoch", i) for i, row in enumerate(history)]
@@ -261,8 +305,9 @@ def learning_curve_plots(records: list[dict], out: Path) -> list[str]:
         ax.set(xlabel="Epoch", ylabel=metric, title=title)
         ax.legend()
         fig.tight_layout()
-        name = (f"curve_{r['claim'].replace('/', '_').replace('.', '_')}_{r.get('part') or 'main'}"
-                f"_seed{r.get('seed')}.png")
+        name = (
+            f"curve_{r['claim'].replace('/', '_').replace('.', '_')}_{r.get('part') or 'main'}_seed{r.get('seed')}.png"
+        )
         _save_figure(fig, out / name)
         plt.close(fig)
         names.append(name)

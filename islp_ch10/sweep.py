@@ -21,7 +21,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 SPREADS_DIR = Path(__file__).resolve().parent.parent / "docs" / "spreads"
@@ -55,10 +55,20 @@ def cpu_model() -> str:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=Path(__file__).parent, timeout=10).stdout.strip()
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, as a user runs it
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607 - as above
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=10,
+        ).stdout.strip()
         return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -79,8 +89,14 @@ def _write_atomic(path: Path, payload: dict) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def run_sweep(experiment: str, seeds: list[int], out_dir: Path | None = None, resume: bool = True,
-              log=print, accelerator: str = "cpu") -> Path:
+def run_sweep(
+    experiment: str,
+    seeds: list[int],
+    out_dir: Path | None = None,
+    resume: bool = True,
+    log=print,
+    accelerator: str = "cpu",
+) -> Path:
     """Run ``experiment`` for each seed (the lab's configuration, fast path) on ``accelerator`` and
     write its artifact (named after the GPU when one trains, else the CPU)."""
     import torch
@@ -94,16 +110,26 @@ def run_sweep(experiment: str, seeds: list[int], out_dir: Path | None = None, re
     payload = json.loads(path.read_text()) if (resume and path.exists()) else None
     if payload is None:
         payload = {"experiment": experiment, "runs": []}
-    payload.update({
-        "command": "islp-ch10 sweep " + " ".join(sys.argv[2:]) if sys.argv and "sweep" in sys.argv
-                   else f"islp-ch10 sweep {experiment} --seeds {','.join(map(str, seeds))}",
-        "machine": {"cpu": cpu_model(), "tag": machine_tag(accelerator), "torch_threads": threads,
-                    "accelerator": accelerator,
-                    "cuda": environment().get("cuda")},
-        "versions": {k: v for k, v in environment().items()
-                     if k in ("python", "torch", "numpy", "pytorch_lightning", "torchmetrics", "sklearn", "ISLP")},
-        "code": git_commit(),
-    })
+    payload.update(
+        {
+            "command": "islp-ch10 sweep " + " ".join(sys.argv[2:])
+            if sys.argv and "sweep" in sys.argv
+            else f"islp-ch10 sweep {experiment} --seeds {','.join(map(str, seeds))}",
+            "machine": {
+                "cpu": cpu_model(),
+                "tag": machine_tag(accelerator),
+                "torch_threads": threads,
+                "accelerator": accelerator,
+                "cuda": environment().get("cuda"),
+            },
+            "versions": {
+                k: v
+                for k, v in environment().items()
+                if k in ("python", "torch", "numpy", "pytorch_lightning", "torchmetrics", "sklearn", "ISLP")
+            },
+            "code": git_commit(),
+        }
+    )
     done = {r["seed"] for r in payload["runs"]}
     for seed in seeds:
         if seed in done:
@@ -112,14 +138,26 @@ def run_sweep(experiment: str, seeds: list[int], out_dir: Path | None = None, re
         t0 = time.perf_counter()
         ms = experiments.run(experiment, RunSettings(seed=seed, accelerator=accelerator))
         for m in ms:
-            payload["runs"].append({
-                "seed": seed, "claim": m.claim, "part": m.part, "metric": m.metric, "value": m.value, "raw": m.raw,
-                "epochs": m.epochs, "seconds": round(time.perf_counter() - t0, 1),
-                "valid_by_epoch": [round(h[k], 4) for h in m.history for k in h if k.startswith("valid_")
-                                   and k.removeprefix("valid_") in ("accuracy", "r2", "mae")][:500],
-            })
+            payload["runs"].append(
+                {
+                    "seed": seed,
+                    "claim": m.claim,
+                    "part": m.part,
+                    "metric": m.metric,
+                    "value": m.value,
+                    "raw": m.raw,
+                    "epochs": m.epochs,
+                    "seconds": round(time.perf_counter() - t0, 1),
+                    "valid_by_epoch": [
+                        round(h[k], 4)
+                        for h in m.history
+                        for k in h
+                        if k.startswith("valid_") and k.removeprefix("valid_") in ("accuracy", "r2", "mae")
+                    ][:500],
+                }
+            )
             log(f"{experiment} seed {seed}: {m.claim} [{m.part}] {m.metric} = {m.value:.4f}")
-        payload["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        payload["date"] = datetime.now(UTC).strftime("%Y-%m-%d")
         _write_atomic(path, payload)
     return path
 
@@ -150,26 +188,47 @@ def import_measurements(source: Path, out_dir: Path | None = None) -> list[Path]
         if name is None:
             raise ValueError(f"{source}: no experiment trains model {r['model']!r}; known: {sorted(_EXTERNAL_MODELS)}")
         exp = experiments.EXPERIMENTS[name]
-        (part, lab), = exp.labs.items()
+        ((part, lab),) = exp.labs.items()
         _, lab_lr = lab.resolved_optimizer()
         if r["lr"] != lab_lr:
-            excluded.append(f"{r['model']} lr {r['lr']} seed {r['seed']} ({r['test_accuracy']}): not the lab's lr {lab_lr}")
+            excluded.append(
+                f"{r['model']} lr {r['lr']} seed {r['seed']} ({r['test_accuracy']}): not the lab's lr {lab_lr}"
+            )
             continue
-        by_experiment.setdefault(name, []).append({
-            "seed": r["seed"], "claim": claim, "part": part, "metric": lab.metric,
-            "value": r["test_accuracy"], "epochs": lab.epochs, "seconds": r.get("seconds"),
-            "valid_by_epoch": r.get("valid_accuracy_by_epoch", [])})
+        by_experiment.setdefault(name, []).append(
+            {
+                "seed": r["seed"],
+                "claim": claim,
+                "part": part,
+                "metric": lab.metric,
+                "value": r["test_accuracy"],
+                "epochs": lab.epochs,
+                "seconds": r.get("seconds"),
+                "valid_by_epoch": r.get("valid_accuracy_by_epoch", []),
+            }
+        )
     paths = []
     for name, runs in by_experiment.items():
         payload = {
-            "experiment": name, "runs": sorted(runs, key=lambda r: r["seed"]),
+            "experiment": name,
+            "runs": sorted(runs, key=lambda r: r["seed"]),
             "command": f"python -m islp_ch10.sweep --import {source.name}",
-            "machine": {"cpu": data["machine"]["cpu"], "tag": _tag(data["machine"]["cpu"]),
-                        "torch_threads": threads, "cuda": None},
-            "versions": data.get("versions", {}), "code": data.get("code"),
-            "provenance": {"source": source.name, "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                           "what": data.get("what"), "how": data.get("how"), "note": data.get("note"),
-                           "excluded": excluded},
+            "machine": {
+                "cpu": data["machine"]["cpu"],
+                "tag": _tag(data["machine"]["cpu"]),
+                "torch_threads": threads,
+                "cuda": None,
+            },
+            "versions": data.get("versions", {}),
+            "code": data.get("code"),
+            "provenance": {
+                "source": source.name,
+                "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                "what": data.get("what"),
+                "how": data.get("how"),
+                "note": data.get("note"),
+                "excluded": excluded,
+            },
         }
         path = (out_dir or SPREADS_DIR) / f"{name}__{payload['machine']['tag']}__t{threads}.json"
         _write_atomic(path, payload)
@@ -198,13 +257,19 @@ def spread_values_line(artifact: Path, claim: str, part: str | None = None) -> s
 if __name__ == "__main__":
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m islp_ch10.sweep",
-                                     description="convert an external measurement file into sweep artifacts, "
-                                                 "or print an artifact's spread_values entry for the catalogue")
+    parser = argparse.ArgumentParser(
+        prog="python -m islp_ch10.sweep",
+        description="convert an external measurement file into sweep artifacts, "
+        "or print an artifact's spread_values entry for the catalogue",
+    )
     parser.add_argument("--import", dest="source", help="the measurement JSON file to convert")
     parser.add_argument("--out", default=None, help="artifact folder (default: docs/spreads of the checkout)")
-    parser.add_argument("--values", nargs=2, metavar=("ARTIFACT", "CLAIM[:PART]"),
-                        help="print the spread_values entry of CLAIM (or CLAIM:PART) in ARTIFACT")
+    parser.add_argument(
+        "--values",
+        nargs=2,
+        metavar=("ARTIFACT", "CLAIM[:PART]"),
+        help="print the spread_values entry of CLAIM (or CLAIM:PART) in ARTIFACT",
+    )
     args = parser.parse_args()
     if args.values:
         artifact, label = args.values

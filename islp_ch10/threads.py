@@ -11,12 +11,12 @@ sentence for the report.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 ENV = "ISLP_CH10_THREADS"
 
-__all__ = ["ENV", "ThreadChoice", "available_cores", "choose_threads", "apply_threads"]
+__all__ = ["ENV", "ThreadChoice", "apply_threads", "available_cores", "choose_threads"]
 
 
 @dataclass(frozen=True)
@@ -55,13 +55,19 @@ def choose_threads(environ: Mapping[str, str] | None = None) -> ThreadChoice:
         except ValueError:
             wanted = 0
         if wanted < 1:
-            raise ValueError(f"{ENV}={raw!r} is not a positive whole number; set it to a thread count "
-                             f"such as 1, or unset it to use one thread per available core ({cores})")
+            raise ValueError(
+                f"{ENV}={raw!r} is not a positive whole number; set it to a thread count "
+                f"such as 1, or unset it to use one thread per available core ({cores})"
+            )
         note = "" if wanted <= cores else f", more than the {cores} core(s) available, so threads will share cores"
         return ThreadChoice(wanted, ENV, cores, f"{wanted} torch thread(s) from {ENV}={raw}{note}")
-    return ThreadChoice(cores, "affinity", cores,
-                        f"{cores} torch thread(s): one per core this process may run on "
-                        f"(os.sched_getaffinity); set {ENV} to choose another number")
+    return ThreadChoice(
+        cores,
+        "affinity",
+        cores,
+        f"{cores} torch thread(s): one per core this process may run on "
+        f"(os.sched_getaffinity); set {ENV} to choose another number",
+    )
 
 
 def apply_threads(environ: Mapping[str, str] | None = None) -> ThreadChoice:

@@ -36,8 +36,9 @@ import math
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -120,8 +121,7 @@ class FitResult:
 # ----------------------------------------------------------------------------- losses & metrics
 def make_loss(task: str) -> nn.Module:
     """The lab's loss per task: MSE, binary cross-entropy on logits, cross-entropy."""
-    return {"regression": nn.MSELoss(), "binary": nn.BCEWithLogitsLoss(),
-            "multiclass": nn.CrossEntropyLoss()}[task]
+    return {"regression": nn.MSELoss(), "binary": nn.BCEWithLogitsLoss(), "multiclass": nn.CrossEntropyLoss()}[task]
 
 
 def make_metrics(task: str, num_classes: int | None = None) -> dict[str, Any]:
@@ -154,9 +154,15 @@ def scores(task: str, pred: torch.Tensor, target: torch.Tensor, num_classes: int
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x, y: torch.Tensor, task: str,
-             num_classes: int | None = None, batch_size: int = 4096,
-             device: torch.device | str | None = None) -> dict[str, float]:
+def evaluate(
+    model: nn.Module,
+    x,
+    y: torch.Tensor,
+    task: str,
+    num_classes: int | None = None,
+    batch_size: int = 4096,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
     """Loss and metrics of ``model`` in eval mode over a whole data set, by hand (no Lightning).
 
     Batches run on ``device`` (default: where the model is); the model is returned to where it was.
@@ -168,8 +174,8 @@ def evaluate(model: nn.Module, x, y: torch.Tensor, task: str,
     model.to(device)
     preds, targets = [], []
     for i in range(0, len(y), batch_size):
-        preds.append(model(_as_tensor(x[i:i + batch_size]).to(device)).cpu())
-        targets.append(y[i:i + batch_size])
+        preds.append(model(_as_tensor(x[i : i + batch_size]).to(device)).cpu())
+        targets.append(y[i : i + batch_size])
     model.train(was_training)
     model.to(home)
     return scores(task, torch.cat(preds), torch.cat(targets), num_classes)
@@ -219,8 +225,10 @@ def check_finite(x, y, what: str = "training") -> None:
         row, col, position, value, count = found
         shape = tuple(array.shape[1:])
         where = f"row {row}, column {col}" + (f" (index {position} of each {shape} row)" if len(shape) > 1 else "")
-        raise ValueError(f"{what} {name} hold {count} non-finite value(s), the first ({value}) at {where}; "
-                         "remove or impute them before fitting")
+        raise ValueError(
+            f"{what} {name} hold {count} non-finite value(s), the first ({value}) at {where}; "
+            "remove or impute them before fitting"
+        )
 
 
 # ----------------------------------------------------------------------------- data
@@ -310,8 +318,7 @@ class FastModule(pl.LightningModule):
     does not use ``self.log``, whose bookkeeping costs milliseconds per call.
     """
 
-    def __init__(self, model: nn.Module, config: TrainConfig, train: InMemoryBatches,
-                 valid: InMemoryBatches | None):
+    def __init__(self, model: nn.Module, config: TrainConfig, train: InMemoryBatches, valid: InMemoryBatches | None):
         super().__init__()
         self.automatic_optimization = False
         self.model, self.config = model, config
@@ -324,14 +331,12 @@ class FastModule(pl.LightningModule):
         return self.model(x)
 
     def train_dataloader(self):
-        return EpochLoader(self.train_set, batch_size=self.config.batch_size, shuffle=True,
-                           collate_fn=_whole_batch)
+        return EpochLoader(self.train_set, batch_size=self.config.batch_size, shuffle=True, collate_fn=_whole_batch)
 
     def val_dataloader(self):
         if self.valid_set is None:
             return []
-        return EpochLoader(self.valid_set, batch_size=self.config.batch_size, shuffle=False,
-                           collate_fn=_whole_batch)
+        return EpochLoader(self.valid_set, batch_size=self.config.batch_size, shuffle=False, collate_fn=_whole_batch)
 
     def configure_optimizers(self):
         return self.config.make_optimizer(self.model.parameters())
@@ -417,8 +422,9 @@ class HistoryRecorder(pl.Callback):
         """The rows recorded here, or those a worker process sent back through ``trainer``."""
         if self.rows:
             return self.rows
-        sent = {k[len(self.PREFIX):]: v.tolist() for k, v in trainer.callback_metrics.items()
-                if k.startswith(self.PREFIX)}
+        sent = {
+            k[len(self.PREFIX) :]: v.tolist() for k, v in trainer.callback_metrics.items() if k.startswith(self.PREFIX)
+        }
         if "epoch" not in sent:
             return []
         rows = []
@@ -430,8 +436,13 @@ class HistoryRecorder(pl.Callback):
 
 
 # ----------------------------------------------------------------------------- trainer
-def make_trainer(config: TrainConfig, callbacks: Sequence = (), log_dir: str | None = None,
-                 root_dir: str | None = None, sanity_check: bool = True):
+def make_trainer(
+    config: TrainConfig,
+    callbacks: Sequence = (),
+    log_dir: str | None = None,
+    root_dir: str | None = None,
+    sanity_check: bool = True,
+):
     """A ``Trainer`` configured as the lab's (deterministic), with device passthrough.
 
     CSV logs go to ``log_dir`` when given; otherwise there is no logger.  ``root_dir`` is where
@@ -468,13 +479,22 @@ class _quiet:
 
         self._cm = warnings.catch_warnings()
         self._cm.__enter__()
-        for pattern in (".*does not have many workers.*", ".*number of training batches.*",
-                        ".*LeafSpec.*", ".*isinstance.*treespec.*", ".*sync_dist.*",
-                        ".*_pytree.*", ".*GPU available but not used.*", ".*deterministic.*",
-                        ".*across ranks is zero.*", ".*log_every_n_steps.*"):
+        for pattern in (
+            ".*does not have many workers.*",
+            ".*number of training batches.*",
+            ".*LeafSpec.*",
+            ".*isinstance.*treespec.*",
+            ".*sync_dist.*",
+            ".*_pytree.*",
+            ".*GPU available but not used.*",
+            ".*deterministic.*",
+            ".*across ranks is zero.*",
+            ".*log_every_n_steps.*",
+        ):
             warnings.filterwarnings("ignore", message=pattern)
-        self._loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch",
-                                                         "lightning_fabric", "lightning")]
+        self._loggers = [
+            logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning")
+        ]
         self._levels = [lg.level for lg in self._loggers]
         for lg in self._loggers:
             lg.setLevel(logging.ERROR)
@@ -507,8 +527,14 @@ def _workers_tempdir(folder: str):
 
 
 # ----------------------------------------------------------------------------- entry point
-def fit(model: nn.Module | Callable[[], nn.Module], train: tuple, test: tuple, config: TrainConfig,
-        path: str = "fast", callbacks: Sequence = ()) -> FitResult:
+def fit(
+    model: nn.Module | Callable[[], nn.Module],
+    train: tuple,
+    test: tuple,
+    config: TrainConfig,
+    path: str = "fast",
+    callbacks: Sequence = (),
+) -> FitResult:
     """Fit a model on ``train = (x, y)`` and measure it on ``test = (x, y)``.
 
     ``model`` is best given as a factory (a model class or a function): it is then built after the
@@ -523,8 +549,10 @@ def fit(model: nn.Module | Callable[[], nn.Module], train: tuple, test: tuple, c
     x_train, y_train = train
     x_test, y_test = test
     if x_train.shape[0] != len(y_train) or x_test.shape[0] != len(y_test):
-        raise ValueError(f"x and y disagree in length: train {x_train.shape[0]} vs {len(y_train)}, "
-                         f"test {x_test.shape[0]} vs {len(y_test)}")
+        raise ValueError(
+            f"x and y disagree in length: train {x_train.shape[0]} vs {len(y_train)}, "
+            f"test {x_test.shape[0]} vs {len(y_test)}"
+        )
     check_finite(x_train, y_train, "training")
     check_finite(x_test, y_test, "test")
     seed_everything(config.seed)
@@ -554,8 +582,16 @@ def fit(model: nn.Module | Callable[[], nn.Module], train: tuple, test: tuple, c
         run_dir = trainer.logger.log_dir if trainer.logger else None
     model = module.model.cpu()
     test_metrics = evaluate(model, x_test, y_test, config.task, config.num_classes, device=_eval_device(config))
-    return FitResult(model=model, history=history, test=test_metrics, wall_time=wall,
-                     path=path, config=config, log_dir=run_dir, extra=extra)
+    return FitResult(
+        model=model,
+        history=history,
+        test=test_metrics,
+        wall_time=wall,
+        path=path,
+        config=config,
+        log_dir=run_dir,
+        extra=extra,
+    )
 
 
 def _fast_module(model, config, x_train, y_train, x_test, y_test) -> FastModule:
@@ -576,8 +612,9 @@ def _islp_objects(model, config, x_train, y_train, x_test, y_test):
     train_ds = TensorDataset(_as_tensor(x_train), y_train)
     test_ds = TensorDataset(_as_tensor(x_test), y_test)
     validation = test_ds if config.validation == "test" else config.validation
-    dm = SimpleDataModule(train_ds, test_ds, batch_size=config.batch_size, num_workers=0,
-                          validation=validation, seed=config.seed)
+    dm = SimpleDataModule(
+        train_ds, test_ds, batch_size=config.batch_size, num_workers=0, validation=validation, seed=config.seed
+    )
     optimizer = config.make_optimizer(model.parameters())
     if config.task == "regression":
         module = SimpleModule.regression(model, optimizer=optimizer, metrics=make_metrics("regression"))

@@ -16,8 +16,8 @@ from torch import nn
 
 from islp_ch10 import claims
 from islp_ch10.reference import single_layer as ref
-from islp_ch10.testing.networks import single_layer_torch
 from islp_ch10.testing import strategies as hs
+from islp_ch10.testing.networks import single_layer_torch
 
 EXACT = dict(rtol=1e-12, atol=1e-12)  # float64, same arithmetic up to summation order
 
@@ -25,12 +25,12 @@ EXACT = dict(rtol=1e-12, atol=1e-12)  # float64, same arithmetic up to summation
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-
 def book_network(seed: int = 0) -> tuple[ref.SingleLayerParams, np.ndarray]:
     """The shape of Figure 10.1: p = 4 inputs, K = 5 hidden units, with seeded weights and 20 rows."""
     rng = np.random.default_rng(seed)
-    params = ref.SingleLayerParams(W=rng.normal(size=(5, 4)), w0=rng.normal(size=5),
-                                   beta=rng.normal(size=5), beta0=rng.normal())
+    params = ref.SingleLayerParams(
+        W=rng.normal(size=(5, 4)), w0=rng.normal(size=5), beta=rng.normal(size=5), beta0=rng.normal()
+    )
     return params, rng.normal(size=(20, 4))
 
 
@@ -44,11 +44,13 @@ def test_forward(activation):
     expected = ref.forward(X, params, activation)
     # and once more by the scalar formula, unit by unit, without any matrix product
     g, _ = ref.ACTIVATIONS[activation]
-    by_hand = np.array([
-        params.beta0 + sum(params.beta[k] * g(params.w0[k] + sum(params.W[k, j] * x[j] for j in range(4)))
-                           for k in range(5))
-        for x in X
-    ])
+    by_hand = np.array(
+        [
+            params.beta0
+            + sum(params.beta[k] * g(params.w0[k] + sum(params.W[k, j] * x[j] for j in range(4))) for k in range(5))
+            for x in X
+        ]
+    )
     np.testing.assert_allclose(expected, by_hand, **EXACT)
     torch.testing.assert_close(got, torch.from_numpy(expected), **EXACT)
 
@@ -58,8 +60,9 @@ def test_forward(activation):
 def test_forward_hypothesis(case):
     net = single_layer_torch(case.params, case.activation)
     got = net(torch.from_numpy(case.X)).squeeze(1).detach()
-    torch.testing.assert_close(got, torch.from_numpy(ref.forward(case.X, case.params, case.activation)),
-                               rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(
+        got, torch.from_numpy(ref.forward(case.X, case.params, case.activation)), rtol=1e-10, atol=1e-10
+    )
 
 
 # ----------------------------------------------------------------------------- 10.1/sigmoid
@@ -126,8 +129,9 @@ def test_nonlinearity():
     f_id = single_layer_torch(params, "identity")(torch.from_numpy(X)).squeeze(1).detach().numpy()
     coef, rss = _least_squares_residual(X, f_id)
     assert rss < 1e-20
-    np.testing.assert_allclose(coef, np.r_[params.beta0 + params.beta @ params.w0, params.W.T @ params.beta],
-                               rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(
+        coef, np.r_[params.beta0 + params.beta @ params.w0, params.W.T @ params.beta], rtol=1e-9, atol=1e-10
+    )
     # ReLU / sigmoid: the best linear fit leaves a clearly non-zero residual
     for g in ("relu", "sigmoid"):
         f = single_layer_torch(params, g)(torch.from_numpy(X)).squeeze(1).detach().numpy()
@@ -168,12 +172,13 @@ def test_squared_loss():
     rss_best = 2.0 * ref.squared_loss(y, ref.forward(X, best, "relu"))
     rng = np.random.default_rng(5)
     for _ in range(10):
-        moved = ref.SingleLayerParams(best.W, best.w0, best.beta + 1e-2 * rng.normal(size=best.K),
-                                      best.beta0 + 1e-2 * rng.normal())
+        moved = ref.SingleLayerParams(
+            best.W, best.w0, best.beta + 1e-2 * rng.normal(size=best.K), best.beta0 + 1e-2 * rng.normal()
+        )
         assert 2.0 * ref.squared_loss(y, ref.forward(X, moved, "relu")) > rss_best
 
 
-# ----------------------------------------------------------------------------- parameter-free layers (erratum of 10.9.1)
+# ------------------------------------------------------------------- parameter-free layers (erratum of 10.9.1)
 PARAMETER_FREE = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Dropout, nn.Flatten, nn.MaxPool2d, nn.AvgPool2d, nn.Identity)
 
 
@@ -197,7 +202,7 @@ def _chapter_networks() -> list[nn.Module]:
         if issubclass(cls, nn.Module) and cls.__module__ == models.__name__:
             try:
                 built.append(cls())
-            except TypeError:          # needs arguments: a building block, not a chapter network
+            except TypeError:  # needs arguments: a building block, not a chapter network
                 continue
     return built
 
@@ -214,7 +219,7 @@ def test_activation_and_dropout_layers_have_no_parameters():
     assert len(networks) >= 5
     assert sum(_check_parameter_free_layers(net) for net in networks) > len(networks)
 
-    class ScaledReLU(nn.ReLU):               # broken variant: an activation with a learned scale
+    class ScaledReLU(nn.ReLU):  # broken variant: an activation with a learned scale
         def __init__(self):
             super().__init__()
             self.scale = nn.Parameter(torch.ones(50))

@@ -102,11 +102,13 @@ def _check_cross_entropy(Z: np.ndarray, labels: np.ndarray) -> None:
     nll = ref.multinomial_nll(labels, Z)
     Zt, yt = torch.from_numpy(Z), torch.from_numpy(labels)
     assert book == pytest.approx(nll, rel=1e-9, abs=1e-9)
-    torch.testing.assert_close(F.cross_entropy(Zt, yt, reduction="sum"),
-                               torch.tensor(nll, dtype=torch.float64), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(
+        F.cross_entropy(Zt, yt, reduction="sum"), torch.tensor(nll, dtype=torch.float64), rtol=1e-9, atol=1e-9
+    )
     # nn.CrossEntropyLoss averages by default: n times it is the book's sum
-    torch.testing.assert_close(n * nn.CrossEntropyLoss()(Zt, yt),
-                               torch.tensor(nll, dtype=torch.float64), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(
+        n * nn.CrossEntropyLoss()(Zt, yt), torch.tensor(nll, dtype=torch.float64), rtol=1e-9, atol=1e-9
+    )
 
 
 @pytest.mark.claim("10.2/cross-entropy")
@@ -152,8 +154,12 @@ def test_entropy(pq):
     if np.array_equal(p, q):
         assert H_pq == pytest.approx(H_p, abs=1e-12)
     # torch: entropy of a categorical distribution; cross-entropy loss with probability targets
-    torch.testing.assert_close(torch.distributions.Categorical(probs=torch.from_numpy(p)).entropy(),
-                               torch.tensor(H_p, dtype=torch.float64), rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(
+        torch.distributions.Categorical(probs=torch.from_numpy(p)).entropy(),
+        torch.tensor(H_p, dtype=torch.float64),
+        rtol=1e-9,
+        atol=1e-12,
+    )
     if np.all(q > 0):
         got = F.cross_entropy(torch.log(torch.from_numpy(q))[None, :], torch.from_numpy(p)[None, :])
         torch.testing.assert_close(got, torch.tensor(H_pq, dtype=torch.float64), rtol=1e-9, atol=1e-12)
@@ -167,7 +173,8 @@ def test_entropy_values():
     assert ref.entropy(np.full(10, 0.1)) == pytest.approx(np.log(10), rel=1e-14)
     # coding a fair coin with a 0.9/0.1 code costs -(log 0.9 + log 0.1)/2 > log 2
     assert ref.distribution_cross_entropy(np.array([0.5, 0.5]), np.array([0.9, 0.1])) == pytest.approx(
-        -(np.log(0.9) + np.log(0.1)) / 2, rel=1e-15)
+        -(np.log(0.9) + np.log(0.1)) / 2, rel=1e-15
+    )
 
 
 # ----------------------------------------------------------------------------- 10.2/binary-cross-entropy
@@ -184,8 +191,9 @@ def _check_binary_cross_entropy(Z: np.ndarray, labels: np.ndarray, log_odds=_log
     logistic = ref.binary_logistic_nll(labels, log_odds(Z))
     np.testing.assert_allclose(multinomial, logistic, rtol=tol, atol=tol)
     torch_multinomial = F.cross_entropy(torch.from_numpy(Z), torch.from_numpy(labels), reduction="sum")
-    torch_logistic = F.binary_cross_entropy_with_logits(torch.from_numpy(log_odds(Z)),
-                                                        torch.from_numpy(labels).double(), reduction="sum")
+    torch_logistic = F.binary_cross_entropy_with_logits(
+        torch.from_numpy(log_odds(Z)), torch.from_numpy(labels).double(), reduction="sum"
+    )
     torch.testing.assert_close(torch_multinomial, torch_logistic, rtol=tol, atol=tol)
     np.testing.assert_allclose(torch_multinomial.item(), multinomial, rtol=tol, atol=tol)
 

@@ -40,21 +40,20 @@ STEPS = 12
 def _mnist_shaped(n=768, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 1, 28, 28, generator=g)
-    y = (x.mean(dim=(1, 2, 3)) * 10 * 7).long() % 10   # any fixed labelling will do
+    y = (x.mean(dim=(1, 2, 3)) * 10 * 7).long() % 10  # any fixed labelling will do
     return (x[:640], y[:640]), (x[640:], y[640:])
 
 
 def _short_fit(part: str, callbacks=(), factory=None):
     """The ``part`` arm's lab configuration, stopped after a few steps, on the synthetic set."""
     train, test = _mnist_shaped()
-    config = dataclasses.replace(REGULARISE[part].train_config(RunSettings(), f"regularise-{part}"),
-                                 max_steps=STEPS)
+    config = dataclasses.replace(REGULARISE[part].train_config(RunSettings(), f"regularise-{part}"), max_steps=STEPS)
     return fit(factory or REGULARISE_MODELS[part], train, test, config, callbacks=callbacks)
 
 
 @torch.no_grad()
 def _weight_norm(model: nn.Module) -> float:
-    return float(torch.sqrt(sum((p ** 2).sum() for n, p in model.named_parameters() if n.endswith("weight"))))
+    return float(torch.sqrt(sum((p**2).sum() for n, p in model.named_parameters() if n.endswith("weight"))))
 
 
 def weight_decay_shrinkage() -> float:

@@ -9,6 +9,8 @@ size O(1) leaves ample room for that and none for a wrong index or a flipped fil
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -36,8 +38,8 @@ def _torch_conv2d(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- 10.3/conv-example
-LETTERS = "abcdefghijkl"        # the 4x3 image, row by row
-GREEK = "αβγδ"                  # the 2x2 filter, row by row
+LETTERS = "abcdefghijkl"  # the 4x3 image, row by row
+GREEK = "αβγδ"  # the 2x2 filter, row by row
 
 # The convolved image exactly as the chapter writes it (a literal: this *is* the claim).
 BOOK_CONVOLVED = [
@@ -52,7 +54,7 @@ def _decode(value: int) -> str:
     symbol g = 1, 2, 3, 4: base-1000 digit i is the filter symbol that multiplies letter i."""
     terms = []
     for i, letter in enumerate(LETTERS):
-        digit = (value // 1000 ** i) % 1000
+        digit = (value // 1000**i) % 1000
         if digit:
             assert 1 <= digit <= 4, f"letter {letter} multiplied by {digit}, not by one filter entry"
             terms.append(f"{letter}{GREEK[digit - 1]}")
@@ -64,7 +66,7 @@ def test_conv_example():
     """The 4x3 example, symbol by symbol: letter i is encoded as 1000**i (a Python int, so
     the object-array arithmetic is exact) and alpha..delta as 1..4, so every output entry
     decodes uniquely into the sum of letter-symbol products that produced it."""
-    image = np.array([1000 ** i for i in range(12)], dtype=object).reshape(4, 3)
+    image = np.array([1000**i for i in range(12)], dtype=object).reshape(4, 3)
     kernel = np.array([1, 2, 3, 4], dtype=object).reshape(2, 2)
     out = conv2d(image, kernel)
     assert out.shape == (3, 2)
@@ -80,11 +82,13 @@ def test_conv_example_numeric():
     al, be, ga, de = rng.standard_normal(4)
     image = np.array([[a, b, c], [d, e, f], [g, h, i], [j, k, l]])
     kernel = np.array([[al, be], [ga, de]])
-    by_hand = np.array([
-        [a * al + b * be + d * ga + e * de, b * al + c * be + e * ga + f * de],
-        [d * al + e * be + g * ga + h * de, e * al + f * be + h * ga + i * de],
-        [g * al + h * be + j * ga + k * de, h * al + i * be + k * ga + l * de],
-    ])
+    by_hand = np.array(
+        [
+            [a * al + b * be + d * ga + e * de, b * al + c * be + e * ga + f * de],
+            [d * al + e * be + g * ga + h * de, e * al + f * be + h * ga + i * de],
+            [g * al + h * be + j * ga + k * de, h * al + i * be + k * ga + l * de],
+        ]
+    )
     np.testing.assert_allclose(conv2d(image, kernel), by_hand, rtol=0, atol=ATOL)
     np.testing.assert_allclose(_torch_conv2d(image, kernel), by_hand, rtol=0, atol=ATOL)
 
@@ -100,8 +104,8 @@ def image_and_filter_sizes(draw, max_side: int = 12):
 
 @pytest.mark.claim("10.3/conv-size")
 @given(sizes=image_and_filter_sizes(), seed=st.integers(0, 2**32 - 1))
-@example(sizes=(4, 3, 2, 2), seed=0)       # the chapter's 4x3 image, 2x2 filter -> 3x2
-@example(sizes=(32, 32, 3, 3), seed=0)     # a CIFAR image and a 3x3 filter -> 30x30
+@example(sizes=(4, 3, 2, 2), seed=0)  # the chapter's 4x3 image, 2x2 filter -> 3x2
+@example(sizes=(32, 32, 3, 3), seed=0)  # a CIFAR image and a 3x3 filter -> 30x30
 def test_conv_size(sizes, seed):
     H, W, h, w = sizes
     rng = np.random.default_rng(seed)
@@ -115,14 +119,19 @@ def test_conv_size(sizes, seed):
 
 # ----------------------------------------------------------------------------- 10.3/conv-similarity
 @pytest.mark.claim("10.3/conv-similarity")
-@given(h=st.integers(1, 4), w=st.integers(1, 4), n_patches=st.integers(1, 20),
-       norm=st.floats(0.1, 10.0), seed=st.integers(0, 2**32 - 1))
+@given(
+    h=st.integers(1, 4),
+    w=st.integers(1, 4),
+    n_patches=st.integers(1, 20),
+    norm=st.floats(0.1, 10.0),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_conv_similarity(h, w, n_patches, norm, seed):
     """Each convolution value is <filter, patch>; over patches of one norm r the largest value,
     r * ||filter||, belongs to the patch parallel to the filter (Cauchy-Schwarz)."""
     rng = np.random.default_rng(seed)
     kernel = rng.uniform(-1, 1, (h, w))
-    kernel[0, 0] += np.sign(kernel[0, 0]) + (kernel[0, 0] == 0)   # keep ||filter|| >= 1
+    kernel[0, 0] += np.sign(kernel[0, 0]) + (kernel[0, 0] == 0)  # keep ||filter|| >= 1
     # 1. every entry of a convolution is a dot product with the patch under the filter
     image = rng.uniform(-1, 1, (h + 5, w + 5))
     dots = np.einsum("ijuv,uv->ij", patches(image, h, w), kernel)
@@ -141,7 +150,7 @@ def test_conv_similarity(h, w, n_patches, norm, seed):
 
 
 # ----------------------------------------------------------------------------- 10.3/edge-filters
-VERTICAL_LINE = np.array([[-1.0, 2.0, -1.0]] * 3)         # responds to a one-pixel vertical line
+VERTICAL_LINE = np.array([[-1.0, 2.0, -1.0]] * 3)  # responds to a one-pixel vertical line
 HORIZONTAL_LINE = VERTICAL_LINE.T
 SOBEL_VERTICAL_EDGE = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
 SOBEL_HORIZONTAL_EDGE = SOBEL_VERTICAL_EDGE.T
@@ -151,8 +160,8 @@ SOBEL_HORIZONTAL_EDGE = SOBEL_VERTICAL_EDGE.T
 @pytest.mark.parametrize("conv", [conv2d, _torch_conv2d], ids=["reference", "torch"])
 def test_edge_filters(conv):
     vertical = np.zeros((8, 8))
-    vertical[:, 4] = 1.0                  # a vertical line in column 4
-    horizontal = vertical.T.copy()        # a horizontal line in row 4
+    vertical[:, 4] = 1.0  # a vertical line in column 4
+    horizontal = vertical.T.copy()  # a horizontal line in row 4
     # line detectors: strong response to their own orientation, none to the other
     v_on_v, h_on_v = conv(vertical, VERTICAL_LINE), conv(vertical, HORIZONTAL_LINE)
     v_on_h, h_on_h = conv(horizontal, VERTICAL_LINE), conv(horizontal, HORIZONTAL_LINE)
@@ -181,7 +190,7 @@ def test_multichannel():
     kernel = rng.standard_normal((3, 3, 3))
     per_channel = [conv2d(image[c], kernel[c]) for c in range(3)]
     summed = per_channel[0] + per_channel[1] + per_channel[2]
-    out = F.conv2d(_t(image)[None], _t(kernel)[None]).numpy()          # (1, 1, 30, 30)
+    out = F.conv2d(_t(image)[None], _t(kernel)[None]).numpy()  # (1, 1, 30, 30)
     assert out.shape == (1, 1, 30, 30)
     np.testing.assert_allclose(out[0, 0], summed, rtol=0, atol=ATOL)
     np.testing.assert_allclose(conv2d_multichannel(image, kernel[None])[0], summed, rtol=0, atol=ATOL)
@@ -224,12 +233,8 @@ def test_relu_detector(seed, side, k):
 # ----------------------------------------------------------------------------- 10.3/maxpool-example
 @pytest.mark.claim("10.3/maxpool-example")
 def test_maxpool_example():
-    image = np.array([[1, 2, 5, 3],
-                      [3, 0, 1, 2],
-                      [2, 1, 3, 4],
-                      [1, 1, 2, 0]])
-    pooled = np.array([[3, 5],
-                       [2, 4]])
+    image = np.array([[1, 2, 5, 3], [3, 0, 1, 2], [2, 1, 3, 4], [1, 1, 2, 0]])
+    pooled = np.array([[3, 5], [2, 4]])
     np.testing.assert_array_equal(max_pool2d(image, 2), pooled)
     torch_pooled = F.max_pool2d(torch.tensor(image, dtype=torch.float64)[None, None], kernel_size=2)
     np.testing.assert_array_equal(torch_pooled[0, 0].numpy(), pooled)
@@ -243,15 +248,18 @@ def test_padding_same():
     torch.manual_seed(0)
     model = CIFARCNN().eval()
     seen: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
-    hooks = [m.register_forward_hook(lambda m, i, o, name=name: seen.append((name, tuple(i[0].shape), tuple(o.shape))))
-             for block in model.conv for name, m in (("conv", block.conv), ("pool", block.pool))]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o, name=name: seen.append((name, tuple(i[0].shape), tuple(o.shape))))
+        for block in model.conv
+        for name, m in (("conv", block.conv), ("pool", block.pool))
+    ]
     with torch.no_grad():
         model(torch.rand(2, 3, 32, 32))
     for h in hooks:
         h.remove()
     expected, side = [], 32
     for c_in, c_out in zip(CIFARCNN.channels[:-1], CIFARCNN.channels[1:]):
-        expected.append(("conv", (2, c_in, side, side), (2, c_out, side, side)))     # 'same': side kept
+        expected.append(("conv", (2, c_in, side, side), (2, c_out, side, side)))  # 'same': side kept
         expected.append(("pool", (2, c_out, side, side), (2, c_out, side // 2, side // 2)))
         side //= 2
     assert seen == expected
@@ -268,9 +276,10 @@ def test_padding_same_block_matches_reference():
     x = torch.rand(1, 3, 10, 10, dtype=torch.float64)
     with torch.no_grad():
         out = block(x)[0].numpy()
-    conv = conv2d_multichannel(x[0].numpy(), block.conv.weight.detach().numpy(),
-                               block.conv.bias.detach().numpy(), padding=1)
-    assert conv.shape == (4, 10, 10)                          # 'same': 10x10 stays 10x10
+    conv = conv2d_multichannel(
+        x[0].numpy(), block.conv.weight.detach().numpy(), block.conv.bias.detach().numpy(), padding=1
+    )
+    assert conv.shape == (4, 10, 10)  # 'same': 10x10 stays 10x10
     assert zero_pad(x[0].numpy(), 1).shape == (3, 12, 12)
     np.testing.assert_allclose(out, max_pool2d(np.maximum(conv, 0.0), 2), rtol=0, atol=ATOL)
 
@@ -282,7 +291,7 @@ def test_params_cnn():
     model = CIFARCNN()
     # independently, layer by layer: a 3x3 conv has (9 c_in + 1) c_out, a Linear (in + 1) out
     ch = CIFARCNN.channels
-    by_formula = sum((9 * c_in + 1) * c_out for c_in, c_out in zip(ch[:-1], ch[1:]))
+    by_formula = sum((9 * c_in + 1) * c_out for c_in, c_out in itertools.pairwise(ch))
     by_formula += (1024 + 1) * 512 + (512 + 1) * 100
     assert count_parameters(model) == by_formula == book
 
@@ -360,10 +369,9 @@ def test_pretrained_param_count():
 
 
 # ----------------------------------------------------------------------------- 10.3/avg-pool
-BOOK_POOL_IMAGE = np.array([[1, 2, 5, 3],
-                            [3, 0, 1, 2],
-                            [2, 1, 3, 4],
-                            [1, 1, 2, 0]])  # the max-pool worked example's image
+BOOK_POOL_IMAGE = np.array(
+    [[1, 2, 5, 3], [3, 0, 1, 2], [2, 1, 3, 4], [1, 1, 2, 0]]
+)  # the max-pool worked example's image
 
 
 def _check_avg_pool_example(pool) -> None:
@@ -393,8 +401,9 @@ def test_avg_pool_example_rejects_max_pool():
 
 
 @pytest.mark.claim("10.3/avg-pool")
-@given(C=st.integers(1, 3), H=st.integers(1, 9), W=st.integers(1, 9), k=st.integers(1, 3),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    C=st.integers(1, 3), H=st.integers(1, 9), W=st.integers(1, 9), k=st.integers(1, 3), seed=st.integers(0, 2**32 - 1)
+)
 def test_avg_pool_hypothesis(C, H, W, k, seed):
     """For any map and window: the reference equals torch's AvgPool2d, every pooled value lies
     between its window's min and max, and the pooled map keeps the mean of the part it covers."""
@@ -453,8 +462,13 @@ def test_stacked_conv(stack):
 
 
 @pytest.mark.claim("10.3/stacked-conv")
-@given(h1=st.integers(1, 4), w1=st.integers(1, 4), h2=st.integers(1, 4), w2=st.integers(1, 4),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    h1=st.integers(1, 4),
+    w1=st.integers(1, 4),
+    h2=st.integers(1, 4),
+    w2=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_stacked_conv_hypothesis(h1, w1, h2, w2, seed):
     """Any two filter sizes: one (h1+h2-1) x (w1+w2-1) filter does the work of both."""
     rng = np.random.default_rng(seed)
@@ -473,7 +487,7 @@ def test_stacked_conv_rejects_broken_compositions():
     image = rng.normal(size=(12, 12))
 
     def unflipped_single(img, composed):
-        return conv2d(img, conv2d(zero_pad(first, 2), second))     # correlation of the filters
+        return conv2d(img, conv2d(zero_pad(first, 2), second))  # correlation of the filters
 
     def padded_stack(img, k1, k2):
         x = _t(img)[None, None]
@@ -518,15 +532,22 @@ def test_translation_equivariance_example():
     for conv in (conv2d, _torch_conv2d):
         for r, c in ((2, 3), (13, 11)):
             image = np.zeros((20, 20))
-            image[r:r + 3, c:c + 3] = cross
+            image[r : r + 3, c : c + 3] = cross
             fmap = conv(image, cross)
             assert np.unravel_index(np.argmax(fmap), fmap.shape) == (r, c)
         _check_equivariant(conv, image, cross, -11, -8)
 
 
 @pytest.mark.claim("10.3/translation-equivariance")
-@given(H=st.integers(4, 12), W=st.integers(4, 12), h=st.integers(1, 3), w=st.integers(1, 3),
-       dy=st.integers(-5, 5), dx=st.integers(-5, 5), seed=st.integers(0, 2**32 - 1))
+@given(
+    H=st.integers(4, 12),
+    W=st.integers(4, 12),
+    h=st.integers(1, 3),
+    w=st.integers(1, 3),
+    dy=st.integers(-5, 5),
+    dx=st.integers(-5, 5),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_translation_equivariance(H, W, h, w, dy, dx, seed):
     rng = np.random.default_rng(seed)
     image, kernel = rng.normal(size=(H, W)), rng.normal(size=(h, w))

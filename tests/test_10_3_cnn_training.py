@@ -49,7 +49,7 @@ def test_pretrained_substitute_classifies_book_images():
     assert preds["Hawk_cropped.jpg"].labels[0] == "kite"
     assert preds["Hawk_Fountain.jpg"].labels[0] == "kite"
     assert preds["Lhasa_Apso.jpg"].labels[0] == "Lhasa"
-    for p in preds.values():   # the top 3 of a softmax: positive, best first, together below 1
+    for p in preds.values():  # the top 3 of a softmax: positive, best first, together below 1
         assert p.probabilities == sorted(p.probabilities, reverse=True) and p.probabilities[-1] > 0
         assert sum(p.probabilities) < 1
     # all 1,000 class probabilities of each image sum to one, and their best three are the ones above

@@ -1,5 +1,6 @@
 """10.4: document classification on IMDB, trained on the real reviews, and the L1 path's sparsity."""
 
+import itertools
 import warnings
 
 import numpy as np
@@ -31,7 +32,7 @@ def test_imdb_lasso():
 
 
 # ----------------------------------------------------------------------------- sparsity of the L1 path
-FEW = 0.05   # "few": at the largest penalty at most 5% of the features may be non-zero
+FEW = 0.05  # "few": at the largest penalty at most 5% of the features may be non-zero
 
 
 def sparsity_violations(nonzero: list[int], n_features: int) -> list[str]:
@@ -40,7 +41,7 @@ def sparsity_violations(nonzero: list[int], n_features: int) -> list[str]:
     problems = []
     if nonzero[0] > FEW * n_features:
         problems.append(f"the smallest C keeps {nonzero[0]} of {n_features} features (more than {FEW:.0%})")
-    drops = [(i, a, b) for i, (a, b) in enumerate(zip(nonzero, nonzero[1:])) if b < a]
+    drops = [(i, a, b) for i, (a, b) in enumerate(itertools.pairwise(nonzero)) if b < a]
     if drops:
         problems.append(f"non-zeros fall as C grows at steps {drops}")
     if nonzero[-1] <= nonzero[0]:

@@ -47,7 +47,7 @@ def _output_layers(draw, *, min_classes=2, max_classes=6, max_units=5, max_rows=
 # ----------------------------------------------------------------------------- 10.4/two-class-logit
 def _check_two_class(A: np.ndarray, B: np.ndarray, b0: np.ndarray) -> None:
     layer = _output_layer(B, b0)
-    Z = layer(torch.from_numpy(A))                        # (n, 2): Z_0, Z_1
+    Z = layer(torch.from_numpy(A))  # (n, 2): Z_0, Z_1
     P = torch.softmax(Z, dim=1)
     # log(Pr(Y=1)/Pr(Y=0)) = Z_1 - Z_0 ...
     log_odds = torch.log(P[:, 1]) - torch.log(P[:, 0])
@@ -96,6 +96,7 @@ def test_softmax_redundancy(z, shift):
 def test_softmax_redundancy_rejects_extra_normaliser_term():
     """Broken variant: a 'softmax' with an extra 1 in the normaliser, e^{z_m} / (1 + sum_l e^{z_l})
     (K free scores plus a hidden zero class), is not shift invariant and fails the check."""
+
     def broken(z):
         e = np.exp(z)
         return e / (1.0 + e.sum())
@@ -136,13 +137,14 @@ def _reduced_probabilities(A: np.ndarray, B: np.ndarray, b0: np.ndarray, pin_bia
     """A model with only K - 1 coefficient sets: class m < K-1 scores (b0_m - b0_last) + A (B_m - B_last),
     the last class's score is fixed at 0.  ``pin_bias=False`` forgets to subtract the last intercept."""
     reduced = _output_layer(B[:-1] - B[-1], b0[:-1] - b0[-1] if pin_bias else b0[:-1])
-    Z = reduced(torch.from_numpy(A))                                   # (n, K - 1)
+    Z = reduced(torch.from_numpy(A))  # (n, K - 1)
     assert reduced.weight.shape[0] == B.shape[0] - 1
     return torch.softmax(torch.cat([Z, torch.zeros(Z.shape[0], 1, dtype=Z.dtype)], dim=1), dim=1)
 
 
-def _check_coefficient_redundancy(A: np.ndarray, B: np.ndarray, b0: np.ndarray, v: np.ndarray, v0: float,
-                                  reduce=_reduced_probabilities):
+def _check_coefficient_redundancy(
+    A: np.ndarray, B: np.ndarray, b0: np.ndarray, v: np.ndarray, v0: float, reduce=_reduced_probabilities
+):
     P = torch.softmax(_output_layer(B, b0)(torch.from_numpy(A)), dim=1)
     # the same vector (v0, v) added to every class's coefficients
     shifted = torch.softmax(_output_layer(B + v[None, :], b0 + v0)(torch.from_numpy(A)), dim=1)
@@ -160,8 +162,14 @@ def test_softmax_redundancy_coefficients():
     _check_coefficient_redundancy(A, rng.normal(size=(10, 4)), rng.normal(size=10), rng.normal(size=4), 0.7)
     # broken variant: a reduced model that pins the weights but not the intercept changes the probabilities
     with pytest.raises(AssertionError):
-        _check_coefficient_redundancy(A, rng.normal(size=(10, 4)), rng.normal(size=10), rng.normal(size=4), 0.7,
-                                      reduce=lambda A, B, b0: _reduced_probabilities(A, B, b0, pin_bias=False))
+        _check_coefficient_redundancy(
+            A,
+            rng.normal(size=(10, 4)),
+            rng.normal(size=10),
+            rng.normal(size=4),
+            0.7,
+            reduce=lambda A, B, b0: _reduced_probabilities(A, B, b0, pin_bias=False),
+        )
 
 
 @pytest.mark.claim("10.4/softmax-redundancy")

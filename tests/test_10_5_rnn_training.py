@@ -1,8 +1,7 @@
 """10.5: recurrent networks on IMDB and the NYSE series, trained on the real data."""
 
-import pytest
-
 import numpy as np
+import pytest
 
 from islp_ch10.lab_defaults import RunSettings
 from islp_ch10.testing.empirical import assert_meets_claim, pick, run_or_skip

@@ -22,14 +22,11 @@ from torch.utils.data import DataLoader, TensorDataset, random_split
 from islp_ch10 import claims
 from islp_ch10.reference import backprop as ref_bp
 from islp_ch10.reference import optim as ref_opt
-from islp_ch10.testing.networks import linear_grads, single_layer_torch, two_layer_torch
 from islp_ch10.reference import single_layer as ref
 from islp_ch10.testing import strategies as hs
-
-
+from islp_ch10.testing.networks import linear_grads, single_layer_torch, two_layer_torch
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 
 def torch_loss(net: nn.Module, X: np.ndarray, y: np.ndarray) -> torch.Tensor:
@@ -41,8 +38,9 @@ def torch_loss(net: nn.Module, X: np.ndarray, y: np.ndarray) -> torch.Tensor:
 def seeded_network(K: int = 5, p: int = 4, n: int = 20, seed: int = 0):
     """Seeded weights for a p -> K -> 1 network and a data set (X, y) of n rows."""
     rng = np.random.default_rng(seed)
-    params = ref.SingleLayerParams(W=rng.normal(size=(K, p)), w0=rng.normal(size=K),
-                                   beta=rng.normal(size=K), beta0=rng.normal())
+    params = ref.SingleLayerParams(
+        W=rng.normal(size=(K, p)), w0=rng.normal(size=K), beta=rng.normal(size=K), beta0=rng.normal()
+    )
     return params, rng.normal(size=(n, p)), rng.normal(size=n)
 
 
@@ -56,8 +54,9 @@ def test_nonconvex():
     Convexity would force R <= 0 at the midpoint, where both units become the same.
     """
     rng = np.random.default_rng(0)
-    teacher = ref.SingleLayerParams(W=np.array([[2.0, -1.0], [-1.5, 0.5]]), w0=np.array([0.5, -0.3]),
-                                    beta=np.array([1.0, -2.0]), beta0=0.1)
+    teacher = ref.SingleLayerParams(
+        W=np.array([[2.0, -1.0], [-1.5, 0.5]]), w0=np.array([0.5, -0.3]), beta=np.array([1.0, -2.0]), beta0=0.1
+    )
     X = rng.uniform(-2, 2, size=(50, 2))
     y = ref.forward(X, teacher, "sigmoid")
     swapped = teacher.permuted([1, 0])
@@ -67,8 +66,9 @@ def test_nonconvex():
     losses = {}
     for name, params in {"teacher": teacher, "swapped": swapped, "midpoint": midpoint}.items():
         losses[name] = torch_loss(single_layer_torch(params, "sigmoid"), X, y).item()
-        assert losses[name] == pytest.approx(ref.squared_loss(y, ref.forward(X, params, "sigmoid")),
-                                             rel=1e-12, abs=1e-24)
+        assert losses[name] == pytest.approx(
+            ref.squared_loss(y, ref.forward(X, params, "sigmoid")), rel=1e-12, abs=1e-24
+        )
     assert losses["teacher"] <= 1e-24 and losses["swapped"] <= 1e-24
     assert losses["midpoint"] > 1.0  # far above max(R1, R2) = 0
 
@@ -83,7 +83,8 @@ def test_nonconvex_permutation_hypothesis(case, data):
     R2 = torch_loss(single_layer_torch(other, case.activation), case.X, case.y)
     torch.testing.assert_close(R1, R2, rtol=1e-12, atol=1e-12)
     assert ref.squared_loss(case.y, ref.forward(case.X, other, case.activation)) == pytest.approx(
-        R1.item(), rel=1e-10, abs=1e-10)
+        R1.item(), rel=1e-10, abs=1e-10
+    )
 
 
 # ----------------------------------------------------------------------------- 10.7/gradient-descent
@@ -106,7 +107,7 @@ def test_gradient_descent():
         (0.5 * torch.sum((torch.from_numpy(y) - model(torch.from_numpy(X)).squeeze(1)) ** 2)).backward()
         opt.step()
     losses = [ref_opt.least_squares_loss(X, y, t) for t in path]
-    assert all(b < a for a, b in zip(losses, losses[1:]))
+    assert all(b < a for a, b in itertools.pairwise(losses))
 
 
 @pytest.mark.claim("10.7/gradient-descent")
@@ -149,16 +150,25 @@ def test_gradient_descent_network_hypothesis(case):
 def _autograd_gradients(case_params, activation, X, y):
     net = single_layer_torch(case_params, activation)
     torch_loss(net, X, y).backward()
-    return {"W": net[0].weight.grad, "w0": net[0].bias.grad,
-            "beta": net[2].weight.grad[0], "beta0": net[2].bias.grad[0]}
+    return {
+        "W": net[0].weight.grad,
+        "w0": net[0].bias.grad,
+        "beta": net[2].weight.grad[0],
+        "beta0": net[2].bias.grad[0],
+    }
 
 
 def _assert_gradients_match(params, activation, X, y, tol=1e-10):
     by_hand = ref.gradients(X, y, params, activation)
     auto = _autograd_gradients(params, activation, X, y)
     for key in ("beta0", "beta", "w0", "W"):
-        torch.testing.assert_close(auto[key], torch.from_numpy(np.asarray(by_hand[key])), rtol=tol, atol=tol,
-                                   msg=lambda m, k=key: f"dR/d{k}: {m}")
+        torch.testing.assert_close(
+            auto[key],
+            torch.from_numpy(np.asarray(by_hand[key])),
+            rtol=tol,
+            atol=tol,
+            msg=lambda m, k=key: f"dR/d{k}: {m}",
+        )
 
 
 @pytest.mark.claim("10.7/backprop")
@@ -169,7 +179,7 @@ def test_backprop(activation):
     # one observation at a time: the gradient of R_i alone
     per_obs = ref.per_observation_gradients(X, y, params, activation)
     for i in (0, 7):
-        auto = _autograd_gradients(params, activation, X[i:i + 1], y[i:i + 1])
+        auto = _autograd_gradients(params, activation, X[i : i + 1], y[i : i + 1])
         torch.testing.assert_close(auto["beta"], torch.from_numpy(per_obs["beta"][i]), rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(auto["W"], torch.from_numpy(per_obs["W"][i]), rtol=1e-12, atol=1e-12)
 
@@ -216,8 +226,9 @@ def test_sgd():
     w = torch.tensor(theta, requires_grad=True)
     Xb, yb = torch.from_numpy(X[batch]), torch.from_numpy(y[batch])
     ((8 / 3) * 0.5 * torch.sum((yb - Xb @ w) ** 2)).backward()
-    torch.testing.assert_close(w.grad, torch.from_numpy(ref_opt.minibatch_gradient(X, y, theta, batch)),
-                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        w.grad, torch.from_numpy(ref_opt.minibatch_gradient(X, y, theta, batch)), rtol=1e-12, atol=1e-12
+    )
 
 
 @pytest.mark.claim("10.7/sgd")
@@ -234,13 +245,18 @@ def test_sgd_epoch_covers_every_observation():
     """Over one shuffled epoch the batch gradients of the summed loss add up to the full gradient."""
     rng = np.random.default_rng(5)
     X, y, theta = rng.normal(size=(50, 3)), rng.normal(size=50), rng.normal(size=3)
-    loader = DataLoader(TensorDataset(torch.from_numpy(X), torch.from_numpy(y)), batch_size=16, shuffle=True,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        TensorDataset(torch.from_numpy(X), torch.from_numpy(y)),
+        batch_size=16,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     w = torch.tensor(theta, requires_grad=True)
     for xb, yb in loader:
         (0.5 * torch.sum((yb - xb @ w) ** 2)).backward()  # gradients accumulate batch by batch
-    torch.testing.assert_close(w.grad, torch.from_numpy(ref_opt.least_squares_gradient(X, y, theta)),
-                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        w.grad, torch.from_numpy(ref_opt.least_squares_gradient(X, y, theta)), rtol=1e-12, atol=1e-12
+    )
 
 
 # ----------------------------------------------------------------------------- 10.7/l2
@@ -267,7 +283,7 @@ def _train(optimiser: str, wd: float, lam: float, steps: int = 3) -> list[torch.
         opt.zero_grad()
         loss = nn.functional.cross_entropy(model(X), labels, reduction="sum")
         if lam:
-            loss = loss + lam * sum((p ** 2).sum() for p in model.parameters())
+            loss = loss + lam * sum((p**2).sum() for p in model.parameters())
         loss.backward()
         opt.step()
     return [p.detach().clone() for p in model.parameters()]
@@ -292,11 +308,10 @@ def test_l2_penalty_gradient():
     theta = np.random.default_rng(6).normal(size=7)
     lam = 0.3
     t = torch.tensor(theta, requires_grad=True)
-    penalty = lam * torch.sum(t ** 2)
+    penalty = lam * torch.sum(t**2)
     penalty.backward()
     assert penalty.item() == pytest.approx(ref_opt.l2_penalty(theta, lam), rel=1e-14)
-    torch.testing.assert_close(t.grad, torch.from_numpy(ref_opt.l2_penalty_gradient(theta, lam)),
-                               rtol=1e-14, atol=0)
+    torch.testing.assert_close(t.grad, torch.from_numpy(ref_opt.l2_penalty_gradient(theta, lam)), rtol=1e-14, atol=0)
 
 
 # ----------------------------------------------------------------------------- 10.7/implicit-ridge
@@ -322,9 +337,12 @@ def test_implicit_ridge():
         opt.zero_grad()
         (0.5 * torch.sum((torch.from_numpy(y) - model(torch.from_numpy(X)).squeeze(1)) ** 2)).backward()
         opt.step()
-    torch.testing.assert_close(model.weight[0].detach(),
-                               torch.from_numpy(ref_opt.gradient_descent(X, y, np.zeros(12), rho, steps=300)),
-                               rtol=1e-9, atol=1e-11)
+    torch.testing.assert_close(
+        model.weight[0].detach(),
+        torch.from_numpy(ref_opt.gradient_descent(X, y, np.zeros(12), rho, steps=300)),
+        rtol=1e-9,
+        atol=1e-11,
+    )
     # from elsewhere it also interpolates, but keeps the start's null-space part: a larger norm
     theta0 = rng.normal(size=12)
     other = ref_opt.gradient_descent(X, y, theta0, rho, steps=3000)
@@ -335,8 +353,7 @@ def test_implicit_ridge():
 
 
 @pytest.mark.claim("10.7/implicit-ridge")
-@given(problem=hs.least_squares_problems(min_rows=1, max_rows=5, min_cols=6, max_cols=10),
-       steps=st.integers(1, 30))
+@given(problem=hs.least_squares_problems(min_rows=1, max_rows=5, min_cols=6, max_cols=10), steps=st.integers(1, 30))
 @example(problem=(np.ones((2, 6)), np.ones(2)), steps=1)  # rank-deficient: pinv's default cut-off failed here
 def test_implicit_ridge_hypothesis(problem, steps):
     """Every iterate from zero lies in the row space of X, as the minimum-norm solution does."""
@@ -419,9 +436,17 @@ def _fit_with_lightning(values, patience, min_delta, n=10, batch_size=4):
 
     module = _ScriptedValidation.build(values)
     stopper = EarlyStopping(monitor="valid_loss", patience=patience, min_delta=min_delta, mode="min")
-    trainer = pl.Trainer(max_epochs=len(values), callbacks=[stopper], accelerator="cpu", devices=1,
-                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, num_sanity_val_steps=0)
+    trainer = pl.Trainer(
+        max_epochs=len(values),
+        callbacks=[stopper],
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     data = TensorDataset(torch.zeros(n, 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "few workers", "small logging interval": irrelevant here
@@ -458,8 +483,9 @@ def test_early_stopping(case):
 def test_epoch_lightning(n, batch_size):
     """A Lightning Trainer takes ceil(n / batch size) optimiser steps per epoch."""
     epochs = 3
-    _, _, trainer = _fit_with_lightning([1.0, 0.5, 0.25][:epochs], patience=5, min_delta=0.0,
-                                        n=n, batch_size=batch_size)
+    _, _, trainer = _fit_with_lightning(
+        [1.0, 0.5, 0.25][:epochs], patience=5, min_delta=0.0, n=n, batch_size=batch_size
+    )
     assert trainer.num_training_batches == ref_opt.steps_per_epoch(n, batch_size) == math.ceil(n / batch_size)
     assert trainer.global_step == epochs * math.ceil(n / batch_size)
 
@@ -473,14 +499,14 @@ def test_early_stopping_worked_case():
 
 
 @pytest.mark.claim("10.7/early-stopping")
-@given(values=st.lists(st.floats(0.0, 2.0, allow_nan=False), min_size=1, max_size=30),
-       patience=st.integers(1, 5))
+@given(values=st.lists(st.floats(0.0, 2.0, allow_nan=False), min_size=1, max_size=30), patience=st.integers(1, 5))
 def test_early_stopping_hypothesis(values, patience):
     """With min_delta = 0: stop at the first epoch e whose last `patience` values are none of
     them below the minimum of all earlier values (the error stopped improving)."""
+
     def stopped_improving(e):
         start = e - patience + 1
-        return start >= 1 and min(values[start:e + 1]) >= min(values[:start])
+        return start >= 1 and min(values[start : e + 1]) >= min(values[:start])
 
     first = next((e for e in range(len(values)) if stopped_improving(e)), None)
     result = ref_opt.early_stopping(values, patience=patience)
@@ -514,8 +540,9 @@ def test_dropout(phi):
     # in evaluation nothing is dropped and nothing rescaled: the input comes back unchanged
     x = torch.randn(50, dtype=torch.float64)
     assert torch.equal(layer.eval()(x), x)
-    np.testing.assert_array_equal(ref_opt.inverted_dropout(x.numpy(), phi, np.random.default_rng(1),
-                                                           training=False), x.numpy())
+    np.testing.assert_array_equal(
+        ref_opt.inverted_dropout(x.numpy(), phi, np.random.default_rng(1), training=False), x.numpy()
+    )
 
 
 @pytest.mark.claim("10.7/dropout")
@@ -543,9 +570,14 @@ def test_dropout_keeps_expectation():
 # ----------------------------------------------------------------------------- 10.7/backprop-layers
 def _two_layer_case(seed: int, p: int = 4, K1: int = 6, K2: int = 5, n: int = 7):
     rng = np.random.default_rng(seed)
-    params = ref_bp.TwoLayerParams(W1=rng.normal(size=(K1, p)), b1=rng.normal(size=K1),
-                                   W2=rng.normal(size=(K2, K1)), b2=rng.normal(size=K2),
-                                   beta=rng.normal(size=K2), beta0=rng.normal())
+    params = ref_bp.TwoLayerParams(
+        W1=rng.normal(size=(K1, p)),
+        b1=rng.normal(size=K1),
+        W2=rng.normal(size=(K2, K1)),
+        b2=rng.normal(size=K2),
+        beta=rng.normal(size=K2),
+        beta0=rng.normal(),
+    )
     return params, rng.normal(size=(n, p)), rng.normal(size=n)
 
 
@@ -575,7 +607,7 @@ def test_backprop_layers(activation):
 
 @st.composite
 def _two_layer_cases(draw):
-    sizes = [draw(st.integers(1, 5)) for _ in range(4)]     # p, K1, K2, n
+    sizes = [draw(st.integers(1, 5)) for _ in range(4)]  # p, K1, K2, n
     return _two_layer_case(draw(st.integers(0, 2**32 - 1)), *sizes)
 
 
@@ -583,7 +615,7 @@ def _two_layer_cases(draw):
 @given(case=_two_layer_cases(), activation=hs.activations())
 def test_backprop_layers_hypothesis(case, activation):
     params, X, y = case
-    if activation == "relu":   # keep pre-activations off ReLU's kink, where g' is a convention
+    if activation == "relu":  # keep pre-activations off ReLU's kink, where g' is a convention
         Z1 = params.b1 + X @ params.W1.T
         Z2 = params.b2 + np.maximum(Z1, 0) @ params.W2.T
         assume(np.abs(Z1).min() > 1e-6 and np.abs(Z2).min() > 1e-6)
@@ -603,8 +635,9 @@ def _sgd_step_with_groups(params, X, y, weight_decays, lr=0.1):
     """One torch SGD step with one parameter group per Linear layer, each with its own weight decay."""
     net = two_layer_torch(params, "sigmoid")
     layers = [m for m in net if isinstance(m, nn.Linear)]
-    opt = torch.optim.SGD([{"params": layer.parameters(), "weight_decay": wd}
-                           for layer, wd in zip(layers, weight_decays)], lr=lr)
+    opt = torch.optim.SGD(
+        [{"params": layer.parameters(), "weight_decay": wd} for layer, wd in zip(layers, weight_decays)], lr=lr
+    )
     f = net(torch.from_numpy(X)).squeeze(1)
     (0.5 * torch.sum((torch.from_numpy(y) - f) ** 2)).backward()
     opt.step()
@@ -615,10 +648,16 @@ def _check_group_penalty(params, X, y, lams, penalty_gradient, lr=0.1) -> None:
     """The SGD step with weight_decay 2 lambda_g per layer equals the step on
     R + sum_g lambda_g ||theta_g||^2 whose penalty gradient is ``penalty_gradient``."""
     grads = ref_bp.gradients(X, y, params, "sigmoid")
-    groups = [np.concatenate([params.W1.ravel(), params.b1]), np.concatenate([params.W2.ravel(), params.b2]),
-              np.concatenate([params.beta, [params.beta0]])]
-    loss_grads = [np.concatenate([grads["W1"].ravel(), grads["b1"]]), np.concatenate([grads["W2"].ravel(), grads["b2"]]),
-                  np.concatenate([grads["beta"], [grads["beta0"]]])]
+    groups = [
+        np.concatenate([params.W1.ravel(), params.b1]),
+        np.concatenate([params.W2.ravel(), params.b2]),
+        np.concatenate([params.beta, [params.beta0]]),
+    ]
+    loss_grads = [
+        np.concatenate([grads["W1"].ravel(), grads["b1"]]),
+        np.concatenate([grads["W2"].ravel(), grads["b2"]]),
+        np.concatenate([grads["beta"], [grads["beta0"]]]),
+    ]
     expected = [th - lr * (g + pen) for th, g, pen in zip(groups, loss_grads, penalty_gradient(groups, lams))]
     stepped = _sgd_step_with_groups(params, X, y, [2 * lam for lam in lams], lr)
     tol = claims.get("10.7/layer-penalties").tolerance
@@ -634,10 +673,11 @@ def test_layer_penalties():
     lams = [0.05, 0.0, 0.3]
     _check_group_penalty(params, X, y, lams, ref_opt.group_l2_penalty_gradient)
     thetas = [torch.tensor(t, requires_grad=True) for t in (params.W1, params.W2, params.beta)]
-    penalty = sum(lam * torch.sum(t ** 2) for lam, t in zip(lams, thetas))
+    penalty = sum(lam * torch.sum(t**2) for lam, t in zip(lams, thetas))
     penalty.backward()
-    assert penalty.item() == pytest.approx(ref_opt.group_l2_penalty([params.W1, params.W2, params.beta], lams),
-                                           rel=1e-14)
+    assert penalty.item() == pytest.approx(
+        ref_opt.group_l2_penalty([params.W1, params.W2, params.beta], lams), rel=1e-14
+    )
     for t, g in zip(thetas, ref_opt.group_l2_penalty_gradient([params.W1, params.W2, params.beta], lams)):
         np.testing.assert_allclose(t.grad.numpy(), g, rtol=1e-14, atol=0)
 
@@ -653,12 +693,13 @@ def _check_l1_gradient(theta: np.ndarray, lam: float, gradient_fn) -> None:
 
 @pytest.mark.claim("10.7/layer-penalties")
 @given(theta=hs.float_arrays(st.integers(1, 8), bound=5.0), lam=st.floats(0.0, 3.0))
-@example(theta=np.array([-2.0, 0.0, 0.5]), lam=0.3)       # gradient -0.3, 0, 0.3
+@example(theta=np.array([-2.0, 0.0, 0.5]), lam=0.3)  # gradient -0.3, 0, 0.3
 def test_l1_penalty_gradient(theta, lam):
     """The L1 term pulls every non-zero weight by lambda sign(theta), whatever its size."""
     _check_l1_gradient(theta, lam, ref_opt.l1_penalty_gradient)
-    np.testing.assert_allclose(ref_opt.l1_penalty_gradient(np.array([-2.0, 0.0, 0.5]), 0.3), [-0.3, 0.0, 0.3],
-                               rtol=0, atol=0)
+    np.testing.assert_allclose(
+        ref_opt.l1_penalty_gradient(np.array([-2.0, 0.0, 0.5]), 0.3), [-0.3, 0.0, 0.3], rtol=0, atol=0
+    )
 
 
 @pytest.mark.claim("10.7/layer-penalties")
@@ -671,11 +712,11 @@ def test_layer_penalties_reject_broken_variants():
     params, X, y = _two_layer_case(3)
     lams = [0.05, 0.0, 0.3]
     with pytest.raises(AssertionError):
-        _check_group_penalty(params, X, y, lams,
-                             lambda groups, lams: ref_opt.group_l2_penalty_gradient(groups, [lams[0]] * len(lams)))
+        _check_group_penalty(
+            params, X, y, lams, lambda groups, lams: ref_opt.group_l2_penalty_gradient(groups, [lams[0]] * len(lams))
+        )
     with pytest.raises(AssertionError):
-        _check_group_penalty(params, X, y, lams,
-                             lambda groups, lams: [lam * th for th, lam in zip(groups, lams)])
+        _check_group_penalty(params, X, y, lams, lambda groups, lams: [lam * th for th, lam in zip(groups, lams)])
 
 
 # ----------------------------------------------------------------------------- 10.7/dropout-gradient
@@ -685,6 +726,7 @@ def _masks_from_hooks(net):
 
     def record(module, inputs, output):
         masks.append((output / inputs[0]).detach().numpy())
+
     for m in net:
         if isinstance(m, nn.Dropout):
             m.register_forward_hook(record)
@@ -701,11 +743,11 @@ def _check_dropout_gradient(hand_gradients) -> None:
     torch.manual_seed(0)
     _, auto = _autograd_two_layer(params, X, y, "sigmoid", net=net)
     M1, M2 = masks
-    assert set(np.unique(M1)) == {0.0, 2.0} and set(np.unique(M2)) == {0.0, 2.0}   # some dropped, some kept
+    assert set(np.unique(M1)) == {0.0, 2.0} and set(np.unique(M2)) == {0.0, 2.0}  # some dropped, some kept
     hand = hand_gradients(X, y, params, (M1, M2))
     for name, value in auto.items():
         np.testing.assert_allclose(hand[name], value, rtol=1e-10, atol=1e-12, err_msg=name)
-    d1, d2 = M1[0] == 0, M2[0] == 0                      # dropped units of each hidden layer
+    d1, d2 = M1[0] == 0, M2[0] == 0  # dropped units of each hidden layer
     # weights into a dropped unit (its row and bias) and out of it (its column downstream): zero
     assert np.all(auto["W1"][d1] == 0) and np.all(auto["b1"][d1] == 0) and np.all(auto["W2"][:, d1] == 0)
     assert np.all(auto["W2"][d2] == 0) and np.all(auto["b2"][d2] == 0) and np.all(auto["beta"][d2] == 0)
@@ -727,8 +769,9 @@ def test_dropout_gradient_rejects_mask_free_backward():
 
 
 # ----------------------------------------------------------------------------- 10.7/dropout-expectation
-def _check_expectations(a: np.ndarray, b: np.ndarray, b0: float, phi: float, inverted_scale: float,
-                        classic_test_factor: float) -> None:
+def _check_expectations(
+    a: np.ndarray, b: np.ndarray, b0: float, phi: float, inverted_scale: float, classic_test_factor: float
+) -> None:
     """Exact expectation over all masks of the output ``b0 + sum_k b_k m_k a_k``: inverted dropout
     (kept units times ``inverted_scale``) matches the plain test output; classic dropout (kept as
     they are) matches the test output with activations times ``classic_test_factor``."""
@@ -766,7 +809,7 @@ def test_dropout_expectation_torch():
     kept = ratio != 0
     torch.testing.assert_close(ratio[kept], torch.full_like(ratio[kept], 1 / (1 - phi)), rtol=1e-14, atol=0)
     assert 0 < kept.double().mean() < 1
-    se = samples.std(dim=0) / reps ** 0.5
+    se = samples.std(dim=0) / reps**0.5
     assert torch.all((samples.mean(dim=0) - drop.eval()(a)).abs() < 5 * se)
 
 
@@ -827,6 +870,7 @@ def test_validation_split_comes_from_training_data(split):
 @pytest.mark.claim("10.9/mnist-batches")
 def test_validation_split_rejects_test_holdout():
     """Broken variant: a data module that validates on 20% of the test data fails the check."""
+
     def from_test(train_ds, test_ds, validation):
         n_val = int(validation * len(test_ds))
         return train_ds, [test_ds[i] for i in range(n_val)], [test_ds[i] for i in range(n_val, len(test_ds))]
@@ -862,8 +906,10 @@ def test_eval_turns_dropout_off():
     _check_eval_turns_dropout_off(net, x)
     net.train()
     assert not torch.equal(net(x), net(x))
-    with pytest.raises(AssertionError):       # broken variant: evaluating in train mode
+    with pytest.raises(AssertionError):  # broken variant: evaluating in train mode
+
         class AlwaysTraining(nn.Sequential):
             def eval(self):
                 return self
+
         _check_eval_turns_dropout_off(AlwaysTraining(*_hitters_like_network()), x)

@@ -14,9 +14,17 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from islp_ch10 import claims
-from islp_ch10.double_descent import (DoubleDescentConfig, double_descent_figure, norm_ratio, norm_trend,
-                                      peak_ratio, plot_double_descent, run_double_descent, simulate,
-                                      spike_by_noise)
+from islp_ch10.double_descent import (
+    DoubleDescentConfig,
+    double_descent_figure,
+    norm_ratio,
+    norm_trend,
+    peak_ratio,
+    plot_double_descent,
+    run_double_descent,
+    simulate,
+    spike_by_noise,
+)
 from islp_ch10.reference.min_norm import min_norm_closed_form, min_norm_lstsq, ridge
 
 
@@ -35,20 +43,20 @@ def test_min_norm_example():
 
 @pytest.mark.claim("10.8/min-norm")
 @given(n=st.integers(1, 8), extra=st.integers(1, 8), seed=st.integers(0, 2**32 - 1))
-@example(n=20, extra=22, seed=0)     # the experiment's shape at d = 42
+@example(n=20, extra=22, seed=0)  # the experiment's shape at d = 42
 def test_min_norm(n, extra, seed):
     """Fewer equations (n) than unknowns (p = n + extra): pinv(X) y solves X beta = y, lies in
     the row space of X (orthogonal to every null-space direction, so any other solution
     beta + z has norm^2 = ||beta||^2 + ||z||^2), and equals X^T (X X^T)^{-1} y and lstsq's answer."""
     p = n + extra
     rng = np.random.default_rng(seed)
-    X, y = rng.standard_normal((n, p)), rng.uniform(-10, 10, n)   # full row rank with probability 1
+    X, y = rng.standard_normal((n, p)), rng.uniform(-10, 10, n)  # full row rank with probability 1
     beta = min_norm_lstsq(X, y)
     scale = np.linalg.norm(y) + 1.0
     np.testing.assert_allclose(X @ beta, y, rtol=0, atol=1e-9 * scale)
     np.testing.assert_allclose(beta, min_norm_closed_form(X, y), rtol=0, atol=1e-9 * scale)
     np.testing.assert_allclose(beta, np.linalg.lstsq(X, y, rcond=None)[0], rtol=0, atol=1e-9 * scale)
-    null = np.linalg.svd(X)[2][n:]                                # (p - n, p): basis of the null space
+    null = np.linalg.svd(X)[2][n:]  # (p - n, p): basis of the null space
     np.testing.assert_allclose(null @ beta, 0.0, rtol=0, atol=1e-9 * scale)
     for z in rng.standard_normal((5, p - n)) @ null:
         other = beta + z
@@ -60,8 +68,7 @@ def test_min_norm(n, extra, seed):
 @pytest.fixture(scope="module")
 def experiment():
     claim = claims.get("10.8/double-descent")
-    config = DoubleDescentConfig(seeds=claim.seeds,
-                                 ridge_lambda=claims.get("10.8/ridge-no-peak").extra["ridge_lambda"])
+    config = DoubleDescentConfig(seeds=claim.seeds, ridge_lambda=claims.get("10.8/ridge-no-peak").extra["ridge_lambda"])
     return run_double_descent(config)
 
 
@@ -84,8 +91,10 @@ def test_double_descent(experiment):
     # test error (median over seeds): a peak near d = 20 above both d = 8 and d = 40 ...
     test = experiment.median("test_error")
     ratio = peak_ratio(test, dfs, **crit)
-    assert claim.passes(ratio), (f"median test error near d=20 is only {ratio:.2f} x the worse of "
-                                 f"d={crit['below']} and d={crit['above']}; threshold {claim.threshold}")
+    assert claim.passes(ratio), (
+        f"median test error near d=20 is only {ratio:.2f} x the worse of "
+        f"d={crit['below']} and d={crit['above']}; threshold {claim.threshold}"
+    )
     # ... d = 20 itself included ...
     assert peak_ratio(test, dfs, window=(n, n), below=crit["below"], above=crit["above"]) > 1.0
     # ... and it falls again: every d from `above` on is well below the peak
@@ -104,7 +113,7 @@ def _check_plotted_data(fig, result) -> None:
         assert len(lines) == 2 * (seeds + 1), f"{ax.get_title()}: {len(lines)} curves"
         for k, name in enumerate(names):
             errors = np.maximum(getattr(result, name), 1e-16)
-            block = lines[k * (seeds + 1): (k + 1) * (seeds + 1)]
+            block = lines[k * (seeds + 1) : (k + 1) * (seeds + 1)]
             for line, per_seed in zip(block[:-1], errors):
                 np.testing.assert_array_equal(line.get_xdata(), result.dfs)
                 np.testing.assert_array_equal(line.get_ydata(), per_seed)
@@ -130,7 +139,7 @@ def test_double_descent_plot(experiment, tmp_path):
         plt.close(fig)
     path = plot_double_descent(experiment, tmp_path / "double_descent.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert plt.imread(path).shape[:2] == (400, 1000)     # figsize (10, 4) at dpi 100
+    assert plt.imread(path).shape[:2] == (400, 1000)  # figsize (10, 4) at dpi 100
 
 
 # ----------------------------------------------------------------------------- 10.8/ridge-no-peak
@@ -145,7 +154,7 @@ def test_ridge_no_peak(experiment):
     ridge_ratio = peak_ratio(experiment.median("ridge_test_error"), experiment.dfs, **crit)
     min_norm_ratio = peak_ratio(experiment.median("test_error"), experiment.dfs, **crit)
     assert claim.passes(ridge_ratio), f"ridge peak ratio {ridge_ratio:.2f} > {claim.threshold}"
-    assert min_norm_ratio > claims.get("10.8/double-descent").threshold   # same draws do show the spike
+    assert min_norm_ratio > claims.get("10.8/double-descent").threshold  # same draws do show the spike
     # ridge never interpolates, so its training error stays positive past d = 20
     assert np.all(experiment.ridge_train_error > 0)
 
@@ -170,7 +179,7 @@ def test_ridge_helper_closed_form():
     solution at every penalty; a version that augments with lambda I is rejected."""
     _check_ridge(ridge)
 
-    def lambda_for_sqrt(X, y, lam):               # broken variant: penalises lambda^2 ||b||^2
+    def lambda_for_sqrt(X, y, lam):  # broken variant: penalises lambda^2 ||b||^2
         p = X.shape[1]
         Xa, ya = np.vstack([X, lam * np.eye(p)]), np.concatenate([y, np.zeros(p)])
         return np.linalg.lstsq(Xa, ya, rcond=None)[0]
@@ -194,8 +203,8 @@ def test_double_descent_spline_basis(d):
     x = rng.uniform(-5, 5, 20)
     spline = NaturalSpline.fit(x, d, interval=(-5.0, 5.0))
     grid = np.linspace(-5, 5, 4_001)
-    grid = (grid[1:] + grid[:-1]) / 2                            # midpoints: mean over [-5, 5]
-    B = spline.basis(grid)                                        # (4000, d)
+    grid = (grid[1:] + grid[:-1]) / 2  # midpoints: mean over [-5, 5]
+    B = spline.basis(grid)  # (4000, d)
     assert B.shape == (len(grid), d)
     np.testing.assert_allclose(B.T @ B / len(grid), np.eye(d), rtol=0, atol=1e-4)
     # same space as the closed-form natural-spline basis on the same knots
@@ -206,13 +215,14 @@ def test_double_descent_spline_basis(d):
     knots = spline.knots_x()
     for side in (np.linspace(-5, knots[0], 7), np.linspace(knots[-1], 5, 7)):
         np.testing.assert_allclose(np.diff(spline.basis(side), n=2, axis=0), 0.0, atol=1e-10)
+
     # C2 at every knot.  On one cubic piece the one-sided second difference is exactly
     # f''(t) +- h f'''(t), so 2 D(h/2) - D(h) recovers f''(t) from each side; the two must agree.
     def one_sided(t, h, sign):
         pts = t + sign * h * np.arange(3)
         return np.diff(spline.basis(pts), 2, axis=0)[0] / h**2
 
-    h = 1e-4                                                      # well below half the closest knot gap
+    h = 1e-4  # well below half the closest knot gap
     assert h < np.diff(knots).min() / 2
     for t in knots:
         left = 2 * one_sided(t, h / 2, -1) - one_sided(t, h, -1)
@@ -239,8 +249,9 @@ def test_min_norm_shrinks(experiment):
     from islp_ch10.reference.splines import NaturalSpline
 
     B = NaturalSpline.fit(x, 20, interval=experiment.config.interval).basis(x)
-    assert experiment.coef_norm[0, experiment.index(20)] == pytest.approx(np.linalg.norm(np.linalg.solve(B, y)),
-                                                                          rel=1e-8)
+    assert experiment.coef_norm[0, experiment.index(20)] == pytest.approx(
+        np.linalg.norm(np.linalg.solve(B, y)), rel=1e-8
+    )
     _check_norm_shrinks(experiment)
 
 
@@ -248,13 +259,14 @@ def test_min_norm_shrinks(experiment):
 def test_min_norm_shrinks_rejects_non_minimal_interpolant():
     """Broken variant: an interpolant that is not the minimum-norm one (gradient descent started
     at all ones instead of zero keeps the start's null-space part) has a norm that grows with d."""
+
     def from_ones(B, y):
         P = np.linalg.pinv(B)
         return P @ y + (np.eye(B.shape[1]) - P @ B) @ np.ones(B.shape[1])
 
     config = DoubleDescentConfig(seeds=claims.get("10.8/min-norm-shrinks").seeds, dfs=tuple(range(20, 51, 3)))
     broken = run_double_descent(config, solver=from_ones)
-    np.testing.assert_allclose(broken.train_error, 0.0, atol=1e-10)    # it does interpolate
+    np.testing.assert_allclose(broken.train_error, 0.0, atol=1e-10)  # it does interpolate
     with pytest.raises(AssertionError):
         _check_norm_shrinks(broken)
 

@@ -36,8 +36,7 @@ def test_imdb_params():
     lstm = vocab * emb + lstm_gates + _linear(hidden, 1)
     assert models.count_parameters(models.IMDBDense()) == dense == 160_353
     assert models.count_parameters(models.IMDBLSTM()) == lstm == 328_577
-    assert summary(models.IMDBLSTM(), input_data=torch.zeros(2, 500, dtype=torch.long),
-                   verbose=0).total_params == lstm
+    assert summary(models.IMDBLSTM(), input_data=torch.zeros(2, 500, dtype=torch.long), verbose=0).total_params == lstm
 
 
 @pytest.mark.claim("10.9/nyse-params")
@@ -55,20 +54,18 @@ def _synthetic_classification(n=600, p=20, classes=3, seed=0):
     x = torch.randn(n, p, generator=g)
     w = torch.randn(p, classes, generator=g)
     y = torch.argmax(x @ w + 0.5 * torch.randn(n, classes, generator=g), dim=1)
-    return (x[: n * 2 // 3], y[: n * 2 // 3]), (x[n * 2 // 3:], y[n * 2 // 3:])
+    return (x[: n * 2 // 3], y[: n * 2 // 3]), (x[n * 2 // 3 :], y[n * 2 // 3 :])
 
 
 def _small_net():
-    return torch.nn.Sequential(torch.nn.Linear(20, 16), torch.nn.ReLU(), torch.nn.Dropout(0.3),
-                               torch.nn.Linear(16, 3))
+    return torch.nn.Sequential(torch.nn.Linear(20, 16), torch.nn.ReLU(), torch.nn.Dropout(0.3), torch.nn.Linear(16, 3))
 
 
 @pytest.mark.claim("10.9/error-tracker")
 def test_error_tracker(tmp_path):
     """The book's test figures (ErrorTracker + trainer.test) equal the whole test set evaluated by hand."""
     train, test = _synthetic_classification()
-    cfg = TrainConfig(task="multiclass", num_classes=3, epochs=2, batch_size=32, validation=0.2,
-                      log_dir=str(tmp_path))
+    cfg = TrainConfig(task="multiclass", num_classes=3, epochs=2, batch_size=32, validation=0.2, log_dir=str(tmp_path))
     result = fit(_small_net, train, test, cfg, path="islp")
     by_hand = evaluate(result.model, *test, task="multiclass", num_classes=3)
     logged = result.extra["islp_test"]
@@ -84,8 +81,9 @@ def test_determinism(tmp_path):
     train, test = _synthetic_classification()
     runs = []
     for i in range(2):
-        cfg = TrainConfig(task="multiclass", num_classes=3, epochs=3, batch_size=32, validation=0.2,
-                          log_dir=str(tmp_path / f"run{i}"))
+        cfg = TrainConfig(
+            task="multiclass", num_classes=3, epochs=3, batch_size=32, validation=0.2, log_dir=str(tmp_path / f"run{i}")
+        )
         runs.append(fit(_small_net, train, test, cfg))
     a, b = (r.model.state_dict() for r in runs)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -96,19 +94,33 @@ def test_determinism(tmp_path):
 def test_different_seeds_give_different_fits(tmp_path):
     """The determinism test could fail: a different seed does change the weights."""
     train, test = _synthetic_classification()
-    states = [fit(_small_net, train, test, TrainConfig(task="multiclass", num_classes=3, epochs=1,
-                                                       seed=s, log_dir=str(tmp_path / str(s)))).model.state_dict()
-              for s in (0, 1)]
+    states = [
+        fit(
+            _small_net,
+            train,
+            test,
+            TrainConfig(task="multiclass", num_classes=3, epochs=1, seed=s, log_dir=str(tmp_path / str(s))),
+        ).model.state_dict()
+        for s in (0, 1)
+    ]
     assert not torch.equal(states[0]["0.weight"], states[1]["0.weight"])
 
 
 def test_fast_path_matches_book_path(tmp_path):
     """The in-memory path draws the same minibatches as ISLP's SimpleDataModule: identical weights."""
     train, test = _synthetic_classification()
-    results = {path: fit(_small_net, train, test,
-                         TrainConfig(task="multiclass", num_classes=3, epochs=2, batch_size=32, validation=0.2,
-                                     log_dir=str(tmp_path / path)), path=path)
-               for path in ("fast", "islp")}
+    results = {
+        path: fit(
+            _small_net,
+            train,
+            test,
+            TrainConfig(
+                task="multiclass", num_classes=3, epochs=2, batch_size=32, validation=0.2, log_dir=str(tmp_path / path)
+            ),
+            path=path,
+        )
+        for path in ("fast", "islp")
+    }
     a, b = results["fast"].model.state_dict(), results["islp"].model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert results["fast"].test == results["islp"].test
@@ -132,6 +144,7 @@ def test_hitters_lambda_max(hitters):
     lam_max = lambda_max(Xs, hitters.Y_train)
     at = Lasso(alpha=lam_max, max_iter=100_000, tol=1e-10).fit(Xs, hitters.Y_train)
     below = Lasso(alpha=0.99 * lam_max, max_iter=100_000, tol=1e-10).fit(Xs, hitters.Y_train)
+
     # "zero" up to the solver's rounding: scikit-learn 1.4's coordinate descent leaves 1e-13 at lam_max
     def active(coef):
         return int(np.sum(np.abs(coef) > 1e-8))

@@ -24,9 +24,9 @@ def test_two_hidden_forward():
     assert (W1.shape, W2.shape, W3.shape) == ((256, 784), (128, 256), (10, 128))
 
     X = x.numpy().reshape(6, 784)
-    A1 = relu(X @ W1.T + b1)       # (6, 256)
-    A2 = relu(A1 @ W2.T + b2)      # (6, 128)
-    Z = A2 @ W3.T + b3             # (6, 10): linear output, no softmax
+    A1 = relu(X @ W1.T + b1)  # (6, 256)
+    A2 = relu(A1 @ W2.T + b2)  # (6, 128)
+    Z = A2 @ W3.T + b3  # (6, 10): linear output, no softmax
     with torch.no_grad():
         got = model(x).numpy()
     np.testing.assert_allclose(got, Z, **TIGHT)

@@ -65,7 +65,8 @@ def test_catalogue_ids_equal_claims_md_ids():
 @pytest.mark.skipif(not SHARED_SPEC.exists(), reason="no ../shared/spec/CLAIMS.md beside the checkout to compare")
 def test_vendored_spec_is_current():
     assert VENDORED_SPEC.read_text(encoding="utf-8") == SHARED_SPEC.read_text(encoding="utf-8"), (
-        "spec/CLAIMS.md differs from ../shared/spec/CLAIMS.md: copy the new spec in and update the catalogue")
+        "spec/CLAIMS.md differs from ../shared/spec/CLAIMS.md: copy the new spec in and update the catalogue"
+    )
 
 
 def test_every_catalogue_test_exists():
@@ -84,8 +85,9 @@ def test_every_catalogue_test_exists():
 def test_claim_markers_and_catalogue_agree():
     """A test marked with a claim is listed under it, and a listed test carries the marker."""
     listed = {(cid, node.split("[")[0]) for cid, c in claims.catalogue().items() for node in c.tests}
-    marked = {(cid, f"{file}::{fn}") for file, fns in _test_functions().items()
-              for fn, ids in fns.items() for cid in ids}
+    marked = {
+        (cid, f"{file}::{fn}") for file, fns in _test_functions().items() for fn, ids in fns.items() for cid in ids
+    }
     assert not marked - listed, f"marked but not in the catalogue: {sorted(marked - listed)}"
     assert not listed - marked, f"in the catalogue but the test lacks the claim marker: {sorted(listed - marked)}"
 
@@ -141,9 +143,9 @@ def _spec_errata_bullets() -> list[str]:
     """The bullet lines of CLAIMS.md's errata lists (the first list and revision 2's)."""
     bullets, inside = [], False
     for line in SPEC.read_text(encoding="utf-8").splitlines():
-        if line.startswith("## Errata") or line.startswith("Errata found in revision"):
+        if line.startswith(("## Errata", "Errata found in revision")):
             inside = True
-        elif line.startswith("#") or line.startswith("|"):
+        elif line.startswith(("#", "|")):
             inside = False
         elif inside and line.startswith("- "):
             bullets.append(line)
@@ -158,8 +160,7 @@ def test_errata_count():
 
 def test_quantitative_output_erratum_recorded():
     """10.2's 'quantitative output' slip is recorded on some 10.2 claim."""
-    assert any(c.erratum and "qualitative" in c.erratum
-               for c in claims.catalogue().values() if c.section == "10.2")
+    assert any(c.erratum and "qualitative" in c.erratum for c in claims.catalogue().values() if c.section == "10.2")
 
 
 def test_reference_modules_never_import_torch():
@@ -168,8 +169,13 @@ def test_reference_modules_never_import_torch():
     for path in sorted((ROOT / "islp_ch10" / "reference").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if any(re.match(r"(torch|pytorch_lightning|lightning)\b", n) for n in names):
                 offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders, f"reference modules import torch: {offenders}"

@@ -84,8 +84,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def leftovers(folder: Path) -> list[str]:
     """Temporary files or log folders a run should have removed."""
-    return [p.name for p in folder.rglob("*")
-            if p.name.endswith(".tmp") or p.name.startswith((".logs-", ".write-probe"))]
+    return [
+        p.name for p in folder.rglob("*") if p.name.endswith(".tmp") or p.name.startswith((".logs-", ".write-probe"))
+    ]
 
 
 @pytest.fixture
@@ -128,18 +129,30 @@ def deny_writes(monkeypatch, folder: Path, code: int = errno.EACCES) -> None:
 
 
 # ----------------------------------------------------------------------------- usage (exit 2)
-@pytest.mark.parametrize("seeds, says", [("-1", "seed -1 is negative"), ("", "names no seed"),
-                                          (",", "names no seed"), ("0,x", "'x' is not a whole number"),
-                                          ("1,1", "seed 1 is given twice")])
+@pytest.mark.parametrize(
+    "seeds, says",
+    [
+        ("-1", "seed -1 is negative"),
+        ("", "names no seed"),
+        (",", "names no seed"),
+        ("0,x", "'x' is not a whole number"),
+        ("1,1", "seed 1 is given twice"),
+    ],
+)
 def test_bad_seeds_are_usage_errors_and_never_empty_the_report(good_report, capsys, seeds, says):
-    code, out, err = run(capsys, "reproduce", "--only", "fake-a", "--seeds", seeds, "--out", good_report[0])
+    code, _out, err = run(capsys, "reproduce", "--only", "fake-a", "--seeds", seeds, "--out", good_report[0])
     assert code == errors.USAGE
     assert_intact(good_report, says, err)
 
 
-@pytest.mark.parametrize("value, says", [("0", "is not a positive whole number"),
-                                          ("-2", "is not a positive whole number"),
-                                          ("abc", "is not a positive whole number")])
+@pytest.mark.parametrize(
+    "value, says",
+    [
+        ("0", "is not a positive whole number"),
+        ("-2", "is not a positive whole number"),
+        ("abc", "is not a positive whole number"),
+    ],
+)
 def test_bad_thread_variable(good_report, capsys, monkeypatch, value, says):
     monkeypatch.setenv(cli.THREADS_ENV, value)
     code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--out", good_report[0])
@@ -157,13 +170,16 @@ def test_gpu_on_a_cpu_machine(good_report, capsys, monkeypatch):
     assert_intact(good_report, "--accelerator gpu: this machine has no usable CUDA GPU", err)
 
 
-@pytest.mark.parametrize("option, value, says", [
-    ("--strategy", "bogus", "--strategy 'bogus' is not a Lightning strategy"),
-    ("--devices", "0", "--devices 0"),
-    ("--devices", "two", "--devices 'two'"),
-    ("--accelerator", "quantum", "--accelerator 'quantum' is not one of"),
-    ("--path", "slow", "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "option, value, says",
+    [
+        ("--strategy", "bogus", "--strategy 'bogus' is not a Lightning strategy"),
+        ("--devices", "0", "--devices 0"),
+        ("--devices", "two", "--devices 'two'"),
+        ("--accelerator", "quantum", "--accelerator 'quantum' is not one of"),
+        ("--path", "slow", "invalid choice"),
+    ],
+)
 def test_bad_lightning_options(good_report, capsys, option, value, says):
     code, _, err = run(capsys, "reproduce", "--only", "fake-a", option, value, "--out", good_report[0])
     assert code == errors.USAGE
@@ -175,6 +191,7 @@ def test_lightning_refuses_a_combination(good_report, capsys):
     pytest.importorskip("pytorch_lightning")
     try:
         import deepspeed  # noqa: F401
+
         pytest.skip("DeepSpeed is installed here")
     except ImportError:
         pass
@@ -193,8 +210,9 @@ def test_bad_experiment_selection(good_report, capsys, only, says):
 def test_download_unknown_name(capsys, tmp_path):
     code, _, err = run(capsys, "download", "bogus", "--root", tmp_path)
     assert code == errors.USAGE
-    assert err.strip() == ("islp-ch10: unknown data set 'bogus'; choose one of "
-                           f"{', '.join(sorted(data.DATASETS))} or all")
+    assert err.strip() == (
+        f"islp-ch10: unknown data set 'bogus'; choose one of {', '.join(sorted(data.DATASETS))} or all"
+    )
     assert not list(tmp_path.iterdir())
 
 
@@ -223,7 +241,7 @@ def test_claims_on_truncated_results(good_report, capsys):
     results = good_report[0] / "results.json"
     broken = results.parent / "broken.json"
     broken.write_bytes(results.read_bytes()[:200])
-    code, out, err = run(capsys, "claims", "--results", broken)
+    code, _out, err = run(capsys, "claims", "--results", broken)
     assert code == errors.DATA_CORRUPT
     assert f"--results {broken} is not valid JSON" in err and len(err.strip().splitlines()) == 1
 
@@ -243,6 +261,7 @@ def test_claims_on_a_missing_named_file(capsys, tmp_path):
 def _raise(exc):
     def action(seed):
         raise exc
+
     return action
 
 
@@ -265,10 +284,13 @@ def test_some_missing_data_is_reported_and_the_rest_measured(env, capsys, monkey
     assert [r["part"] for r in results["measurements"]] == ["least-squares"]
 
 
-@pytest.mark.parametrize("exc, says", [
-    (data.ChecksumError("/d/mnist/t.gz", "sha256 aa", "sha256 bb"), "checksum mismatch for /d/mnist/t.gz"),
-    (data.DataFormatError("/d/mnist/t.gz: wrong IDX magic number"), "wrong IDX magic number"),
-])
+@pytest.mark.parametrize(
+    "exc, says",
+    [
+        (data.ChecksumError("/d/mnist/t.gz", "sha256 aa", "sha256 bb"), "checksum mismatch for /d/mnist/t.gz"),
+        (data.DataFormatError("/d/mnist/t.gz: wrong IDX magic number"), "wrong IDX magic number"),
+    ],
+)
 def test_corrupt_data_is_exit_4_and_keeps_earlier_measurements(good_report, capsys, monkeypatch, exc, says):
     calls = []
     register(monkeypatch, **{"fake-c": fake("network", calls=calls, action=_raise(exc))})
@@ -381,18 +403,25 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_run(env, capsys, monkeypatch
         def action(seed):
             if (part, seed) == stop["at"]:
                 os.kill(os.getpid(), signal.SIGINT)
+
         return action
 
-    register(monkeypatch, **{"fake-a": fake("least-squares", calls=calls, action=action_for("least-squares")),
-                             "fake-b": fake("lasso", calls=calls, action=action_for("lasso"))})
+    register(
+        monkeypatch,
+        **{
+            "fake-a": fake("least-squares", calls=calls, action=action_for("least-squares")),
+            "fake-b": fake("lasso", calls=calls, action=action_for("lasso")),
+        },
+    )
     args = ("reproduce", "--only", "fake-a,fake-b", "--seeds", "0,1,2")
     handler = signal.getsignal(signal.SIGINT)
 
     code, _, err = run(capsys, *args, "--out", env)
     assert code == errors.INTERRUPTED
     # fake-a seeds 0-2 and fake-b seed 0 finished before the interrupt
-    assert err.strip() == (f"islp-ch10: interrupted; 4 measurements kept in {env / report.MEASUREMENTS} "
-                           "(rerun with --resume to continue)")
+    assert err.strip() == (
+        f"islp-ch10: interrupted; 4 measurements kept in {env / report.MEASUREMENTS} (rerun with --resume to continue)"
+    )
     assert report.measured(env) == {("fake-a", 0), ("fake-a", 1), ("fake-a", 2), ("fake-b", 0)}
     assert signal.getsignal(signal.SIGINT) is handler and not leftovers(env)
 
@@ -435,8 +464,15 @@ def test_ctrl_c_inside_lightning_training_is_exit_130(env, capsys, monkeypatch):
             os.kill(os.getpid(), signal.SIGINT)
 
     def train(seed):
-        trainer = pl.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                             enable_model_summary=False, callbacks=[CtrlC()], accelerator="cpu")
+        trainer = pl.Trainer(
+            max_epochs=2,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=[CtrlC()],
+            accelerator="cpu",
+        )
         trainer.fit(Tiny(), DataLoader(TensorDataset(torch.zeros(8, 2), torch.zeros(8, 1)), batch_size=4))
 
     register(monkeypatch, **{"fake-a": fake("least-squares"), "fake-fit": fake("network", action=train)})
@@ -469,9 +505,11 @@ def test_report_is_rebuilt_from_every_measurement_file(env, capsys, monkeypatch)
     assert run(capsys, "reproduce", "--only", "fake-b", "--out", env)[0] == 0
     results = json.loads((env / "results.json").read_text())
     assert sorted((r["part"], r["seed"]) for r in results["measurements"]) == [
-        ("lasso", 0), ("least-squares", 0), ("least-squares", 1)]
-    assert {r["part"]: r["values"] for r in results["summary"]} == {"lasso": [200.0],
-                                                                    "least-squares": [200.0, 201.0]}
+        ("lasso", 0),
+        ("least-squares", 0),
+        ("least-squares", 1),
+    ]
+    assert {r["part"]: r["values"] for r in results["summary"]} == {"lasso": [200.0], "least-squares": [200.0, 201.0]}
 
 
 # ----------------------------------------------------------------------------- claims listing
@@ -479,17 +517,29 @@ class _Claim:
     tests = ("tests/t.py::test_a", "tests/t.py::test_b")
 
 
-@pytest.mark.parametrize("records, status", [
-    ([{"test": "tests/t.py::test_a", "outcome": "passed"}, {"test": "tests/t.py::test_b[x]", "outcome": "passed"}],
-     "passed"),
-    ([{"test": "tests/t.py::test_a", "outcome": "passed"}], "incomplete"),  # test_b deselected
-    ([{"test": "tests/t.py::test_a", "outcome": "passed"}, {"test": "tests/t.py::test_b", "outcome": "skipped"}],
-     "incomplete"),
-    ([{"test": "tests/t.py::test_a", "outcome": "passed"}, {"test": "tests/t.py::test_b", "outcome": "failed"}],
-     "failed"),
-    ([{"test": "tests/t.py::test_a", "outcome": "skipped"}], "skipped"),
-    ([], "not run"),
-])
+@pytest.mark.parametrize(
+    "records, status",
+    [
+        (
+            [
+                {"test": "tests/t.py::test_a", "outcome": "passed"},
+                {"test": "tests/t.py::test_b[x]", "outcome": "passed"},
+            ],
+            "passed",
+        ),
+        ([{"test": "tests/t.py::test_a", "outcome": "passed"}], "incomplete"),  # test_b deselected
+        (
+            [{"test": "tests/t.py::test_a", "outcome": "passed"}, {"test": "tests/t.py::test_b", "outcome": "skipped"}],
+            "incomplete",
+        ),
+        (
+            [{"test": "tests/t.py::test_a", "outcome": "passed"}, {"test": "tests/t.py::test_b", "outcome": "failed"}],
+            "failed",
+        ),
+        ([{"test": "tests/t.py::test_a", "outcome": "skipped"}], "skipped"),
+        ([], "not run"),
+    ],
+)
 def test_claim_roll_up_is_honest(records, status):
     assert cli.claim_status(_Claim, records) == status
 
@@ -497,8 +547,9 @@ def test_claim_roll_up_is_honest(records, status):
 def test_claims_listing_fits_100_columns_in_section_order(good_report, capsys, tmp_path):
     outcomes = tmp_path / "claims.json"
     outcomes.write_text(json.dumps({CLAIM: [{"test": "tests/test_10_9_lab.py::x", "outcome": "passed"}]}))
-    code, out, _ = run(capsys, "claims", "--results", good_report[0] / "results.json", "--tests", outcomes,
-                       "--width", 100)
+    code, out, _ = run(
+        capsys, "claims", "--results", good_report[0] / "results.json", "--tests", outcomes, "--width", 100
+    )
     assert code == 0
     assert max(map(len, out.splitlines())) <= 100
     sections = [line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("== ")]

@@ -29,15 +29,23 @@ def cifar_pickles(n_train=10, n_test=4, seed=0):
         fine = rng.integers(0, 100, n).tolist()
         coarse = [f // 5 for f in fine]
         arrays[name] = (img, fine, coarse)
-        out[name] = pickle.dumps({
-            b"filenames": [f"img_{i}.png".encode() for i in range(n)],
-            b"batch_label": f"{name} batch".encode(),
-            b"fine_labels": fine, b"coarse_labels": coarse, b"data": img,
-        }, protocol=2)
-    out["meta"] = pickle.dumps({
-        b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
-        b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)],
-    }, protocol=2)
+        out[name] = pickle.dumps(
+            {
+                b"filenames": [f"img_{i}.png".encode() for i in range(n)],
+                b"batch_label": f"{name} batch".encode(),
+                b"fine_labels": fine,
+                b"coarse_labels": coarse,
+                b"data": img,
+            },
+            protocol=2,
+        )
+    out["meta"] = pickle.dumps(
+        {
+            b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
+            b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)],
+        },
+        protocol=2,
+    )
     return out, arrays
 
 
@@ -51,8 +59,10 @@ def write_tar(path, members: dict[str, bytes]) -> None:
 
 
 def check_cifar(c: data.CIFARData, arrays) -> None:
-    for split, x, y, z in (("train", c.x_train, c.y_train, c.coarse_train),
-                           ("test", c.x_test, c.y_test, c.coarse_test)):
+    for split, x, y, z in (
+        ("train", c.x_train, c.y_train, c.coarse_train),
+        ("test", c.x_test, c.y_test, c.coarse_test),
+    ):
         img, fine, coarse = arrays[split]
         n = len(fine)
         assert tuple(x.shape) == (n, *claims.get("10.3/cifar-shape").extra["image_shape"])
@@ -65,7 +75,7 @@ def check_cifar(c: data.CIFARData, arrays) -> None:
     assert len(c.fine_names) == extra["fine_classes"] and len(c.coarse_names) == extra["coarse_classes"]
     assert c.fine_names[7] == "fine7" and c.coarse_names[19] == "coarse19"
     f = c.as_float(c.x_train)
-    assert f.dtype == torch.float32 and 0 <= f.min() and f.max() <= 1
+    assert f.dtype == torch.float32 and f.min() >= 0 and f.max() <= 1
 
 
 @pytest.mark.claim("10.3/cifar-shape")
@@ -142,8 +152,9 @@ def test_preprocess_image_constant():
 def test_book_images_fall_back_to_the_islp_package(tmp_path):
     """Without islp_book_images/ in the data root, the copies inside the ISLP wheel are used."""
     files = data.book_image_files(tmp_path)
-    assert [n for n, _ in files] == sorted(k.split("/")[1] for k in data.KNOWN_FILES
-                                           if k.startswith("islp_book_images/"))
+    assert [n for n, _ in files] == sorted(
+        k.split("/")[1] for k in data.KNOWN_FILES if k.startswith("islp_book_images/")
+    )
     assert all("ISLP" in str(p) for _, p in files)
 
 
@@ -155,8 +166,14 @@ def test_book_images():
     except data.DataMissing as exc:
         pytest.skip(str(exc))
     names = [n for n, _ in images]
-    assert names == ["Cape_Weaver.jpg", "Flamingo.jpg", "Hawk_Fountain.jpg", "Hawk_cropped.jpg",
-                     "Lhasa_Apso.jpg", "Sleeping_Cat.jpg"]
+    assert names == [
+        "Cape_Weaver.jpg",
+        "Flamingo.jpg",
+        "Hawk_Fountain.jpg",
+        "Hawk_cropped.jpg",
+        "Lhasa_Apso.jpg",
+        "Sleeping_Cat.jpg",
+    ]
     mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
     for _, x in images:
         assert x.shape == (3, 224, 224) and x.dtype == torch.float32
@@ -169,7 +186,8 @@ def test_book_images():
     path = data.data_root() / "islp_book_images" / "Flamingo.jpg"
     if path.is_file():
         ref = Normalize(mean.tolist(), std.tolist())(
-            torch.div(CenterCrop(224)(Resize((232, 232), antialias=True)(read_image(str(path)))), 255))
+            torch.div(CenterCrop(224)(Resize((232, 232), antialias=True)(read_image(str(path)))), 255)
+        )
         torch.testing.assert_close(dict(images)["Flamingo.jpg"], ref)
 
 

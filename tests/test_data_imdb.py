@@ -33,8 +33,19 @@ def word(i: int) -> str:
 # ----------------------------------------------------------------------------- tokenizer
 def test_tokenize_rules():
     text = "This movie<br /><br />wasn't GOOD.<br/>A well-known 'classic' from 1999, isn't it?"
-    assert data.tokenize(text) == ["this", "movie", "wasn't", "good", "a", "well", "known", "classic",
-                                   "from", "isn't", "it"]
+    assert data.tokenize(text) == [
+        "this",
+        "movie",
+        "wasn't",
+        "good",
+        "a",
+        "well",
+        "known",
+        "classic",
+        "from",
+        "isn't",
+        "it",
+    ]
     assert data.tokenize("Café naïve") == ["café", "naïve"]
     assert data.tokenize("") == []
 
@@ -90,7 +101,7 @@ def test_bag_of_words(imdb):
         assert np.all(X.data == 1.0)
         col = np.asarray(X.sum(axis=0)).ravel()
         assert col[0] == 0 and col[1] == 25_000  # never padding; every review has its start token
-        assert 0 < col[2] < 25_000                # some reviews have out-of-dictionary words
+        assert 0 < col[2] < 25_000  # some reviews have out-of-dictionary words
         np.testing.assert_array_equal(y, np.repeat([0, 1], 12_500))  # neg then pos
     assert len(imdb.vocab) == n_words and sorted(imdb.vocab.values()) == list(range(3, n_words + 3))
     assert [imdb.lookup[i] for i in range(3)] == ["<PAD>", "<START>", "<UNK>"]
@@ -98,8 +109,10 @@ def test_bag_of_words(imdb):
     assert imdb.lookup[3] == "the"  # the most frequent word of the training reviews
     # dictionary from training reviews only: every training column 3.. occurs in training
     assert np.all(np.asarray(imdb.X_train[:, 3:].sum(axis=0)).ravel() > 0)
-    np.testing.assert_array_equal(np.bincount(imdb.rating_train, minlength=11)[[1, 2, 3, 4, 7, 8, 9, 10]],
-                                  [5100, 2284, 2420, 2696, 2496, 3009, 2263, 4732])
+    np.testing.assert_array_equal(
+        np.bincount(imdb.rating_train, minlength=11)[[1, 2, 3, 4, 7, 8, 9, 10]],
+        [5100, 2284, 2420, 2696, 2496, 3009, 2263, 4732],
+    )
 
 
 # ----------------------------------------------------------------------------- 10.4/sparsity
@@ -164,9 +177,14 @@ def test_padding_toy():
     vocab = {"a": 3, "b": 4}
     S = data.sequences(["a b", "a b a b a b", "zz"], vocab, maxlen=4)
     assert S.dtype == np.int64 and S.shape == (3, 4)
-    np.testing.assert_array_equal(S, [[0, 1, 3, 4],     # short: zeros in front of start token
-                                      [3, 4, 3, 4],     # long: the last 4 ids (start token dropped)
-                                      [0, 0, 1, 2]])    # unknown word -> 2
+    np.testing.assert_array_equal(
+        S,
+        [
+            [0, 1, 3, 4],  # short: zeros in front of start token
+            [3, 4, 3, 4],  # long: the last 4 ids (start token dropped)
+            [0, 0, 1, 2],
+        ],
+    )  # unknown word -> 2
     L = claims.book_value("10.5/padding")
     assert data.sequences(["a"], vocab, maxlen=L).shape == (1, L)
 
@@ -178,8 +196,8 @@ def test_padding_property(doc, maxlen):
     full = data.encode(doc, vocab)
     (row,) = data.sequences([doc], vocab, maxlen)
     keep = full[-maxlen:]
-    np.testing.assert_array_equal(row[maxlen - len(keep):], keep)
-    assert np.all(row[:maxlen - len(keep)] == 0)
+    np.testing.assert_array_equal(row[maxlen - len(keep) :], keep)
+    assert np.all(row[: maxlen - len(keep)] == 0)
 
 
 @pytest.mark.data
@@ -195,9 +213,9 @@ def test_padding(imdb):
         assert np.all(nz.sum(axis=1) == L - first)
         short = first > 0
         assert 0 < short.sum() < 25_000
-        assert np.all(S[short, first[short]] == 1)        # padded reviews start with <START>
+        assert np.all(S[short, first[short]] == 1)  # padded reviews start with <START>
         long_rows = ~short
-        assert np.all(S[long_rows, 0] != 0)               # truncated reviews: last 500 ids, no padding
+        assert np.all(S[long_rows, 0] != 0)  # truncated reviews: last 500 ids, no padding
         # the ids of a sequence are ids of the review's bag of words
         for i in range(0, 25_000, 2_500):
             ids = np.unique(S[i][S[i] > 0])

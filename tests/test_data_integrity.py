@@ -43,8 +43,11 @@ def write_gz(path, raw: bytes) -> None:
 
 
 REVIEWS = {
-    ("train", "pos"): ["A great movie.<br /><br />Great acting, great plot!", "Loved it; the cast was great.",
-                       "Wonderful film, wasn't it?"],
+    ("train", "pos"): [
+        "A great movie.<br /><br />Great acting, great plot!",
+        "Loved it; the cast was great.",
+        "Wonderful film, wasn't it?",
+    ],
     ("train", "neg"): ["A bad movie. Bad plot, bad acting.", "Boring and dull; the worst.", "Not good at all."],
     ("test", "pos"): ["Great fun, a great film.", "Superb and moving."],
     ("test", "neg"): ["Awful. Just bad.", "The plot was dull and the acting bad."],
@@ -54,6 +57,7 @@ REVIEWS = {
 def write_imdb_archive(path, drop: tuple[str, str] | None = None, mode="w:xz", extra=None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, mode) as tf:
+
         def add(name, text):
             blob = text.encode()
             info = tarfile.TarInfo(name)
@@ -88,9 +92,15 @@ def load_mini(root):
 
 
 def same_imdb(a: data.IMDBData, b: data.IMDBData) -> bool:
-    return ((a.X_train != b.X_train).nnz == 0 and (a.X_test != b.X_test).nnz == 0
-            and np.array_equal(a.S_train, b.S_train) and np.array_equal(a.S_test, b.S_test)
-            and np.array_equal(a.y_train, b.y_train) and a.vocab == b.vocab and a.lookup == b.lookup)
+    return (
+        (a.X_train != b.X_train).nnz == 0
+        and (a.X_test != b.X_test).nnz == 0
+        and np.array_equal(a.S_train, b.S_train)
+        and np.array_equal(a.S_test, b.S_test)
+        and np.array_equal(a.y_train, b.y_train)
+        and a.vocab == b.vocab
+        and a.lookup == b.lookup
+    )
 
 
 # ----------------------------------------------------------------------------- folders
@@ -113,7 +123,7 @@ def test_gz_with_bad_crc_is_refused(tmp_path):
     blob = bytearray(path.read_bytes())
     blob[-8] ^= 0xFF  # the CRC32 field of the gzip trailer
     path.write_bytes(bytes(blob))
-    with pytest.raises(data.DataFormatError, match="t10k-labels-idx1-ubyte.gz") as info:
+    with pytest.raises(data.DataFormatError, match=r"t10k-labels-idx1-ubyte\.gz") as info:
         data.read_idx(path, mnist_mod.LABEL_MAGIC)
     assert "CRC" in str(info.value) or "crc" in str(info.value).lower()
 
@@ -122,7 +132,7 @@ def test_gz_cut_short_is_refused(tmp_path):
     path = tmp_path / "train-labels-idx1-ubyte.gz"
     write_gz(path, idx_bytes(np.arange(1000) % 10, mnist_mod.LABEL_MAGIC))
     path.write_bytes(path.read_bytes()[:-20])
-    with pytest.raises(data.DataFormatError, match="train-labels-idx1-ubyte.gz"):
+    with pytest.raises(data.DataFormatError, match=r"train-labels-idx1-ubyte\.gz"):
         data.read_idx(path, mnist_mod.LABEL_MAGIC)
 
 
@@ -154,7 +164,7 @@ def test_load_mnist_reports_corrupt_member(tmp_path, monkeypatch):
         else:
             write_gz(tmp_path / rel, idx_bytes(np.arange(3), mnist_mod.IMAGE_MAGIC))  # wrong magic
         register(monkeypatch, tmp_path, rel)
-    with pytest.raises(data.DataFormatError, match="train-labels-idx1-ubyte.gz"):
+    with pytest.raises(data.DataFormatError, match=r"train-labels-idx1-ubyte\.gz"):
         data.load_mnist(tmp_path)
 
 
@@ -177,7 +187,7 @@ def test_sha256_mismatch_names_file_and_both_hashes(tmp_path):
             write_gz(tmp_path / rel, b"")
     with pytest.raises((data.ChecksumError, data.DataFormatError)):
         data.load_mnist(tmp_path)
-    clone = pickle.loads(pickle.dumps(err))  # crosses pytest-xdist process boundaries intact
+    clone = pickle.loads(pickle.dumps(err))  # noqa: S301 - our own bytes; crosses pytest-xdist process boundaries intact
     assert str(clone) == str(err) and clone.expected == err.expected
 
 
@@ -195,12 +205,15 @@ def test_hashes_are_memoised_by_path_size_mtime(tmp_path):
 
 
 # ----------------------------------------------------------------------------- missing data
-@pytest.mark.parametrize("loader, name, dataset", [
-    (data.load_mnist, "train-images-idx3-ubyte.gz", "mnist"),
-    (data.load_imdb, "aclImdb_v1_nounsup.tar.xz", "imdb"),
-    (data.load_cifar100, "cifar-100-python.tar.gz", "cifar100"),
-    (data.load_imagenet_classes, "imagenet_class_index.json", "imagenet"),
-])
+@pytest.mark.parametrize(
+    "loader, name, dataset",
+    [
+        (data.load_mnist, "train-images-idx3-ubyte.gz", "mnist"),
+        (data.load_imdb, "aclImdb_v1_nounsup.tar.xz", "imdb"),
+        (data.load_cifar100, "cifar-100-python.tar.gz", "cifar100"),
+        (data.load_imagenet_classes, "imagenet_class_index.json", "imagenet"),
+    ],
+)
 def test_missing_data_says_what_and_how(tmp_path, loader, name, dataset):
     with pytest.raises(data.DataMissing) as info:
         loader(tmp_path)
@@ -208,7 +221,7 @@ def test_missing_data_says_what_and_how(tmp_path, loader, name, dataset):
     assert name in msg and str(tmp_path) in msg
     assert f"islp-ch10 download {dataset}" in msg and "ISLP_CH10_DATA" in msg
     assert isinstance(info.value, FileNotFoundError)
-    clone = pickle.loads(pickle.dumps(info.value))
+    clone = pickle.loads(pickle.dumps(info.value))  # noqa: S301 - our own bytes
     assert str(clone) == msg and clone.missing == info.value.missing
 
 
@@ -231,8 +244,9 @@ def test_imdb_archive_not_a_tar(tmp_path):
 def test_imdb_archive_order_and_official_layout(tmp_path):
     """Reviews come neg then pos by numeric id; the official .tar.gz (with unsup/) reads the same."""
     path = tmp_path / "aclImdb_v1.tar.gz"
-    write_imdb_archive(path, mode="w:gz", extra={"aclImdb/train/unsup/0_0.txt": "unlabelled",
-                                                 "aclImdb/train/labeledBow.feat": "0 1:1"})
+    write_imdb_archive(
+        path, mode="w:gz", extra={"aclImdb/train/unsup/0_0.txt": "unlabelled", "aclImdb/train/labeledBow.feat": "0 1:1"}
+    )
     reviews = imdb_mod.read_archive(path)
     tr = reviews["train"]
     assert tr.labels.tolist() == [0, 0, 0, 1, 1, 1] and tr.ids.tolist() == [0, 10, 20, 0, 10, 20]
@@ -244,8 +258,9 @@ def test_cifar_tar_with_a_member_missing(tmp_path):
     path = tmp_path / "cifar-100-python.tar.gz"
     with tarfile.open(path, "w:gz") as tf:
         for m in ("train", "test"):
-            blob = pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"fine_labels": [0],
-                                 b"coarse_labels": [0]}, protocol=2)
+            blob = pickle.dumps(
+                {b"data": np.zeros((1, 3072), np.uint8), b"fine_labels": [0], b"coarse_labels": [0]}, protocol=2
+            )
             info = tarfile.TarInfo(f"cifar-100-python/{m}")
             info.size = len(blob)
             tf.addfile(info, io.BytesIO(blob))
@@ -350,16 +365,14 @@ def test_interrupted_cache_write_leaves_nothing(mini_imdb, monkeypatch):
 
 def test_atomic_write_exception_leaves_no_file(tmp_path):
     target = tmp_path / "out.bin"
-    with pytest.raises(RuntimeError):
-        with data.atomic_write(target) as fh:
-            fh.write(b"partial")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), data.atomic_write(target) as fh:
+        fh.write(b"partial")
+        raise RuntimeError("crash")
     assert list(tmp_path.iterdir()) == []
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
-        with data.atomic_write(target) as fh:
-            fh.write(b"new but partial")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), data.atomic_write(target) as fh:
+        fh.write(b"new but partial")
+        raise RuntimeError("crash")
     assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]
 
 
@@ -383,8 +396,12 @@ def test_two_processes_build_the_cache_safely(mini_imdb):
         print(json.dumps({{"status": imdb.last_cache_status, "S": d.S_train.tolist(), "v": d.vocab}}))
     """)
     env = child_env(pythonpath=[REPO], **{data.CACHE_ENV: str(cache)})
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=env, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+        )
+        for _ in range(2)
+    ]
     outs = []
     for p in procs:
         out, err = p.communicate(timeout=120)
@@ -402,8 +419,10 @@ PAYLOAD = b"islp-ch10 test payload\n" * 100
 @pytest.fixture
 def toy_dataset(monkeypatch):
     key = "toy/payload.bin"
-    spec = data.FileSpec((("sha256", hashlib.sha256(PAYLOAD).hexdigest()),),
-                         ("https://primary.invalid/payload.bin", "https://mirror.invalid/payload.bin"))
+    spec = data.FileSpec(
+        (("sha256", hashlib.sha256(PAYLOAD).hexdigest()),),
+        ("https://primary.invalid/payload.bin", "https://mirror.invalid/payload.bin"),
+    )
     monkeypatch.setitem(data.KNOWN_FILES, key, spec)
     monkeypatch.setitem(data.DATASETS, "toy", (key,))
     return key
@@ -415,7 +434,7 @@ def test_download_good_file_is_put_in_place(tmp_path, toy_dataset, monkeypatch):
     def fake_fetch(url, out):
         calls.append(url)
         for i in range(0, len(PAYLOAD), 100):
-            out.write(PAYLOAD[i:i + 100])
+            out.write(PAYLOAD[i : i + 100])
 
     monkeypatch.setattr(data, "fetch", fake_fetch)
     (path,) = data.download("toy", tmp_path)
@@ -445,7 +464,7 @@ def test_download_failure_mid_write_leaves_nothing_and_tries_mirrors(tmp_path, t
         out.write(PAYLOAD[:500])
         raise ConnectionResetError("connection dropped")
 
-    with pytest.raises(OSError, match="could not download toy/payload.bin"):
+    with pytest.raises(OSError, match=r"could not download toy/payload\.bin"):
         data.download("toy", tmp_path, fetch=flaky_fetch)
     assert len(tried) == 2
     assert list((tmp_path / "toy").iterdir()) == []
@@ -472,7 +491,7 @@ def test_download_table_is_complete():
     """Every data set has a source and every listed file a digest; md5 where only md5 is published."""
     with pytest.raises(KeyError, match="unknown data set"):
         data.download("nope")
-    for name, keys in data.DATASETS.items():
+    for _name, keys in data.DATASETS.items():
         for key in keys:
             spec = data.KNOWN_FILES[key]
             assert spec.urls and spec.digests, key
@@ -481,9 +500,13 @@ def test_download_table_is_complete():
 
 
 def test_download_md5_spec(tmp_path, monkeypatch):
+    md5_of_payload = hashlib.md5(PAYLOAD).hexdigest()  # noqa: S324 - a source that publishes only md5
     key = "toy/md5.bin"
-    monkeypatch.setitem(data.KNOWN_FILES, key, data.FileSpec((("md5", hashlib.md5(PAYLOAD).hexdigest()),),
-                                                             ("https://x.invalid/md5.bin",)))
+    monkeypatch.setitem(
+        data.KNOWN_FILES,
+        key,
+        data.FileSpec((("md5", md5_of_payload),), ("https://x.invalid/md5.bin",)),
+    )
     path = data.download_file(key, tmp_path, fetch=lambda url, out: out.write(PAYLOAD))
     assert data.verify(path, key) == path
 
@@ -492,11 +515,16 @@ def test_download_md5_spec(tmp_path, monkeypatch):
 def nyse_frame(T=30):
     rng = np.random.default_rng(1)
     days = ["mon", "tues", "wed", "thur", "fri"]
-    return pd.DataFrame({
-        "day_of_week": pd.Categorical([days[i % 5] for i in range(T)], categories=days),
-        "DJ_return": rng.normal(size=T), "log_volume": rng.normal(size=T),
-        "log_volatility": rng.normal(size=T), "train": np.arange(T) < 20,
-    }, index=[f"d{i}" for i in range(T)])
+    return pd.DataFrame(
+        {
+            "day_of_week": pd.Categorical([days[i % 5] for i in range(T)], categories=days),
+            "DJ_return": rng.normal(size=T),
+            "log_volume": rng.normal(size=T),
+            "log_volatility": rng.normal(size=T),
+            "train": np.arange(T) < 20,
+        },
+        index=[f"d{i}" for i in range(T)],
+    )
 
 
 @pytest.mark.parametrize("row, col", [(0, "DJ_return"), (12, "log_volume"), (29, "log_volatility")])

@@ -59,7 +59,7 @@ def tmp_cache(tmp_path, monkeypatch):
 def test_mnist_shape(mnist):
     n_train, n_test = claims.book_value("10.2/mnist-shape")
     extra = claims.get("10.2/mnist-shape").extra
-    side = int(round(extra["pixels"] ** 0.5))
+    side = round(extra["pixels"] ** 0.5)
     assert side * side == extra["pixels"] == 784
     assert tuple(mnist.x_train.shape) == (n_train, 1, side, side)
     assert tuple(mnist.x_test.shape) == (n_test, 1, side, side)

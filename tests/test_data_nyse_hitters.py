@@ -18,13 +18,16 @@ from islp_ch10.reference import ar
 def synthetic_nyse(T=40, seed=0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     days = pd.Categorical([DAYS[i % 5] for i in range(T)], categories=list(DAYS))
-    return pd.DataFrame({
-        "day_of_week": days,
-        "DJ_return": rng.normal(0, 0.01, T),
-        "log_volume": rng.normal(0, 0.3, T),
-        "log_volatility": rng.normal(-11, 0.5, T),
-        "train": np.arange(T) < T * 0.7,
-    }, index=pd.Index([f"day{i:03d}" for i in range(T)], name="date"))
+    return pd.DataFrame(
+        {
+            "day_of_week": days,
+            "DJ_return": rng.normal(0, 0.01, T),
+            "log_volume": rng.normal(0, 0.3, T),
+            "log_volatility": rng.normal(-11, 0.5, T),
+            "train": np.arange(T) < T * 0.7,
+        },
+        index=pd.Index([f"day{i:03d}" for i in range(T)], name="date"),
+    )
 
 
 def check_lag_design(d: data.NYSEData, L: int, p: int) -> None:
@@ -107,8 +110,8 @@ def test_lag_design_ar_matrix():
     y, M = ar.ar_response(v, L), ar.ar_design(v, L)
     T = len(v)
     assert y.tolist() == v[L:].tolist() and M.shape == (T - L, L + 1)
-    assert M[0].tolist() == [1, 5, 4, 3, 2, 1]            # 1, v_L, v_{L-1}, ..., v_1
-    assert M[-1].tolist() == [1, 11, 10, 9, 8, 7]         # 1, v_{T-1}, ..., v_{T-L}
+    assert M[0].tolist() == [1, 5, 4, 3, 2, 1]  # 1, v_L, v_{L-1}, ..., v_1
+    assert M[-1].tolist() == [1, 11, 10, 9, 8, 7]  # 1, v_{T-1}, ..., v_{T-L}
     # on the NYSE-style frame, M's lag columns are the log_volume columns of X_lag and X_rnn reversed
     d = data.nyse_features(synthetic_nyse(), lags=L)
     v = d.series["log_volume"].to_numpy()
@@ -130,8 +133,9 @@ def test_lag_design(nyse):
     from sklearn.preprocessing import StandardScaler
 
     cols = list(SERIES)
-    X = pd.DataFrame(StandardScaler(with_mean=True, with_std=True).fit_transform(raw[cols]),
-                     columns=cols, index=raw.index)
+    X = pd.DataFrame(
+        StandardScaler(with_mean=True, with_std=True).fit_transform(raw[cols]), columns=cols, index=raw.index
+    )
     for lag in range(1, L + 1):
         for col in cols:
             newcol = np.full(X.shape[0], np.nan)
@@ -140,7 +144,7 @@ def test_lag_design(nyse):
     X.insert(len(X.columns), "train", raw["train"])
     X = X.dropna()
     Y, train = X["log_volume"], X["train"]
-    X = X.drop(columns=["train"] + cols)
+    X = X.drop(columns=["train", *cols])
     pd.testing.assert_frame_equal(nyse.X_lag, X, check_dtype=False)
     np.testing.assert_array_equal(nyse.Y, Y.to_numpy())
     np.testing.assert_array_equal(nyse.train, train.to_numpy(dtype=bool))

@@ -31,14 +31,33 @@ def small_net():
 @pytest.mark.slow
 def test_ddp_two_processes_matches_single_process(tmp_path):
     train, test = _data()
-    single = fit(small_net, train, test, TrainConfig(task="multiclass", num_classes=3, epochs=5, batch_size=32,
-                                                     lr=0.01, log_dir=str(tmp_path / "single")))
-    ddp = fit(small_net, train, test, TrainConfig(task="multiclass", num_classes=3, epochs=5, batch_size=16,
-                                                  lr=0.01, devices=2, strategy="ddp_spawn",
-                                                  log_dir=str(tmp_path / "ddp")))
+    single = fit(
+        small_net,
+        train,
+        test,
+        TrainConfig(
+            task="multiclass", num_classes=3, epochs=5, batch_size=32, lr=0.01, log_dir=str(tmp_path / "single")
+        ),
+    )
+    ddp = fit(
+        small_net,
+        train,
+        test,
+        TrainConfig(
+            task="multiclass",
+            num_classes=3,
+            epochs=5,
+            batch_size=16,
+            lr=0.01,
+            devices=2,
+            strategy="ddp_spawn",
+            log_dir=str(tmp_path / "ddp"),
+        ),
+    )
     assert single.test["accuracy"] > 0.9, "the single-process baseline did not train"
     assert abs(ddp.test["accuracy"] - single.test["accuracy"]) <= TOLERANCE, (
-        f"DDP accuracy {ddp.test['accuracy']:.4f} vs single process {single.test['accuracy']:.4f}")
+        f"DDP accuracy {ddp.test['accuracy']:.4f} vs single process {single.test['accuracy']:.4f}"
+    )
     # the weights came back from the worker processes: they differ from a fresh initialisation
     torch.manual_seed(0)
     assert not torch.equal(ddp.model[0].weight, small_net()[0].weight)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -35,8 +36,9 @@ def _linear(p=6):
 
 
 def _classifier(p=8, classes=3):
-    return lambda: torch.nn.Sequential(torch.nn.Linear(p, 8), torch.nn.ReLU(), torch.nn.Dropout(0.2),
-                                       torch.nn.Linear(8, classes))
+    return lambda: torch.nn.Sequential(
+        torch.nn.Linear(p, 8), torch.nn.ReLU(), torch.nn.Dropout(0.2), torch.nn.Linear(8, classes)
+    )
 
 
 # ----------------------------------------------------------------------------- non-finite data
@@ -69,7 +71,9 @@ def test_fit_names_first_non_finite_target_and_image_position():
     y[7] = float("inf")
     y[30] = float("nan")
     cfg = TrainConfig(task="regression", epochs=1)
-    with pytest.raises(ValueError, match=r"training targets hold 2 non-finite value\(s\), the first \(inf\) at row 7, column 0"):
+    with pytest.raises(
+        ValueError, match=r"training targets hold 2 non-finite value\(s\), the first \(inf\) at row 7, column 0"
+    ):
         fit(_linear(), (x, y), (x, y), cfg)
     images = torch.rand(20, 1, 28, 28)
     images[3, 0, 5, 6] = float("nan")
@@ -116,7 +120,7 @@ def scratch(tmp_path, monkeypatch):
 
 def test_leftover_check_sees_a_leaked_folder(scratch):
     """The check below can fail: a folder made the old way (mkdtemp, never removed) shows up."""
-    tmp, cwd = scratch
+    tmp, _cwd = scratch
     tempfile.mkdtemp(prefix="islp-ch10-logs-")
     assert _entries(tmp) != []
 
@@ -125,8 +129,9 @@ def test_leftover_check_sees_a_leaked_folder(scratch):
 def test_fit_without_log_dir_leaves_nothing(scratch, path):
     tmp, cwd = scratch
     train, test = _classification_data()
-    result = fit(_classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=2,
-                                                         validation=0.2), path=path)
+    result = fit(
+        _classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=2, validation=0.2), path=path
+    )
     assert result.log_dir is None and len(result.history) == 2
     assert _entries(tmp) == [] and _entries(cwd) == []
 
@@ -145,18 +150,26 @@ def test_failed_fit_leaves_nothing(scratch, path):
     tmp, cwd = scratch
     train, test = _classification_data()
     with pytest.raises(_Boom):
-        fit(_classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=2),
-            path=path, callbacks=[_FailAtFirstEpochEnd()])
+        fit(
+            _classifier(),
+            train,
+            test,
+            TrainConfig(task="multiclass", num_classes=3, epochs=2),
+            path=path,
+            callbacks=[_FailAtFirstEpochEnd()],
+        )
     assert _entries(tmp) == [] and _entries(cwd) == []
 
 
 def test_log_dir_when_asked_holds_the_csv(tmp_path):
     train, test = _classification_data()
-    result = fit(_classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=2,
-                                                         log_dir=str(tmp_path)))
+    result = fit(
+        _classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=2, log_dir=str(tmp_path))
+    )
     import csv
 
-    rows = list(csv.DictReader(open(f"{result.log_dir}/metrics.csv", encoding="utf-8")))
+    with open(f"{result.log_dir}/metrics.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     assert [int(float(r["epoch"])) for r in rows] == [0, 1]
     assert float(rows[-1]["train_loss"]) == pytest.approx(result.history[-1]["train_loss"])
 
@@ -170,8 +183,9 @@ def test_history_is_per_epoch_and_whole_set(path):
     cfg = TrainConfig(task="multiclass", num_classes=3, epochs=3, batch_size=32, validation="test")
     result = fit(_classifier(), train, test, cfg, path=path)
     assert [row["epoch"] for row in result.history] == [0, 1, 2]
-    assert all(set(row) == {"epoch", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy"}
-               for row in result.history)
+    assert all(
+        set(row) == {"epoch", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy"} for row in result.history
+    )
     last = result.history[-1]
     assert last["valid_accuracy"] == pytest.approx(result.test["accuracy"], abs=1e-7)
     assert last["valid_loss"] == pytest.approx(result.test["loss"], rel=1e-6)
@@ -180,12 +194,11 @@ def test_history_is_per_epoch_and_whole_set(path):
 def test_batch_averaged_figures_are_not_whole_set():
     """The whole-set check above can fail: averaging per-batch accuracies (uneven last batch) differs."""
     train, test = _classification_data()
-    result = fit(_classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=1,
-                                                         validation="test"))
+    result = fit(_classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=1, validation="test"))
     model = result.model.eval()
     with torch.no_grad():
         hits = (model(test[0]).argmax(1) == test[1]).float()
-    batch_means = [hits[i:i + 32].mean().item() for i in range(0, len(hits), 32)]
+    batch_means = [hits[i : i + 32].mean().item() for i in range(0, len(hits), 32)]
     assert np.mean(batch_means) != pytest.approx(result.history[-1]["valid_accuracy"], abs=1e-7)
 
 
@@ -202,15 +215,18 @@ def test_fast_history_matches_book_history():
     fast, book = runs["fast"].history, runs["islp"].history
     assert len(fast) == len(book) == 3
     for a, b in zip(fast, book):
-        assert set(a) == set(b) == {"epoch", "train_loss", "train_mae", "train_r2", "valid_loss", "valid_mae", "valid_r2"}
+        assert (
+            set(a) == set(b) == {"epoch", "train_loss", "train_mae", "train_r2", "valid_loss", "valid_mae", "valid_r2"}
+        )
         for key in set(a) - {"train_r2"}:
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
 
 
 def test_history_travels_back_from_worker_processes():
     """Under ddp_spawn the rows are made in a worker; callback_metrics carries them to the main process."""
+
     class FakeTrainer:
-        callback_metrics: dict = {}
+        callback_metrics: ClassVar[dict] = {}
 
     worker, trainer = HistoryRecorder(), FakeTrainer()
     worker.rows = [{"epoch": 0, "train_loss": 1.5, "valid_loss": 2.0}, {"epoch": 1, "train_loss": 1.25}]
@@ -233,8 +249,14 @@ class _Probe(__import__("pytorch_lightning").Callback):
 def test_callbacks_see_the_lab_configuration(path):
     train, test = _classification_data()
     probe = _Probe()
-    fit(_classifier(), train, test, TrainConfig(task="multiclass", num_classes=3, epochs=2, batch_size=16,
-                                                lr=0.003, optimizer="adam"), path=path, callbacks=[probe])
+    fit(
+        _classifier(),
+        train,
+        test,
+        TrainConfig(task="multiclass", num_classes=3, epochs=2, batch_size=16, lr=0.003, optimizer="adam"),
+        path=path,
+        callbacks=[probe],
+    )
     assert len(probe.optimizers) == 1 and isinstance(probe.optimizers[0], torch.optim.Adam)
     assert probe.optimizers[0].defaults["lr"] == 0.003
     assert probe.batch_size == 16 and probe.max_epochs == 2 and probe.epochs_seen == 2
@@ -278,13 +300,22 @@ def test_apply_threads_sets_torch():
 
 # ----------------------------------------------------------------------------- benchmark ratios
 def _record(variant, seconds, case="hitters", group="train-epoch-paths"):
-    return {"group": group, "name": f"test[{variant}-{case}]", "stats": {"min": seconds, "median": 2 * seconds},
-            "extra_info": {"variant": variant, "device": "cpu", "case": case}}
+    return {
+        "group": group,
+        "name": f"test[{variant}-{case}]",
+        "stats": {"min": seconds, "median": 2 * seconds},
+        "extra_info": {"variant": variant, "device": "cpu", "case": case},
+    }
 
 
 def test_ratios_divide_the_configured_pairs_per_case():
-    records = [_record("plain", 1.0), _record("fast", 1.2), _record("islp", 3.0),
-               _record("plain", 2.0, case="nyse-rnn"), _record("fast", 5.0, case="nyse-rnn")]
+    records = [
+        _record("plain", 1.0),
+        _record("fast", 1.2),
+        _record("islp", 3.0),
+        _record("plain", 2.0, case="nyse-rnn"),
+        _record("fast", 5.0, case="nyse-rnn"),
+    ]
     table = benchmarking.ratios(records)
     assert table["train-epoch-paths[cpu][hitters] fast/plain"]["ratio_min"] == pytest.approx(1.2)
     assert table["train-epoch-paths[cpu][hitters] islp/fast"]["ratio_median"] == pytest.approx(2.5)

@@ -32,8 +32,11 @@ def test_fit_on_gpu_trains(tmp_path):
     x = torch.randn(1200, 20, generator=g)
     y = torch.argmax(x @ torch.randn(20, 3, generator=g), dim=1)
     net = lambda: torch.nn.Sequential(torch.nn.Linear(20, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))  # noqa: E731
-    result = fit(net, (x[:900], y[:900]), (x[900:], y[900:]),
-                 TrainConfig(task="multiclass", num_classes=3, epochs=5, accelerator="gpu", devices=1,
-                             log_dir=str(tmp_path)))
+    result = fit(
+        net,
+        (x[:900], y[:900]),
+        (x[900:], y[900:]),
+        TrainConfig(task="multiclass", num_classes=3, epochs=5, accelerator="gpu", devices=1, log_dir=str(tmp_path)),
+    )
     assert result.test["accuracy"] > 0.85
     assert next(result.model.parameters()).device.type == "cpu"

@@ -91,11 +91,15 @@ def _data(lab: LabConfig, n: int):
     g = torch.Generator().manual_seed(0)
     x, x_test = torch.randn(n, N_FEATURES, generator=g), torch.randn(N_TEST, N_FEATURES, generator=g)
     if lab.task == "multiclass":
-        return (x, torch.randint(0, lab.num_classes, (n,), generator=g)), \
-            (x_test, torch.randint(0, lab.num_classes, (N_TEST,), generator=g))
+        return (x, torch.randint(0, lab.num_classes, (n,), generator=g)), (
+            x_test,
+            torch.randint(0, lab.num_classes, (N_TEST,), generator=g),
+        )
     if lab.task == "binary":
-        return (x, torch.randint(0, 2, (n,), generator=g).float()), \
-            (x_test, torch.randint(0, 2, (N_TEST,), generator=g).float())
+        return (x, torch.randint(0, 2, (n,), generator=g).float()), (
+            x_test,
+            torch.randint(0, 2, (N_TEST,), generator=g).float(),
+        )
     return (x, torch.randn(n, generator=g)), (x_test, torch.randn(N_TEST, generator=g))
 
 
@@ -192,7 +196,14 @@ def test_registry_is_read_only_data():
 def test_lab_configuration_rejects_incomplete_entries():
     """An optimiser without its lr, or a source that cites no notes line, is refused with the fix."""
     with pytest.raises(ValueError, match="together"):
-        LabConfig(task="binary", epochs=1, batch_size=1, validation=None, metric="accuracy",
-                  source="notes 1", optimizer="rmsprop")
+        LabConfig(
+            task="binary",
+            epochs=1,
+            batch_size=1,
+            validation=None,
+            metric="accuracy",
+            source="notes 1",
+            optimizer="rmsprop",
+        )
     with pytest.raises(ValueError, match="cite the notes"):
         LabConfig(task="binary", epochs=1, batch_size=1, validation=None, metric="accuracy", source="the lab")

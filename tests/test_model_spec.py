@@ -20,8 +20,9 @@ def test_every_module_in_models_is_registered():
     """Nothing escapes the registry: each nn.Module class in models.py is a model or a named part."""
     source = Path(models.__file__).read_text(encoding="utf-8")
     classes = [n.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ClassDef)]
-    modules = [c for c in classes if isinstance(getattr(models, c), type)
-               and issubclass(getattr(models, c), torch.nn.Module)]
+    modules = [
+        c for c in classes if isinstance(getattr(models, c), type) and issubclass(getattr(models, c), torch.nn.Module)
+    ]
     unregistered = set(modules) - set(models.list_models()) - set(models.COMPONENTS)
     assert not unregistered, f"nn.Modules in models.py without @register_model: {sorted(unregistered)}"
     assert set(models.list_models()) <= set(modules)
@@ -44,8 +45,10 @@ from hypothesis import strategies as st  # noqa: E402
 from islp_ch10.models import MODELS  # noqa: E402
 
 
-@given(name=st.sampled_from([n for n, s in MODELS.items() if s.input_kind == "float"]),
-       shape=st.lists(st.integers(1, 40), min_size=1, max_size=5))
+@given(
+    name=st.sampled_from([n for n, s in MODELS.items() if s.input_kind == "float"]),
+    shape=st.lists(st.integers(1, 40), min_size=1, max_size=5),
+)
 def test_float_models_refuse_every_wrong_shape(name, shape):
     """Any input whose shape is not (batch, *expected) is refused with a ValueError naming the shape."""
     import pytest
@@ -131,7 +134,7 @@ def test_conv_same_is_the_filter_by_filter_sum():
 def _lstm_gates_swapped(X, w_ih, w_hh, b_ih, b_hh):
     """A wrong LSTM: input and forget gates exchanged."""
     K = w_hh.shape[1]
-    order = np.r_[K:2 * K, 0:K, 2 * K:4 * K]
+    order = np.r_[K : 2 * K, 0:K, 2 * K : 4 * K]
     return _REAL_LSTM(X, w_ih[order], w_hh[order], b_ih[order], b_hh[order])
 
 
@@ -155,11 +158,14 @@ from islp_ch10.reference import rnn as _rnn_ref  # noqa: E402
 _REAL_RNN = _rnn_ref.rnn_forward
 
 
-@pytest.mark.parametrize("model, target, broken", [
-    ("IMDBLSTM", (networks, "lstm_forward"), _lstm_gates_swapped),
-    ("CIFARCNN", (networks, "conv2d_same"), _true_convolution),
-    ("NYSERNN", (_rnn_ref, "rnn_forward"), _rnn_relu),
-])
+@pytest.mark.parametrize(
+    "model, target, broken",
+    [
+        ("IMDBLSTM", (networks, "lstm_forward"), _lstm_gates_swapped),
+        ("CIFARCNN", (networks, "conv2d_same"), _true_convolution),
+        ("NYSERNN", (_rnn_ref, "rnn_forward"), _rnn_relu),
+    ],
+)
 def test_forward_check_rejects_a_wrong_reference(model, target, broken, monkeypatch):
     """The numpy side can fail too: with a wrong formula in the reference, the real model is rejected."""
     monkeypatch.setattr(*target, broken)
@@ -171,8 +177,11 @@ def test_forward_check_rejects_a_wrong_reference(model, target, broken, monkeypa
 def test_missing_snapshot_fails_with_the_command_to_create_it(tmp_path, monkeypatch):
     monkeypatch.setattr(mc, "EXPECT_DIR", tmp_path)
     monkeypatch.delenv(mc.ACCEPT_ENV, raising=False)
-    with pytest.raises(AssertionError, match=r"ISLP_CH10_ACCEPT=1 python -m pytest "
-                       r"'tests/test_model_spec.py::test_model_spec\[HittersNet-check_expected_output\]'"):
+    with pytest.raises(
+        AssertionError,
+        match=r"ISLP_CH10_ACCEPT=1 python -m pytest "
+        r"'tests/test_model_spec.py::test_model_spec\[HittersNet-check_expected_output\]'",
+    ):
         mc.check_expected_output(MODELS["HittersNet"])
 
 

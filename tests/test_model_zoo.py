@@ -66,8 +66,14 @@ def test_weaker_checks_miss_the_bug(variant, check_name):
     mc.CHECKS_BY_NAME[check_name](ZOO[variant])
 
 
-BEHAVIOUR_CHECKS = ("check_summary_matches_table", "check_forward_matches_numpy", "check_dropout_rates_match_table",
-                    "check_returns_logits", "check_expected_output", "check_rejects_float64_and_float16")
+BEHAVIOUR_CHECKS = (
+    "check_summary_matches_table",
+    "check_forward_matches_numpy",
+    "check_dropout_rates_match_table",
+    "check_returns_logits",
+    "check_expected_output",
+    "check_rejects_float64_and_float16",
+)
 
 
 def test_every_behaviour_check_rejects_some_variant():

@@ -33,8 +33,16 @@ BLOCKED = (pytest_socket.SocketBlockedError, pytest_socket.SocketConnectBlockedE
 REMOTE = [("93.184.216.34", 443), ("2606:2800:220:1::", 80, 0, 0), ("pypi.org", 443)]
 LOOPBACK = [("127.0.0.1", 9), ("localhost", 9), ("::1", 9, 0, 0)]
 LOOKALIKES = ["localhost.example.com", "127.0.0.1.example.com", "localhost-1", "::1.example.com"]
-INNER_PLUGINS = ["-p", "no:socket", "-p", "no:cacheprovider", "-p", "islp_ch10.testing.plugin_claims",
-                 "-p", "islp_ch10.testing.plugin_guard"]
+INNER_PLUGINS = [
+    "-p",
+    "no:socket",
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "islp_ch10.testing.plugin_claims",
+    "-p",
+    "islp_ch10.testing.plugin_guard",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +61,7 @@ def tripwire(monkeypatch):
         def call(*args, **kwargs):
             reached.append((name, args[1] if name in ("connect", "connect_ex") else (args or [kwargs.get("host")])[0]))
             return 0 if name.startswith("connect") else []
+
         return call
 
     monkeypatch.setattr(pytest_socket, "_true_connect", fake("connect"))
@@ -100,17 +109,29 @@ def test_names_that_only_look_like_loopback_are_blocked(tripwire, host):
     assert tripwire == [] and len(seen) == 3
 
 
-@pytest.mark.parametrize("lookup", [
-    lambda: socket.getaddrinfo("pypi.org", 443),
-    lambda: socket.getaddrinfo(host="pypi.org", port=443),
-    lambda: socket.gethostbyname("pypi.org"),
-    lambda: socket.gethostbyname_ex("pypi.org"),
-    lambda: socket.gethostbyaddr("93.184.216.34"),
-    lambda: socket.getnameinfo(("93.184.216.34", 443), 0),
-    lambda: socket.create_connection(("pypi.org", 443), timeout=1),
-    lambda: urllib.request.urlopen("http://pypi.org/simple/", timeout=1),
-], ids=["getaddrinfo", "getaddrinfo-kw", "gethostbyname", "gethostbyname_ex", "gethostbyaddr",
-        "getnameinfo", "create_connection", "urlopen"])
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        lambda: socket.getaddrinfo("pypi.org", 443),
+        lambda: socket.getaddrinfo(host="pypi.org", port=443),
+        lambda: socket.gethostbyname("pypi.org"),
+        lambda: socket.gethostbyname_ex("pypi.org"),
+        lambda: socket.gethostbyaddr("93.184.216.34"),
+        lambda: socket.getnameinfo(("93.184.216.34", 443), 0),
+        lambda: socket.create_connection(("pypi.org", 443), timeout=1),
+        lambda: urllib.request.urlopen("http://pypi.org/simple/", timeout=1),
+    ],
+    ids=[
+        "getaddrinfo",
+        "getaddrinfo-kw",
+        "gethostbyname",
+        "gethostbyname_ex",
+        "gethostbyaddr",
+        "getnameinfo",
+        "create_connection",
+        "urlopen",
+    ],
+)
 def test_name_resolution_is_blocked_before_the_resolver(tripwire, lookup):
     with sandbox.expect_blocked() as seen, pytest.raises(BLOCKED):
         lookup()
@@ -125,8 +146,10 @@ def test_loopback_and_bind_lookups_pass(tripwire, host):
 
 
 def test_udp_sendto_is_blocked_unless_loopback():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client,
+    ):
         server.bind(("127.0.0.1", 0))
         server.settimeout(5)
         with sandbox.expect_blocked() as seen:
@@ -142,10 +165,22 @@ def test_udp_sendto_is_blocked_unless_loopback():
 
 
 LOOPBACK_TABLE = [
-    ("127.0.0.1", True), ("127.255.0.9", True), ("::1", True), ("::1%lo", True), ("LOCALHOST", True),
-    ("localhost.", True), (b"127.0.0.1", True), ("0:0:0:0:0:0:0:1", True),
-    ("localhost.example.com", False), ("127.0.0.1.nip.io", False), ("128.0.0.1", False),
-    ("::2", False), ("::1.example.com", False), ("0.0.0.0", False), ("", False), (None, False),
+    ("127.0.0.1", True),
+    ("127.255.0.9", True),
+    ("::1", True),
+    ("::1%lo", True),
+    ("LOCALHOST", True),
+    ("localhost.", True),
+    (b"127.0.0.1", True),
+    ("0:0:0:0:0:0:0:1", True),
+    ("localhost.example.com", False),
+    ("127.0.0.1.nip.io", False),
+    ("128.0.0.1", False),
+    ("::2", False),
+    ("::1.example.com", False),
+    ("0.0.0.0", False),
+    ("", False),
+    (None, False),
     ("/tmp/sock", False),
 ]
 
@@ -157,6 +192,7 @@ def test_loopback_is_parsed_not_prefix_matched(host, loopback):
 
 def test_the_old_prefix_rule_fails_the_loopback_table():
     """The broken variant: the old guard's prefix match lets look-alike names through."""
+
     def prefix_rule(host):
         return str(host or "").startswith(("127.", "::1", "localhost", "0.0.0.0")) or not host
 
@@ -197,8 +233,7 @@ def test_child_with_an_env_that_drops_the_sandbox_is_caught():
     bare = {k: v for k, v in os.environ.items() if k not in (sandbox.ENV_ON, "PYTHONPATH")}
     with sandbox.expect_blocked() as seen:
         subprocess.run([sys.executable, "-c", "pass"], env=bare, check=True, timeout=60)
-        subprocess.run([sys.executable, "-c", "pass"], env=fakes.child_env(pythonpath=[ROOT]), check=True,
-                       timeout=60)
+        subprocess.run([sys.executable, "-c", "pass"], env=fakes.child_env(pythonpath=[ROOT]), check=True, timeout=60)
     assert len(seen) == 1 and "drops the sandbox" in seen[0]["what"]
 
 
@@ -216,8 +251,13 @@ def test_ddp_loopback_rendezvous_works_in_a_sandboxed_child():
         print(int(t.sum()), hasattr(socket, "_islp_ch10_sandbox"))
     """)
     with sandbox.expect_blocked() as seen:
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                             env=fakes.child_env(pythonpath=[ROOT]))
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=fakes.child_env(pythonpath=[ROOT]),
+        )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == ["3", "True"] and seen == []
 
@@ -289,12 +329,21 @@ def test_swallowed_blocks_fail_their_tests_and_claims_are_reported(pytester, wor
     result = pytester.runpytest_subprocess(*INNER_PLUGINS, *workers, f"--claims-report={report}", "-rf")
     result.assert_outcomes(failed=8, passed=2, skipped=1)
     failed = {line.split("::")[1].split(" ")[0] for line in result.outlines if line.startswith("FAILED")}
-    assert failed == {"test_swallows_connect", "test_swallows_connect_ex", "test_swallows_resolution",
-                      "test_swallows_lookalike", "test_swallows_udp", "test_swallowed_in_a_child",
-                      "test_hides_behind_xfail", "test_claim_fails"}
+    assert failed == {
+        "test_swallows_connect",
+        "test_swallows_connect_ex",
+        "test_swallows_resolution",
+        "test_swallows_lookalike",
+        "test_swallows_udp",
+        "test_swallowed_in_a_child",
+        "test_hides_behind_xfail",
+        "test_claim_fails",
+    }
     assert result.stdout.str().count("(the test went on as if nothing happened)") == 7
-    outcomes = {cid: sorted((r["test"].split("::")[1], r["outcome"]) for r in records)
-                for cid, records in json.loads(report.read_text()).items()}
+    outcomes = {
+        cid: sorted((r["test"].split("::")[1], r["outcome"]) for r in records)
+        for cid, records in json.loads(report.read_text()).items()
+    }
     assert outcomes == {
         "10.3/maxpool-example": [("test_claim_fails", "failed"), ("test_claim_passes", "passed")],
         "10.2/mnist-shape": [("test_claim_fails", "failed"), ("test_claim_skips", "skipped")],
@@ -302,7 +351,8 @@ def test_swallowed_blocks_fail_their_tests_and_claims_are_reported(pytester, wor
 
 
 def test_attempts_outside_tests_fail_the_session_and_log_folders_left_in_temp_are_named(pytester):
-    pytester.makepyfile(test_outside=textwrap.dedent("""
+    pytester.makepyfile(
+        test_outside=textwrap.dedent("""
         import os, socket
         from islp_ch10.testing.plugin_guard import LOG_PREFIX, SYSTEM_TMP
         try:
@@ -312,14 +362,19 @@ def test_attempts_outside_tests_fail_the_session_and_log_folders_left_in_temp_ar
 
         def test_leaves_a_log_folder(request):
             os.mkdir(request.config.stash[SYSTEM_TMP] / (LOG_PREFIX + "left-by-a-test"))
-    """))
+    """)
+    )
     result = pytester.runpytest_subprocess(*INNER_PLUGINS)
     leaked = Path(tempfile.gettempdir()) / "islp-ch10-logs-left-by-a-test"
     shutil.rmtree(leaked, ignore_errors=True)
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*1 islp-ch10-logs-* folder(s) appeared in*islp-ch10-logs-left-by-a-test*",
-                                 "*network access blocked outside any test*pypi.org*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*1 islp-ch10-logs-* folder(s) appeared in*islp-ch10-logs-left-by-a-test*",
+            "*network access blocked outside any test*pypi.org*",
+        ]
+    )
 
 
 def test_tempfile_points_into_pytests_base_temp(tmp_path_factory, request):
@@ -338,8 +393,14 @@ def _pytest_command() -> list[str]:
 def test_headline_gpu_benchmark_command_collects_the_gpu_benchmarks():
     """``pytest -m gpu --benchmark --collect-only -q`` from the root lists the GPU tests and the conv
     and LSTM GPU benchmark groups (issue 11: it used to list tests/ only)."""
-    out = subprocess.run([*_pytest_command(), "-m", "gpu", "--benchmark", "--collect-only", "-q"], cwd=ROOT, env=fakes.child_env(pythonpath=[ROOT]),
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [*_pytest_command(), "-m", "gpu", "--benchmark", "--collect-only", "-q"],
+        cwd=ROOT,
+        env=fakes.child_env(pythonpath=[ROOT]),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     ids = [line for line in out.stdout.splitlines() if "::" in line]
     assert all("cuda" in i for i in ids if i.startswith("benchmarks/")), "a CPU benchmark was selected by -m gpu"

@@ -4,7 +4,6 @@ the network guard and the suite's plugin: test_plugin.py.)"""
 from __future__ import annotations
 
 import socket
-import tempfile
 
 import pytest
 import torch
@@ -29,8 +28,7 @@ def test_unnamed_fits_write_no_log_folder():
     folder is private and removed; tests/test_fast_path.py checks nothing is left)."""
     x, y = torch.randn(64, 4), torch.randn(64)
     net = lambda: torch.nn.Sequential(torch.nn.Linear(4, 1), torch.nn.Flatten(0))  # noqa: E731
-    dirs = {fit(net, (x, y), (x, y), TrainConfig(task="regression", epochs=1, batch_size=32)).log_dir
-            for _ in range(2)}
+    dirs = {fit(net, (x, y), (x, y), TrainConfig(task="regression", epochs=1, batch_size=32)).log_dir for _ in range(2)}
     assert dirs == {None}
 
 
@@ -43,10 +41,15 @@ def test_determinism_full_lab_model(hitters, tmp_path):
 
     t = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
     train, test = (t(hitters.X_train), t(hitters.Y_train)), (t(hitters.X_test), t(hitters.Y_test))
-    runs = [fit(lambda: HittersNet(19), train, test,
-                TrainConfig(task="regression", epochs=50, batch_size=32, validation="test",
-                            log_dir=str(tmp_path / str(i))))
-            for i in range(2)]
+    runs = [
+        fit(
+            lambda: HittersNet(19),
+            train,
+            test,
+            TrainConfig(task="regression", epochs=50, batch_size=32, validation="test", log_dir=str(tmp_path / str(i))),
+        )
+        for i in range(2)
+    ]
     a, b = (r.model.state_dict() for r in runs)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert runs[0].test == runs[1].test and runs[0].history == runs[1].history

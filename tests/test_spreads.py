@@ -29,8 +29,13 @@ def _label(cid: str, part: str | None) -> str:
 
 def judged_figures() -> list[tuple[str, str | None]]:
     """``(claim id, part)`` of every empirical figure the catalogue judges against a threshold."""
-    return [(c.id, part) for c in claims.catalogue().values() if c.is_empirical
-            for part in c.judged_parts() if c.criterion(part)[1] is not None]
+    return [
+        (c.id, part)
+        for c in claims.catalogue().values()
+        if c.is_empirical
+        for part in c.judged_parts()
+        if c.criterion(part)[1] is not None
+    ]
 
 
 def untraced() -> dict[str, str]:
@@ -72,9 +77,12 @@ def provenance_problems(claim: claims.Claim, part: str | None) -> list[str]:
 def threshold_problems(claim: claims.Claim, part: str | None) -> list[str]:
     """Traced seeds that the claim's own threshold would fail: a threshold inside the spread."""
     _, threshold, direction = claim.criterion(part)
-    return [f"{stem} seed {seed}: {value} does not meet {direction} {threshold}"
-            for stem, quoted in claim.spread_values(part).items() for seed, value in quoted.items()
-            if not claim.passes(value, part)]
+    return [
+        f"{stem} seed {seed}: {value} does not meet {direction} {threshold}"
+        for stem, quoted in claim.spread_values(part).items()
+        for seed, value in quoted.items()
+        if not claim.passes(value, part)
+    ]
 
 
 TRACED = [(cid, part) for cid, part in judged_figures() if claims.get(cid).spread_values(part)]
@@ -88,7 +96,8 @@ def test_every_judged_figure_is_traced_or_listed_untraced():
     assert not set(listed) - figures, f"untraced.toml names unknown figures: {sorted(set(listed) - figures)}"
     assert not set(listed) & traced, f"traced and listed untraced: {sorted(set(listed) & traced)}"
     assert not figures - traced - set(listed), (
-        f"spread neither traced nor listed untraced: {sorted(figures - traced - set(listed))}")
+        f"spread neither traced nor listed untraced: {sorted(figures - traced - set(listed))}"
+    )
     assert all(len(reason) > 20 for reason in listed.values())
     print(f"\n{len(traced)} figures traced to artifacts, {len(listed)} untraced:")
     for label, reason in sorted(listed.items()):
@@ -141,6 +150,11 @@ def test_checks_reject_a_catalogue_that_disagrees_with_its_artifact():
     _, threshold, direction = claim.criterion(part)
     values = [v for q in claim.spread_values(part).values() for v in q.values()]
     inside = {">=": max(values) + 1, "<=": min(values) - 1, "==": threshold + 1}[direction]
-    moved = dataclasses.replace(claim, threshold=inside) if part is None else dataclasses.replace(
-        claim, extra={**claim.extra, "parts": {**claim.parts, part: {**claim.parts[part], "threshold": inside}}})
+    moved = (
+        dataclasses.replace(claim, threshold=inside)
+        if part is None
+        else dataclasses.replace(
+            claim, extra={**claim.extra, "parts": {**claim.parts, part: {**claim.parts[part], "threshold": inside}}}
+        )
+    )
     assert threshold_problems(moved, part)

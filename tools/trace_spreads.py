@@ -68,7 +68,7 @@ def update(text: str, claim: str, part: str | None, line: str) -> str:
         m = re.search(r"^direction = .*$", sub, flags=re.M)
         if m is None:
             raise KeyError(f"{claim} [{part}]: no direction line to put spread_values after")
-        new_sub = sub[:m.end()] + "\n" + line + sub[m.end():]
+        new_sub = sub[: m.end()] + "\n" + line + sub[m.end() :]
     block = block[:p0] + new_sub + block[p1:]
     return text[:start] + block + text[end:]
 

@@ -19,16 +19,16 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 DATA_ENV = "ISLP_CH10_DATA"
 CACHE_ENV = "ISLP_CH10_CACHE"
 
 # The staged copy (see shared/data/README.md) sits beside the checkout; mentioned in messages.
-_STAGED_HINT = ("the project's staged copy lives in shared/data beside the checkout "
-                "(set ISLP_CH10_DATA to that folder)")
+_STAGED_HINT = "the project's staged copy lives in shared/data beside the checkout (set ISLP_CH10_DATA to that folder)"
 
 
 # ----------------------------------------------------------------------------- folders
@@ -67,18 +67,20 @@ def _root(root: str | os.PathLike | None) -> Path:
 class DataMissing(FileNotFoundError):
     """A raw data file is absent.  The message says which, where it was looked for and how to get it."""
 
-    def __init__(self, dataset: str, missing: str | os.PathLike, searched: str | os.PathLike,
-                 how: str | None = None):
+    def __init__(self, dataset: str, missing: str | os.PathLike, searched: str | os.PathLike, how: str | None = None):
         self.dataset = dataset
         self.missing = str(missing)
         self.searched = str(searched)
         env = os.environ.get(DATA_ENV)
         env_txt = f"{DATA_ENV}={env}" if env else f"{DATA_ENV} is not set, so the default was used"
         if how is None:
-            how = (f"run `islp-ch10 download {dataset}` (or `python -m islp_ch10.data download {dataset}`) "
-                   f"on a machine with network access, or {_STAGED_HINT}")
-        msg = (f"{dataset}: data file {self.missing!r} not found; searched {self.searched} "
-               f"({env_txt}). To get it: {how}.")
+            how = (
+                f"run `islp-ch10 download {dataset}` (or `python -m islp_ch10.data download {dataset}`) "
+                f"on a machine with network access, or {_STAGED_HINT}"
+            )
+        msg = (
+            f"{dataset}: data file {self.missing!r} not found; searched {self.searched} ({env_txt}). To get it: {how}."
+        )
         super().__init__(msg)
 
     def __reduce__(self):  # picklable across pytest-xdist workers
@@ -99,8 +101,10 @@ class ChecksumError(ValueError):
         self.path = str(path)
         self.expected = expected
         self.actual = actual
-        msg = (f"checksum mismatch for {self.path}: expected {expected}, got {actual}; "
-               "the file is corrupt, truncated or a different version")
+        msg = (
+            f"checksum mismatch for {self.path}: expected {expected}, got {actual}; "
+            "the file is corrupt, truncated or a different version"
+        )
         if hint:
             msg += f" ({hint})"
         super().__init__(msg)
@@ -159,50 +163,69 @@ KNOWN_FILES: dict[str, FileSpec] = {
     # MNIST: the staged train-images.gz was recompressed (identical content, other gz bytes);
     # the original's published md5 is accepted too, so a downloaded original verifies.
     "mnist/train-images-idx3-ubyte.gz": FileSpec(
-        (("sha256", "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971"),
-         ("md5", "f68b3c2dcbeaaa9fbdd348bbdeb94873")),
-        tuple(m + "train-images-idx3-ubyte.gz" for m in _MNIST_MIRRORS)),
+        (
+            ("sha256", "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971"),
+            ("md5", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        ),
+        tuple(m + "train-images-idx3-ubyte.gz" for m in _MNIST_MIRRORS),
+    ),
     "mnist/train-labels-idx1-ubyte.gz": _mnist(
         "train-labels-idx1-ubyte.gz",
         "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-        "d53e105ee54ea40749a09fcbcd1e9432"),
+        "d53e105ee54ea40749a09fcbcd1e9432",
+    ),
     "mnist/t10k-images-idx3-ubyte.gz": _mnist(
         "t10k-images-idx3-ubyte.gz",
         "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-        "9fb629c4189551a2d022fa330f9573f3"),
+        "9fb629c4189551a2d022fa330f9573f3",
+    ),
     "mnist/t10k-labels-idx1-ubyte.gz": _mnist(
         "t10k-labels-idx1-ubyte.gz",
         "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-        "ec29112dd5afa0611ce80d1b7f02629c"),
+        "ec29112dd5afa0611ce80d1b7f02629c",
+    ),
     # IMDB: the staged labelled-only archive, or the official one from Stanford.
     "imdb/aclImdb_v1_nounsup.tar.xz": FileSpec(
         (("sha256", "e92e0854ecb495db2a5b8d79e4cb067f44c2eaa065ab19a875c14fdcbc41ecab"),),
-        note="staged copy only (labelled reviews); `download imdb` fetches aclImdb_v1.tar.gz instead"),
+        note="staged copy only (labelled reviews); `download imdb` fetches aclImdb_v1.tar.gz instead",
+    ),
     "imdb/aclImdb_v1.tar.gz": FileSpec(
         (("md5", "7c2ac02c03563afcf9b574c7e56c153a"),),
-        ("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",)),
+        ("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",),
+    ),
     # CIFAR-100 (not staged): the Toronto archive, or its extracted folder.  The loader checks
     # torchvision's root layout (<root>/cifar-100-python/...) against these same keys.
     "cifar100/cifar-100-python.tar.gz": FileSpec(
-        (("md5", "eb9058c3a382ffc7106e4002c42a8d85"),),
-        ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",)),
+        (("md5", "eb9058c3a382ffc7106e4002c42a8d85"),), ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",)
+    ),
     "cifar100/cifar-100-python/train": FileSpec((("md5", "16019d7e3df5f24257cddd939b257f8d"),)),
     "cifar100/cifar-100-python/test": FileSpec((("md5", "f0ef6b0ae62326f3e7ffdfab6717acfc"),)),
     "cifar100/cifar-100-python/meta": FileSpec((("md5", "7973b15100ade9c7d40fb424638fde48"),)),
     # ImageNet class index and the lab's six images.
     "imagenet/imagenet_class_index.json": FileSpec(
-        (("sha256", "a1e7a966a1f601d39e4b43e119b3e7dd4a2ad3ea08cf69847cbaf021013767bc"),
-         ("md5", "c2c37ea517e94d9795004a39431a14cb")),
-        ("https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
-         _GH_ISLP_LABS + "imagenet_class_index.json")),
-    **{f"islp_book_images/{name}": FileSpec((("sha256", sha),), (_GH_ISLP_LABS + "book_images/" + name,))
-       for name, sha in BOOK_IMAGES.items()},
+        (
+            ("sha256", "a1e7a966a1f601d39e4b43e119b3e7dd4a2ad3ea08cf69847cbaf021013767bc"),
+            ("md5", "c2c37ea517e94d9795004a39431a14cb"),
+        ),
+        (
+            "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
+            _GH_ISLP_LABS + "imagenet_class_index.json",
+        ),
+    ),
+    **{
+        f"islp_book_images/{name}": FileSpec((("sha256", sha),), (_GH_ISLP_LABS + "book_images/" + name,))
+        for name, sha in BOOK_IMAGES.items()
+    },
 }
 
 #: what ``download(NAME)`` fetches, by data set name
 DATASETS: dict[str, tuple[str, ...]] = {
-    "mnist": ("mnist/train-images-idx3-ubyte.gz", "mnist/train-labels-idx1-ubyte.gz",
-              "mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"),
+    "mnist": (
+        "mnist/train-images-idx3-ubyte.gz",
+        "mnist/train-labels-idx1-ubyte.gz",
+        "mnist/t10k-images-idx3-ubyte.gz",
+        "mnist/t10k-labels-idx1-ubyte.gz",
+    ),
     "imdb": ("imdb/aclImdb_v1.tar.gz",),
     "cifar100": ("cifar100/cifar-100-python.tar.gz",),
     "imagenet": ("imagenet/imagenet_class_index.json",),
@@ -259,13 +282,11 @@ def verify(path: str | os.PathLike, key: str, dataset: str | None = None) -> Pat
     algos = tuple(dict.fromkeys(a for a, _ in spec.digests))
     digests = file_digests(path, algos)
     name = dataset or key.split("/")[0]
-    _check_digests(path, digests, spec,
-                   hint=f"delete it and run `islp-ch10 download {name}`, or use the staged copy")
+    _check_digests(path, digests, spec, hint=f"delete it and run `islp-ch10 download {name}`, or use the staged copy")
     return path
 
 
-def locate(key: str, root: str | os.PathLike | None = None, dataset: str | None = None,
-           how: str | None = None) -> Path:
+def locate(key: str, root: str | os.PathLike | None = None, dataset: str | None = None, how: str | None = None) -> Path:
     """Path of ``key`` under the data root, checked; :class:`DataMissing` if absent."""
     base = _root(root)
     path = base / key
@@ -334,8 +355,8 @@ def fetch(url: str, out: BinaryIO) -> None:
     """
     import urllib.request
 
-    req = urllib.request.Request(url, headers={"User-Agent": "islp-ch10"})
-    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 (fixed https/http URLs)
+    req = urllib.request.Request(url, headers={"User-Agent": "islp-ch10"})  # noqa: S310 - the data sets' fixed URLs
+    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - as above
         shutil.copyfileobj(resp, out, _CHUNK)
 
 
@@ -353,8 +374,12 @@ class _HashingWriter:
         self.fh.flush()
 
 
-def download_file(key: str, root: str | os.PathLike | None = None,
-                  fetch: Callable[[str, BinaryIO], None] | None = None, force: bool = False) -> Path:
+def download_file(
+    key: str,
+    root: str | os.PathLike | None = None,
+    fetch: Callable[[str, BinaryIO], None] | None = None,
+    force: bool = False,
+) -> Path:
     """Fetch one table entry into ``root/key`` atomically; verify its digest before it appears."""
     spec = KNOWN_FILES[key]
     if not spec.urls:
@@ -367,6 +392,7 @@ def download_file(key: str, root: str | os.PathLike | None = None,
             pass  # replace the bad copy below
     if fetch is None:
         import islp_ch10.data as _pkg  # looked up at call time so tests can monkeypatch it
+
         fetch = _pkg.fetch
     algos = tuple(dict.fromkeys(a for a, _ in spec.digests))
     errors = []
@@ -380,13 +406,17 @@ def download_file(key: str, root: str | os.PathLike | None = None,
             return dest
         except ChecksumError:
             raise
-        except Exception as exc:  # try the next mirror
+        except Exception as exc:  # noqa: BLE001 - any failure of one mirror means: try the next one
             errors.append(f"{url}: {type(exc).__name__}: {exc}")
     raise OSError(f"could not download {key}: " + "; ".join(errors))
 
 
-def download(name: str, root: str | os.PathLike | None = None,
-             fetch: Callable[[str, BinaryIO], None] | None = None, force: bool = False) -> list[Path]:
+def download(
+    name: str,
+    root: str | os.PathLike | None = None,
+    fetch: Callable[[str, BinaryIO], None] | None = None,
+    force: bool = False,
+) -> list[Path]:
     """Download data set ``name`` (one of :data:`DATASETS`) into ``root`` (default :func:`data_root`).
 
     Each file is written to a temporary file beside its destination, its digest checked, then

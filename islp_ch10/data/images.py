@@ -19,8 +19,7 @@ import tarfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -39,18 +38,22 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: the ISLP wheel's names for the six lab images -> the names in ISLP_labs/book_images
 ISLP_PACKAGE_NAMES = {
-    "weaver.jpg": "Cape_Weaver.jpg", "flamingo.jpg": "Flamingo.jpg", "hawk.jpg": "Hawk_Fountain.jpg",
-    "hawk_cropped.jpeg": "Hawk_cropped.jpg", "huey.jpg": "Lhasa_Apso.jpg", "kitty.jpg": "Sleeping_Cat.jpg",
+    "weaver.jpg": "Cape_Weaver.jpg",
+    "flamingo.jpg": "Flamingo.jpg",
+    "hawk.jpg": "Hawk_Fountain.jpg",
+    "hawk_cropped.jpeg": "Hawk_cropped.jpg",
+    "huey.jpg": "Lhasa_Apso.jpg",
+    "kitty.jpg": "Sleeping_Cat.jpg",
 }
 
 
 # ----------------------------------------------------------------------------- CIFAR-100
 @dataclass
 class CIFARData:
-    x_train: torch.Tensor        # uint8 (50000, 3, 32, 32)
-    y_train: torch.Tensor        # int64 fine labels 0..99
-    coarse_train: torch.Tensor   # int64 superclass labels 0..19
-    x_test: torch.Tensor         # uint8 (10000, 3, 32, 32)
+    x_train: torch.Tensor  # uint8 (50000, 3, 32, 32)
+    y_train: torch.Tensor  # int64 fine labels 0..99
+    coarse_train: torch.Tensor  # int64 superclass labels 0..19
+    x_test: torch.Tensor  # uint8 (10000, 3, 32, 32)
     y_test: torch.Tensor
     coarse_test: torch.Tensor
     fine_names: list
@@ -65,11 +68,17 @@ class CIFARData:
 
 
 class _SafeUnpickler(pickle.Unpickler):
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    }
+    _ALLOWED: ClassVar[frozenset] = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+        }
+    )
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
@@ -100,8 +109,10 @@ def _split(d: dict, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     coarse = np.asarray(d["coarse_labels"], dtype=np.int64)
     n = len(fine)
     if data.dtype != np.uint8 or data.shape != (n, 3072) or coarse.shape != (n,):
-        raise DataFormatError(f"{name}: data {data.dtype} {data.shape}, {n} fine and {len(coarse)} coarse "
-                              "labels; expected uint8 (n, 3072) and n labels of each kind")
+        raise DataFormatError(
+            f"{name}: data {data.dtype} {data.shape}, {n} fine and {len(coarse)} coarse "
+            "labels; expected uint8 (n, 3072) and n labels of each kind"
+        )
     if n and (fine.min() < 0 or fine.max() > 99 or coarse.min() < 0 or coarse.max() > 19):
         raise DataFormatError(f"{name}: labels out of range (fine 0..99, coarse 0..19)")
     import torch
@@ -130,8 +141,9 @@ def read_cifar100_archive(path: str | os.PathLike) -> CIFARData:
                 try:
                     member = tf.getmember(f"cifar-100-python/{m}")
                 except KeyError:
-                    raise DataFormatError(f"{path}: the archive lacks the member cifar-100-python/{m}; "
-                                          "it is incomplete (re-download it)") from None
+                    raise DataFormatError(
+                        f"{path}: the archive lacks the member cifar-100-python/{m}; it is incomplete (re-download it)"
+                    ) from None
                 fh = tf.extractfile(member)
                 if fh is None:
                     raise DataFormatError(f"{path}: cifar-100-python/{m} is not a regular file")
@@ -171,11 +183,16 @@ def load_cifar100(root: str | os.PathLike | None = None) -> CIFARData:
                 verify(base / folder / m, f"{CIFAR_FOLDERS[0]}/{m}", "cifar100")
             return read_cifar100_folder(base / folder)
     raise DataMissing(
-        "cifar100", CIFAR_ARCHIVE, base / "cifar100",
-        how=("run `islp-ch10 download cifar100` on a machine with network access (fetches the 161 MB "
-             "Toronto archive, md5-checked), or put cifar-100-python.tar.gz or its extracted "
-             "cifar-100-python/ folder under <data root>/cifar100/; the project's staged data has no "
-             "copy of CIFAR-100"))
+        "cifar100",
+        CIFAR_ARCHIVE,
+        base / "cifar100",
+        how=(
+            "run `islp-ch10 download cifar100` on a machine with network access (fetches the 161 MB "
+            "Toronto archive, md5-checked), or put cifar-100-python.tar.gz or its extracted "
+            "cifar-100-python/ folder under <data root>/cifar100/; the project's staged data has no "
+            "copy of CIFAR-100"
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------- ImageNet examples
@@ -233,9 +250,13 @@ def book_image_files(root: str | os.PathLike | None = None) -> list[tuple[str, P
             pass
         if len(files) != len(BOOK_IMAGES):
             absent = next(n for n in sorted(BOOK_IMAGES) if not (base / n).is_file())
-            raise DataMissing("book_images", f"islp_book_images/{absent}", base,
-                              how="run `islp-ch10 download book_images`, `pip install ISLP` (it ships them), "
-                                  "or use the staged copy in shared/data (set ISLP_CH10_DATA)")
+            raise DataMissing(
+                "book_images",
+                f"islp_book_images/{absent}",
+                base,
+                how="run `islp-ch10 download book_images`, `pip install ISLP` (it ships them), "
+                "or use the staged copy in shared/data (set ISLP_CH10_DATA)",
+            )
     out = []
     for name in sorted(files):
         verify(files[name], f"islp_book_images/{name}", "book_images")

@@ -45,9 +45,10 @@ import tarfile
 import warnings
 import zipfile
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,8 +56,7 @@ import scipy.sparse as sp
 if TYPE_CHECKING:
     import torch
 
-from ._core import (DataFormatError, DataMissing, _root, atomic_write, cache_dir,
-                    file_digests, file_lock, verify)
+from ._core import DataFormatError, DataMissing, _root, atomic_write, cache_dir, file_digests, file_lock, verify
 
 TOKENIZER_VERSION = 1
 CACHE_FORMAT = 1
@@ -127,7 +127,7 @@ def _pad(encoded: Sequence[Sequence[int]], maxlen: int) -> np.ndarray:
     for i, ids in enumerate(encoded):
         tail = ids[-maxlen:] if maxlen else []
         if tail:
-            S[i, maxlen - len(tail):] = tail
+            S[i, maxlen - len(tail) :] = tail
     return S
 
 
@@ -140,12 +140,15 @@ def ngrams(tokens: Sequence[str], n: int = 2) -> list[str]:
     """The ``n``-grams of a token list, each joined by one space (``n=2``: adjacent word pairs)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    return [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
-def bag_of_ngrams(docs: Iterable[str | Sequence[str]], n: int = 2,
-                  vocab: dict[str, int] | None = None,
-                  max_features: int | None = None) -> tuple[sp.csr_matrix, dict[str, int]]:
+def bag_of_ngrams(
+    docs: Iterable[str | Sequence[str]],
+    n: int = 2,
+    vocab: dict[str, int] | None = None,
+    max_features: int | None = None,
+) -> tuple[sp.csr_matrix, dict[str, int]]:
     """Binary bag of 1- to ``n``-grams: ``(X, vocab)`` with ``vocab`` ``{gram: column}``.
 
     Without ``vocab`` one is built from ``docs``: grams by decreasing frequency, ties
@@ -179,15 +182,19 @@ def sparse_to_torch(X: sp.spmatrix, layout: str = "csr") -> torch.Tensor:
         X = sp.csr_matrix(X)
         with warnings.catch_warnings():  # "sparse CSR support is in beta" is not news to a caller
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            return torch.sparse_csr_tensor(torch.from_numpy(X.indptr.astype(np.int64)),
-                                           torch.from_numpy(X.indices.astype(np.int64)),
-                                           torch.from_numpy(X.data.astype(np.float32)), size=X.shape,
-                                           check_invariants=False)
+            return torch.sparse_csr_tensor(
+                torch.from_numpy(X.indptr.astype(np.int64)),
+                torch.from_numpy(X.indices.astype(np.int64)),
+                torch.from_numpy(X.data.astype(np.float32)),
+                size=X.shape,
+                check_invariants=False,
+            )
     if layout == "coo":
         C = sp.coo_matrix(X)
         idx = torch.from_numpy(np.vstack([C.row, C.col]).astype(np.int64))
-        return torch.sparse_coo_tensor(idx, torch.from_numpy(C.data.astype(np.float32)),
-                                       size=C.shape, check_invariants=False).coalesce()
+        return torch.sparse_coo_tensor(
+            idx, torch.from_numpy(C.data.astype(np.float32)), size=C.shape, check_invariants=False
+        ).coalesce()
     raise ValueError(f"layout must be 'csr' or 'coo', got {layout!r}")
 
 
@@ -197,9 +204,9 @@ class IMDBReviews:
     """Raw reviews of one split in the documented order (neg then pos, by numeric id)."""
 
     texts: list[str]
-    labels: np.ndarray   # int64 0/1
+    labels: np.ndarray  # int64 0/1
     ratings: np.ndarray  # int64 1..10
-    ids: np.ndarray      # int64 review id within its folder
+    ids: np.ndarray  # int64 review id within its folder
 
 
 def read_archive(path: str | os.PathLike) -> dict[str, IMDBReviews]:
@@ -209,8 +216,7 @@ def read_archive(path: str | os.PathLike) -> dict[str, IMDBReviews]:
     ``aclImdb/{train,test}/{pos,neg}/`` has no review in it.
     """
     path = Path(path)
-    found: dict[tuple[str, str], list[tuple[int, int, str]]] = {
-        (s, lab): [] for s in SPLITS for lab, _ in LABELS}
+    found: dict[tuple[str, str], list[tuple[int, int, str]]] = {(s, lab): [] for s in SPLITS for lab, _ in LABELS}
     try:
         with tarfile.open(path, "r:*") as tf:
             for m in tf:
@@ -227,8 +233,9 @@ def read_archive(path: str | os.PathLike) -> dict[str, IMDBReviews]:
         raise DataFormatError(f"{path}: cannot read the IMDB archive ({type(exc).__name__}: {exc})") from exc
     empty = [f"aclImdb/{s}/{lab}/" for (s, lab), v in found.items() if not v]
     if empty:
-        raise DataFormatError(f"{path}: the archive has no reviews under {', '.join(empty)}; "
-                              "it is incomplete (re-download or re-copy it)")
+        raise DataFormatError(
+            f"{path}: the archive has no reviews under {', '.join(empty)}; it is incomplete (re-download or re-copy it)"
+        )
     out = {}
     for split in SPLITS:
         texts, labels, ratings, ids = [], [], [], []
@@ -238,8 +245,9 @@ def read_archive(path: str | os.PathLike) -> dict[str, IMDBReviews]:
                 labels.append(y)
                 ratings.append(rating)
                 ids.append(rid)
-        out[split] = IMDBReviews(texts, np.array(labels, np.int64), np.array(ratings, np.int64),
-                                 np.array(ids, np.int64))
+        out[split] = IMDBReviews(
+            texts, np.array(labels, np.int64), np.array(ratings, np.int64), np.array(ids, np.int64)
+        )
     return out
 
 
@@ -252,9 +260,14 @@ def find_archive(root: str | os.PathLike | None = None) -> tuple[Path, str]:
             verify(path, key, "imdb")
             return path, key
     raise DataMissing(
-        "imdb", ARCHIVES[0], base / "imdb",
-        how=(f"copy the staged {ARCHIVES[0]} (shared/data beside the checkout; set ISLP_CH10_DATA), "
-             f"or run `islp-ch10 download imdb` online, which fetches the official {ARCHIVES[1]}"))
+        "imdb",
+        ARCHIVES[0],
+        base / "imdb",
+        how=(
+            f"copy the staged {ARCHIVES[0]} (shared/data beside the checkout; set ISLP_CH10_DATA), "
+            f"or run `islp-ch10 download imdb` online, which fetches the official {ARCHIVES[1]}"
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------- processed data
@@ -264,12 +277,12 @@ class IMDBData:
 
     X_train: sp.csr_matrix  # binary bag of words, float32 (25000, 10003)
     X_test: sp.csr_matrix
-    S_train: np.ndarray     # int64 (25000, maxlen), last maxlen ids, zero-padded in front
+    S_train: np.ndarray  # int64 (25000, maxlen), last maxlen ids, zero-padded in front
     S_test: np.ndarray
-    y_train: np.ndarray     # int64 0/1 (neg then pos)
+    y_train: np.ndarray  # int64 0/1 (neg then pos)
     y_test: np.ndarray
     lookup: dict[int, str]  # index -> word, with 0 <PAD>, 1 <START>, 2 <UNK>
-    vocab: dict[str, int]   # word -> index (3 ..)
+    vocab: dict[str, int]  # word -> index (3 ..)
     rating_train: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     rating_test: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     id_train: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -278,14 +291,18 @@ class IMDBData:
     maxlen: int = 500
 
 
-def cache_path(archive_sha256: str, num_words: int, maxlen: int,
-               tokenizer_version: int = TOKENIZER_VERSION) -> Path:
+def cache_path(archive_sha256: str, num_words: int, maxlen: int, tokenizer_version: int = TOKENIZER_VERSION) -> Path:
     return cache_dir() / f"imdb-{archive_sha256[:16]}-tok{tokenizer_version}-w{num_words}-l{maxlen}.npz"
 
 
 def _meta(sha: str, num_words: int, maxlen: int) -> dict:
-    return {"format": CACHE_FORMAT, "tokenizer_version": TOKENIZER_VERSION, "archive_sha256": sha,
-            "num_words": num_words, "maxlen": maxlen}
+    return {
+        "format": CACHE_FORMAT,
+        "tokenizer_version": TOKENIZER_VERSION,
+        "archive_sha256": sha,
+        "num_words": num_words,
+        "maxlen": maxlen,
+    }
 
 
 def build(reviews: dict[str, IMDBReviews], num_words: int = 10_000, maxlen: int = 500) -> IMDBData:
@@ -297,13 +314,21 @@ def build(reviews: dict[str, IMDBReviews], num_words: int = 10_000, maxlen: int 
     lookup = dict(SPECIAL)
     lookup.update({i: w for w, i in vocab.items()})
     return IMDBData(
-        X_train=_bag_from_ids(enc["train"], ncols), X_test=_bag_from_ids(enc["test"], ncols),
-        S_train=_pad(enc["train"], maxlen), S_test=_pad(enc["test"], maxlen),
-        y_train=reviews["train"].labels, y_test=reviews["test"].labels,
-        lookup=lookup, vocab=vocab,
-        rating_train=reviews["train"].ratings, rating_test=reviews["test"].ratings,
-        id_train=reviews["train"].ids, id_test=reviews["test"].ids,
-        num_words=num_words, maxlen=maxlen)
+        X_train=_bag_from_ids(enc["train"], ncols),
+        X_test=_bag_from_ids(enc["test"], ncols),
+        S_train=_pad(enc["train"], maxlen),
+        S_test=_pad(enc["test"], maxlen),
+        y_train=reviews["train"].labels,
+        y_test=reviews["test"].labels,
+        lookup=lookup,
+        vocab=vocab,
+        rating_train=reviews["train"].ratings,
+        rating_test=reviews["test"].ratings,
+        id_train=reviews["train"].ids,
+        id_test=reviews["test"].ids,
+        num_words=num_words,
+        maxlen=maxlen,
+    )
 
 
 def _save(path: Path, data: IMDBData, meta: dict) -> None:
@@ -355,10 +380,17 @@ def _load_unchecked(path: Path, meta: dict) -> IMDBData:
         n = len(y)
         indptr, indices = arrays[f"X_{s}_indptr"], arrays[f"X_{s}_indices"]
         S = arrays[f"S_{s}"]
-        ok = (len(indptr) == n + 1 and indptr[0] == 0 and indptr[-1] == len(indices)
-              and np.all(np.diff(indptr) >= 0) and (len(indices) == 0 or int(indices.max()) < ncols)
-              and S.shape == (n, maxlen) and len(arrays[f"rating_{s}"]) == n and len(arrays[f"id_{s}"]) == n
-              and (S.size == 0 or int(S.max()) < ncols))
+        ok = (
+            len(indptr) == n + 1
+            and indptr[0] == 0
+            and indptr[-1] == len(indices)
+            and np.all(np.diff(indptr) >= 0)
+            and (len(indices) == 0 or int(indices.max()) < ncols)
+            and S.shape == (n, maxlen)
+            and len(arrays[f"rating_{s}"]) == n
+            and len(arrays[f"id_{s}"]) == n
+            and (S.size == 0 or int(S.max()) < ncols)
+        )
         if not ok:
             raise _StaleCache(f"inconsistent arrays for split {s}")
         out[f"X_{s}"] = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(n, ncols))
@@ -410,7 +442,22 @@ def load_imdb(root: str | os.PathLike | None = None, num_words: int = 10_000, ma
     return data
 
 
-__all__ = ["IMDBData", "IMDBReviews", "TOKENIZER_VERSION", "tokenize", "build_vocab", "encode",
-           "bag_of_words", "sequences", "ngrams", "bag_of_ngrams", "to_dense_tensor", "sparse_to_torch",
-           "read_archive", "find_archive", "build", "load_imdb", "cache_path"]
-
+__all__ = [
+    "TOKENIZER_VERSION",
+    "IMDBData",
+    "IMDBReviews",
+    "bag_of_ngrams",
+    "bag_of_words",
+    "build",
+    "build_vocab",
+    "cache_path",
+    "encode",
+    "find_archive",
+    "load_imdb",
+    "ngrams",
+    "read_archive",
+    "sequences",
+    "sparse_to_torch",
+    "to_dense_tensor",
+    "tokenize",
+]

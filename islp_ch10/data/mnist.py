@@ -17,7 +17,6 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,8 +42,8 @@ class MNISTData:
 
     x_train: torch.Tensor  # float32 (60000, 1, 28, 28) in [0, 1]
     y_train: torch.Tensor  # int64 (60000,)
-    x_test: torch.Tensor   # float32 (10000, 1, 28, 28)
-    y_test: torch.Tensor   # int64 (10000,)
+    x_test: torch.Tensor  # float32 (10000, 1, 28, 28)
+    y_test: torch.Tensor  # int64 (10000,)
 
 
 def _gunzip(path: Path) -> bytes:
@@ -52,8 +51,10 @@ def _gunzip(path: Path) -> bytes:
         with gzip.open(path, "rb") as fh:
             return fh.read()
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
-        raise DataFormatError(f"{path}: not a valid gzip file or corrupt ({type(exc).__name__}: {exc}); "
-                              "CRC or length check failed, re-download or re-copy it") from exc
+        raise DataFormatError(
+            f"{path}: not a valid gzip file or corrupt ({type(exc).__name__}: {exc}); "
+            "CRC or length check failed, re-download or re-copy it"
+        ) from exc
 
 
 def parse_idx(raw: bytes, expected_magic: int, name: str = "<bytes>") -> np.ndarray:
@@ -62,9 +63,11 @@ def parse_idx(raw: bytes, expected_magic: int, name: str = "<bytes>") -> np.ndar
         raise DataFormatError(f"{name}: too short for an IDX header ({len(raw)} bytes)")
     (magic,) = struct.unpack(">I", raw[:4])
     if magic != expected_magic:
-        raise DataFormatError(f"{name}: wrong IDX magic number 0x{magic:08x}, expected 0x{expected_magic:08x} "
-                              f"({'images' if expected_magic == IMAGE_MAGIC else 'labels'} file); "
-                              "wrong file or corrupt")
+        raise DataFormatError(
+            f"{name}: wrong IDX magic number 0x{magic:08x}, expected 0x{expected_magic:08x} "
+            f"({'images' if expected_magic == IMAGE_MAGIC else 'labels'} file); "
+            "wrong file or corrupt"
+        )
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(raw) < header:
@@ -72,8 +75,10 @@ def parse_idx(raw: bytes, expected_magic: int, name: str = "<bytes>") -> np.ndar
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     n = int(np.prod(dims, dtype=np.int64))
     if len(raw) - header != n:
-        raise DataFormatError(f"{name}: IDX payload has {len(raw) - header} bytes but the header "
-                              f"{dims} needs {n}; the file is truncated or corrupt")
+        raise DataFormatError(
+            f"{name}: IDX payload has {len(raw) - header} bytes but the header "
+            f"{dims} needs {n}; the file is truncated or corrupt"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
@@ -104,8 +109,9 @@ def load_mnist(root: str | os.PathLike | None = None) -> MNISTData:
         imgs, labs = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         n = len(labs)
         if imgs.shape != (n, 28, 28) or labs.ndim != 1:
-            raise DataFormatError(f"MNIST {split}: images {imgs.shape}, labels {labs.shape}; "
-                                  f"expected (n, 28, 28) images and n labels")
+            raise DataFormatError(
+                f"MNIST {split}: images {imgs.shape}, labels {labs.shape}; expected (n, 28, 28) images and n labels"
+            )
         if n and labs.max() > 9:
             raise DataFormatError(f"MNIST {split}: label {int(labs.max())} outside 0..9")
 
@@ -116,8 +122,12 @@ def load_mnist(root: str | os.PathLike | None = None) -> MNISTData:
     def labels(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a.astype(np.int64))
 
-    return MNISTData(images(arrays["train_images"]), labels(arrays["train_labels"]),
-                     images(arrays["test_images"]), labels(arrays["test_labels"]))
+    return MNISTData(
+        images(arrays["train_images"]),
+        labels(arrays["train_labels"]),
+        images(arrays["test_images"]),
+        labels(arrays["test_labels"]),
+    )
 
 
 MANIFEST = "manifest.json"

@@ -36,14 +36,14 @@ DAYS = ("mon", "tues", "wed", "thur", "fri")
 
 @dataclass
 class NYSEData:
-    series: pd.DataFrame   # the 6,051 standardised days: DJ_return, log_volume, log_volatility
-    X_lag: pd.DataFrame    # (n, 15) lag columns in the lab's order, no intercept (as the lab)
-    X_day: pd.DataFrame    # (n, 20) X_lag + day-of-week dummies (float 0/1)
-    X_rnn: np.ndarray      # float32 (n, L, 3), oldest lag first
-    Y: np.ndarray          # float64 (n,) standardised log_volume at t
-    train: np.ndarray      # bool (n,)
-    dates: pd.Index        # the n days (index of X_lag)
-    ordered_cols: list     # the X_lag columns in X_rnn order (oldest first)
+    series: pd.DataFrame  # the 6,051 standardised days: DJ_return, log_volume, log_volatility
+    X_lag: pd.DataFrame  # (n, 15) lag columns in the lab's order, no intercept (as the lab)
+    X_day: pd.DataFrame  # (n, 20) X_lag + day-of-week dummies (float 0/1)
+    X_rnn: np.ndarray  # float32 (n, L, 3), oldest lag first
+    Y: np.ndarray  # float64 (n,) standardised log_volume at t
+    train: np.ndarray  # bool (n,)
+    dates: pd.Index  # the n days (index of X_lag)
+    ordered_cols: list  # the X_lag columns in X_rnn order (oldest first)
     lags: int = 5
 
 
@@ -69,10 +69,15 @@ def nyse_features(df: pd.DataFrame, lags: int = 5) -> NYSEData:
     bad = df[list(SERIES)].isna()
     if bad.to_numpy().any():
         where = [(str(idx), col) for idx, row in bad.iterrows() for col in SERIES if row[col]]
-        raise ValueError(f"NYSE features contain NaN at {len(where)} place(s), e.g. {where[:5]}: "
-                         "lagged features would be NaN; fix or drop those days explicitly")
-    std = pd.DataFrame(StandardScaler(with_mean=True, with_std=True).fit_transform(df[list(SERIES)]),
-                       columns=list(SERIES), index=df.index)
+        raise ValueError(
+            f"NYSE features contain NaN at {len(where)} place(s), e.g. {where[:5]}: "
+            "lagged features would be NaN; fix or drop those days explicitly"
+        )
+    std = pd.DataFrame(
+        StandardScaler(with_mean=True, with_std=True).fit_transform(df[list(SERIES)]),
+        columns=list(SERIES),
+        index=df.index,
+    )
     values = std.to_numpy()
     # the lag matrix and the RNN array come from the numpy reference (one implementation)
     X = pd.DataFrame(ar.ar_design(values, lags, intercept=False), columns=lag_columns(lags), index=df.index[lags:])
@@ -81,8 +86,17 @@ def nyse_features(df: pd.DataFrame, lags: int = 5) -> NYSEData:
     dummies = pd.get_dummies(df["day_of_week"]).iloc[lags:].astype(np.float64)
     X_day = pd.concat([X, dummies], axis=1)
     X_rnn = ar.lag_array(values, lags).astype(np.float32)
-    return NYSEData(series=std, X_lag=X, X_day=X_day, X_rnn=X_rnn, Y=Y, train=train,
-                    dates=X.index, ordered_cols=rnn_columns(lags), lags=lags)
+    return NYSEData(
+        series=std,
+        X_lag=X,
+        X_day=X_day,
+        X_rnn=X_rnn,
+        Y=Y,
+        train=train,
+        dates=X.index,
+        ordered_cols=rnn_columns(lags),
+        lags=lags,
+    )
 
 
 def load_nyse_frame() -> pd.DataFrame:
@@ -99,11 +113,11 @@ def load_nyse(lags: int = 5) -> NYSEData:
 @dataclass
 class HittersData:
     X_train: np.ndarray  # float64 (175, 19)
-    X_test: np.ndarray   # float64 (88, 19)
+    X_test: np.ndarray  # float64 (88, 19)
     Y_train: np.ndarray  # salary, thousands of dollars
     Y_test: np.ndarray
     feature_names: list
-    X: np.ndarray        # all 263 rows, in the data's order
+    X: np.ndarray  # all 263 rows, in the data's order
     Y: np.ndarray
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ar_design", "ar_response", "lag_array", "flat_to_design_order"]
+__all__ = ["ar_design", "ar_response", "flat_to_design_order", "lag_array"]
 
 
 def _as_2d(series: np.ndarray, L: int) -> np.ndarray:
@@ -35,7 +35,7 @@ def lag_array(series: np.ndarray, L: int) -> np.ndarray:
     previous values, oldest first.  Shape ``(T - L, L, p)``."""
     s = _as_2d(series, L)
     n = s.shape[0] - L
-    return np.stack([s[j:j + n] for j in range(L)], axis=1)
+    return np.stack([s[j : j + n] for j in range(L)], axis=1)
 
 
 def ar_design(series: np.ndarray, L: int, intercept: bool = True) -> np.ndarray:
@@ -43,7 +43,7 @@ def ar_design(series: np.ndarray, L: int, intercept: bool = True) -> np.ndarray:
     ``(T - L, 1 + L p)`` (or ``L p`` columns without the intercept)."""
     s = _as_2d(series, L)
     T = s.shape[0]
-    blocks = [s[L - lag:T - lag] for lag in range(1, L + 1)]   # lag-th block: values at t - lag
+    blocks = [s[L - lag : T - lag] for lag in range(1, L + 1)]  # lag-th block: values at t - lag
     cols = ([np.ones((T - L, 1))] if intercept else []) + blocks
     return np.hstack(cols)
 

@@ -23,8 +23,8 @@ column of the next matrix) get nothing from that observation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -54,7 +54,9 @@ class TwoLayerParams:
         expected = {"b1": (K1,), "W2": (K2, K1), "b2": (K2,), "beta": (K2,)}
         for name, shape in expected.items():
             if arrays[name].shape != shape:
-                raise ValueError(f"{name} must have shape {shape} for W1 {arrays['W1'].shape}, got {arrays[name].shape}")
+                raise ValueError(
+                    f"{name} must have shape {shape} for W1 {arrays['W1'].shape}, got {arrays[name].shape}"
+                )
         for name, value in arrays.items():
             object.__setattr__(self, name, value)
         object.__setattr__(self, "beta0", float(self.beta0))
@@ -97,8 +99,9 @@ def forward(X: np.ndarray, params: TwoLayerParams, activation: Activation = "rel
     return _forward(X, params, activation, masks)[5]
 
 
-def gradients(X: np.ndarray, y: np.ndarray, params: TwoLayerParams, activation: Activation = "relu",
-              masks=None) -> dict[str, np.ndarray]:
+def gradients(
+    X: np.ndarray, y: np.ndarray, params: TwoLayerParams, activation: Activation = "relu", masks=None
+) -> dict[str, np.ndarray]:
     """Gradients of ``R = 1/2 sum_i (y_i - f(x_i))^2`` by the layer-by-layer backward pass.
 
     ``activation`` is a name from :data:`~islp_ch10.reference.single_layer.ACTIVATIONS` or a
@@ -109,10 +112,10 @@ def gradients(X: np.ndarray, y: np.ndarray, params: TwoLayerParams, activation: 
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     if y.shape != f.shape:
         raise ValueError(f"y must have {f.shape[0]} entries, got {y.shape}")
-    d_f = -(y - f)                                   # (n,)
-    d_A2 = d_f[:, None] * params.beta[None, :]       # (n, K2)
+    d_f = -(y - f)  # (n,)
+    d_A2 = d_f[:, None] * params.beta[None, :]  # (n, K2)
     d_Z2 = d_A2 * M2 * g_prime(Z2)
-    d_A1 = d_Z2 @ params.W2                          # (n, K1)
+    d_A1 = d_Z2 @ params.W2  # (n, K1)
     d_Z1 = d_A1 * M1 * g_prime(Z1)
     return {
         "beta0": np.asarray(d_f.sum()),

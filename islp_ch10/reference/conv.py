@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["conv2d", "conv2d_multichannel", "patches", "zero_pad", "compose_kernels", "shift2d"]
+__all__ = ["compose_kernels", "conv2d", "conv2d_multichannel", "patches", "shift2d", "zero_pad"]
 
 
 def _check_fits(image_hw: tuple[int, int], kernel_hw: tuple[int, int]) -> None:
@@ -38,7 +38,7 @@ def conv2d(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     out = np.zeros((Ho, Wo), dtype=np.result_type(image, kernel))
     for u in range(h):
         for v in range(w):
-            out = out + kernel[u, v] * image[u:u + Ho, v:v + Wo]
+            out = out + kernel[u, v] * image[u : u + Ho, v : v + Wo]
     return out
 
 
@@ -48,7 +48,7 @@ def patches(image: np.ndarray, h: int, w: int) -> np.ndarray:
     image = np.asarray(image)
     _check_fits(image.shape, (h, w))
     H, W = image.shape
-    return np.array([[image[i:i + h, j:j + w] for j in range(W - w + 1)] for i in range(H - h + 1)])
+    return np.array([[image[i : i + h, j : j + w] for j in range(W - w + 1)] for i in range(H - h + 1)])
 
 
 def zero_pad(x: np.ndarray, pad: int) -> np.ndarray:
@@ -59,8 +59,9 @@ def zero_pad(x: np.ndarray, pad: int) -> np.ndarray:
     return np.pad(x, widths)
 
 
-def conv2d_multichannel(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray | None = None,
-                        padding: int = 0) -> np.ndarray:
+def conv2d_multichannel(
+    x: np.ndarray, kernels: np.ndarray, bias: np.ndarray | None = None, padding: int = 0
+) -> np.ndarray:
     """K filters over a C-channel image: ``(C, H, W) x (K, C, h, w) -> (K, H', W')``.
 
     Output channel ``k`` is the sum over input channels ``c`` of ``conv2d(x[c], kernels[k, c])``
@@ -100,7 +101,7 @@ def compose_kernels(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     out = np.zeros((h1 + h2 - 1, w1 + w2 - 1), dtype=np.result_type(first, second))
     for u in range(h1):
         for v in range(w1):
-            out[u:u + h2, v:v + w2] = out[u:u + h2, v:v + w2] + first[u, v] * second
+            out[u : u + h2, v : v + w2] = out[u : u + h2, v : v + w2] + first[u, v] * second
     return out
 
 
@@ -114,6 +115,7 @@ def shift2d(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
     out = np.zeros_like(image)
     if abs(dy) >= H or abs(dx) >= W:
         return out
-    out[max(dy, 0):H + min(dy, 0), max(dx, 0):W + min(dx, 0)] = \
-        image[max(-dy, 0):H + min(-dy, 0), max(-dx, 0):W + min(-dx, 0)]
+    out[max(dy, 0) : H + min(dy, 0), max(dx, 0) : W + min(dx, 0)] = image[
+        max(-dy, 0) : H + min(-dy, 0), max(-dx, 0) : W + min(-dx, 0)
+    ]
     return out

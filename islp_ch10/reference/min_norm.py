@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["min_norm_lstsq", "min_norm_closed_form", "ridge"]
+__all__ = ["min_norm_closed_form", "min_norm_lstsq", "ridge"]
 
 
 def min_norm_lstsq(X: np.ndarray, y: np.ndarray, rcond: float | None = None) -> np.ndarray:

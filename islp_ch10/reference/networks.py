@@ -29,7 +29,8 @@ parameter count, so a table that does not describe a network fails here too.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from islp_ch10.reference.conv import patches, zero_pad
 from islp_ch10.reference.pool import max_pool2d
 from islp_ch10.reference.single_layer import SingleLayerParams, hidden_activations, relu, sigmoid
 
-__all__ = ["Layer", "LAYER_KINDS", "evaluate", "lstm_forward", "conv2d_same"]
+__all__ = ["LAYER_KINDS", "Layer", "conv2d_same", "evaluate", "lstm_forward"]
 
 
 class Layer(NamedTuple):
@@ -51,14 +52,22 @@ class Layer(NamedTuple):
 
 #: layer type -> number of weight arrays it holds, in torch's order.
 LAYER_KINDS: dict[str, int] = {
-    "Flatten": 0, "ReLU": 0, "Dropout": 0, "MaxPool2d": 0,
-    "Linear": 2, "Conv2d": 2, "Embedding": 1, "RNN": 4, "LSTM": 4,
+    "Flatten": 0,
+    "ReLU": 0,
+    "Dropout": 0,
+    "MaxPool2d": 0,
+    "Linear": 2,
+    "Conv2d": 2,
+    "Embedding": 1,
+    "RNN": 4,
+    "LSTM": 4,
 }
 RECURRENT = ("RNN", "LSTM")
 
 
-def lstm_forward(X: np.ndarray, weight_ih: np.ndarray, weight_hh: np.ndarray,
-                 bias_ih: np.ndarray, bias_hh: np.ndarray) -> np.ndarray:
+def lstm_forward(
+    X: np.ndarray, weight_ih: np.ndarray, weight_hh: np.ndarray, bias_ih: np.ndarray, bias_hh: np.ndarray
+) -> np.ndarray:
     """Hidden states ``h_1..h_L`` of an LSTM layer with zero initial state.
 
     For each position ``l``, with ``z_l = W_ih x_l + b_ih + W_hh h_{l-1} + b_hh`` split into four
@@ -77,18 +86,20 @@ def lstm_forward(X: np.ndarray, weight_ih: np.ndarray, weight_hh: np.ndarray,
     four_k, p = weight_ih.shape
     K = four_k // 4
     if four_k != 4 * K or weight_hh.shape != (4 * K, K) or bias.shape != (4 * K,) or X.shape[-1] != p:
-        raise ValueError(f"LSTM weights must be (4K, p), (4K, K), (4K,) for inputs of {X.shape[-1]} "
-                         f"entries; got {weight_ih.shape}, {weight_hh.shape}, {bias.shape}")
+        raise ValueError(
+            f"LSTM weights must be (4K, p), (4K, K), (4K,) for inputs of {X.shape[-1]} "
+            f"entries; got {weight_ih.shape}, {weight_hh.shape}, {bias.shape}"
+        )
     n, L = X.shape[0], X.shape[1]
     h, c = np.zeros((n, K)), np.zeros((n, K))
     states = []
     for l in range(L):
-        z = X[:, l] @ weight_ih.T + h @ weight_hh.T + bias      # (n, 4K)
-        i, f, g, o = (z[:, j * K:(j + 1) * K] for j in range(4))
+        z = X[:, l] @ weight_ih.T + h @ weight_hh.T + bias  # (n, 4K)
+        i, f, g, o = (z[:, j * K : (j + 1) * K] for j in range(4))
         c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
         h = sigmoid(o) * np.tanh(c)
         states.append(h)
-    return np.stack(states, axis=1)                              # (n, L, K)
+    return np.stack(states, axis=1)  # (n, L, K)
 
 
 def conv2d_same(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -99,7 +110,7 @@ def conv2d_same(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray) -> np.ndar
     instead of filter by filter (the filter-by-filter loop takes seconds on a CIFAR image).
     """
     x, kernels = np.asarray(x, np.float64), np.asarray(kernels, np.float64)
-    K, C, h, w = kernels.shape
+    _K, C, h, w = kernels.shape
     if x.ndim != 4 or x.shape[1] != C or h % 2 == 0 or w % 2 == 0:
         raise ValueError(f"expected images (n, {C}, H, W) and odd filters, got {x.shape} and {kernels.shape}")
     if h != w:
@@ -107,9 +118,9 @@ def conv2d_same(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray) -> np.ndar
     padded = zero_pad(x, h // 2)
     out = []
     for image in padded:
-        P = np.stack([patches(channel, h, w) for channel in image])         # (C, H, W, h, w)
+        P = np.stack([patches(channel, h, w) for channel in image])  # (C, H, W, h, w)
         out.append(np.einsum("crsuv,kcuv->krs", P, kernels) + np.asarray(bias)[:, None, None])
-    return np.stack(out)                                                     # (n, K, H, W)
+    return np.stack(out)  # (n, K, H, W)
 
 
 def _dense(a: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -122,7 +133,7 @@ def _feed(a: np.ndarray, kind: str) -> np.ndarray:
     """Glue between rows: a sequence gives its last position to a non-recurrent layer; feature
     maps are flattened before a dense layer."""
     if a.ndim == 3 and kind not in RECURRENT:
-        return a[:, -1]                                   # O_L only
+        return a[:, -1]  # O_L only
     if a.ndim == 4 and kind in ("Linear", "Dropout", "Flatten"):
         return a.reshape(a.shape[0], -1)
     return a
@@ -146,7 +157,7 @@ def _apply(kind: str, a: np.ndarray, w: Sequence[np.ndarray], shape: tuple[int, 
         tokens = np.asarray(a)
         if not np.issubdtype(tokens.dtype, np.integer):
             raise ValueError(f"an Embedding layer takes integer token ids, got dtype {tokens.dtype}")
-        return np.asarray(w[0], np.float64)[tokens]       # (n, L, dim)
+        return np.asarray(w[0], np.float64)[tokens]  # (n, L, dim)
     if kind == "RNN":
         W, U = rnn_ref.book_params_from_torch(*w)
         return rnn_ref.rnn_forward(a, W, U, g=np.tanh)
@@ -169,16 +180,19 @@ def evaluate(layers: Sequence[Layer], weights: Sequence[np.ndarray], x: np.ndarr
         kind = layer.kind
         if kind not in LAYER_KINDS:
             raise ValueError(f"row {row}: no numpy formula for layer type {kind!r}; known: {', '.join(LAYER_KINDS)}")
-        w = weights[position:position + LAYER_KINDS[kind]]
+        w = weights[position : position + LAYER_KINDS[kind]]
         position += LAYER_KINDS[kind]
         held = sum(int(v.size) for v in w)
         if len(w) != LAYER_KINDS[kind] or held != layer.params:
-            raise ValueError(f"row {row} ({kind}): the table says {layer.params} parameters, the weights "
-                             f"hold {held} in {len(w)} arrays")
+            raise ValueError(
+                f"row {row} ({kind}): the table says {layer.params} parameters, the weights "
+                f"hold {held} in {len(w)} arrays"
+            )
         a = _apply(kind, _feed(a, kind), w, tuple(layer.shape))
         if tuple(a.shape[1:]) != tuple(layer.shape):
-            raise ValueError(f"row {row} ({kind}): output shape {tuple(a.shape[1:])}, "
-                             f"the table says {tuple(layer.shape)}")
+            raise ValueError(
+                f"row {row} ({kind}): output shape {tuple(a.shape[1:])}, the table says {tuple(layer.shape)}"
+            )
     if position != len(weights):
         raise ValueError(f"{len(weights) - position} weight arrays left over after the last row of the table")
     return a

@@ -21,32 +21,32 @@ inverted dropout.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 __all__ = [
-    "least_squares_loss",
-    "least_squares_gradient",
-    "lipschitz_constant",
+    "EarlyStoppingResult",
+    "classic_dropout",
+    "dropout_mask",
+    "early_stopping",
+    "expected_over_masks",
     "gradient_descent",
-    "minibatch_gradient",
-    "min_norm_solution",
-    "row_space_projector",
-    "l2_penalty",
-    "l2_penalty_gradient",
     "group_l2_penalty",
     "group_l2_penalty_gradient",
+    "inverted_dropout",
     "l1_penalty",
     "l1_penalty_gradient",
+    "l2_penalty",
+    "l2_penalty_gradient",
+    "least_squares_gradient",
+    "least_squares_loss",
+    "lipschitz_constant",
+    "min_norm_solution",
+    "minibatch_gradient",
+    "row_space_projector",
     "steps_per_epoch",
-    "EarlyStoppingResult",
-    "early_stopping",
-    "dropout_mask",
-    "inverted_dropout",
-    "classic_dropout",
-    "expected_over_masks",
 ]
 
 
@@ -69,8 +69,9 @@ def lipschitz_constant(X: np.ndarray) -> float:
     return float(s * s)
 
 
-def gradient_descent(X: np.ndarray, y: np.ndarray, theta0: np.ndarray, rho: float,
-                     steps: int, return_path: bool = False):
+def gradient_descent(
+    X: np.ndarray, y: np.ndarray, theta0: np.ndarray, rho: float, steps: int, return_path: bool = False
+):
     """Run ``steps`` iterations of ``theta <- theta - rho grad R(theta)`` from ``theta0``.
 
     Returns the final ``theta``, or with ``return_path=True`` the ``(steps + 1, p)`` array
@@ -187,8 +188,9 @@ class EarlyStoppingResult:
     epochs_run: int
 
 
-def early_stopping(values: Sequence[float], patience: int = 3, min_delta: float = 0.0,
-                   mode: str = "min") -> EarlyStoppingResult:
+def early_stopping(
+    values: Sequence[float], patience: int = 3, min_delta: float = 0.0, mode: str = "min"
+) -> EarlyStoppingResult:
     """Early stopping on a sequence of per-epoch validation values.
 
     An epoch *improves* when its value beats the best so far by more than ``min_delta``
@@ -262,7 +264,7 @@ def expected_over_masks(f, K: int, phi: float, scale: float) -> float:
     if not 0 <= K <= 16:
         raise ValueError(f"enumerating 2^K masks needs 0 <= K <= 16, got K = {K}")
     total = 0.0
-    for bits in range(2 ** K):
+    for bits in range(2**K):
         keep = np.array([(bits >> k) & 1 for k in range(K)], dtype=np.float64)
         prob = float(np.prod(np.where(keep == 1, 1.0 - phi, phi)))
         total += prob * float(f(keep * scale))

@@ -17,11 +17,10 @@ __all__ = ["doc_rnn_blocks", "transfer_head"]
 
 def doc_rnn_blocks(dictionary: int, embed_dim: int, hidden: int, outputs: int = 1) -> dict[str, int]:
     """Entries of the book's blocks ``E`` (D x m), ``W`` (K x (m+1)), ``U`` (K x K), ``B`` (outputs x (K+1))."""
-    for name, value in (("dictionary", dictionary), ("embed_dim", embed_dim), ("hidden", hidden),
-                        ("outputs", outputs)):
+    for name, value in (("dictionary", dictionary), ("embed_dim", embed_dim), ("hidden", hidden), ("outputs", outputs)):
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
-    rnn = book_param_count(embed_dim, hidden)          # W: K x (m+1), U: K x K, B: K + 1 per output
+    rnn = book_param_count(embed_dim, hidden)  # W: K x (m+1), U: K x K, B: K + 1 per output
     return {"E": dictionary * embed_dim, "W": rnn["W"], "U": rnn["U"], "B": outputs * rnn["B"]}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["max_pool2d", "avg_pool2d"]
+__all__ = ["avg_pool2d", "max_pool2d"]
 
 
 def _blocks(x: np.ndarray, k: int, name: str) -> np.ndarray:
@@ -18,7 +18,7 @@ def _blocks(x: np.ndarray, k: int, name: str) -> np.ndarray:
     H, W = x.shape[-2] // k, x.shape[-1] // k
     if H == 0 or W == 0:
         raise ValueError(f"a {k}x{k} pool does not fit a {x.shape[-2]}x{x.shape[-1]} map")
-    return x[..., :H * k, :W * k].reshape(*x.shape[:-2], H, k, W, k)
+    return x[..., : H * k, : W * k].reshape(*x.shape[:-2], H, k, W, k)
 
 
 def max_pool2d(x: np.ndarray, k: int = 2) -> np.ndarray:

@@ -20,22 +20,32 @@ never imports torch).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["rnn_forward", "rnn_outputs", "book_params_from_torch", "book_output_weights",
-           "book_param_count", "torch_param_count"]
+__all__ = [
+    "book_output_weights",
+    "book_param_count",
+    "book_params_from_torch",
+    "rnn_forward",
+    "rnn_outputs",
+    "torch_param_count",
+]
 
 
 def _augment(x: np.ndarray) -> np.ndarray:
     """Prepend a 1 to the last axis: [1; x]."""
-    return np.concatenate([np.ones(x.shape[:-1] + (1,), dtype=x.dtype), x], axis=-1)
+    return np.concatenate([np.ones((*x.shape[:-1], 1), dtype=x.dtype), x], axis=-1)
 
 
-def rnn_forward(X: np.ndarray, W: np.ndarray, U: np.ndarray,
-                g: Callable[[np.ndarray], np.ndarray] = np.tanh,
-                A0: np.ndarray | None = None) -> np.ndarray:
+def rnn_forward(
+    X: np.ndarray,
+    W: np.ndarray,
+    U: np.ndarray,
+    g: Callable[[np.ndarray], np.ndarray] = np.tanh,
+    A0: np.ndarray | None = None,
+) -> np.ndarray:
     """Hidden activations A_1..A_L.
 
     ``X`` has shape ``(L, p)`` or ``(n, L, p)``; the result has shape ``(L, K)`` or ``(n, L, K)``.
@@ -47,13 +57,13 @@ def rnn_forward(X: np.ndarray, W: np.ndarray, U: np.ndarray,
     if X.shape[-1] + 1 != p1:
         raise ValueError(f"W is K x (p+1) = {W.shape} but X_l has {X.shape[-1]} entries")
     batch = X.shape[:-2]
-    A = np.zeros(batch + (K,)) if A0 is None else np.asarray(A0, dtype=float)
+    A = np.zeros((*batch, K)) if A0 is None else np.asarray(A0, dtype=float)
     steps = []
     for l in range(X.shape[-2]):
-        X1 = _augment(X[..., l, :])                 # (..., p+1)
-        A = g(X1 @ W.T + A @ U.T)                   # (..., K): g(W [1; X_l] + U A_{l-1})
+        X1 = _augment(X[..., l, :])  # (..., p+1)
+        A = g(X1 @ W.T + A @ U.T)  # (..., K): g(W [1; X_l] + U A_{l-1})
         steps.append(A)
-    return np.stack(steps, axis=-2)                 # (..., L, K)
+    return np.stack(steps, axis=-2)  # (..., L, K)
 
 
 def rnn_outputs(A: np.ndarray, B: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["autocorrelation", "white_noise_band", "review_word_counts", "share_shorter_than"]
+__all__ = ["autocorrelation", "review_word_counts", "share_shorter_than", "white_noise_band"]
 
 
 def autocorrelation(v: np.ndarray, lags) -> np.ndarray:
@@ -31,7 +31,7 @@ def autocorrelation(v: np.ndarray, lags) -> np.ndarray:
     denom = c @ c
     if denom == 0:
         raise ValueError("autocorrelation of a constant series is undefined")
-    return np.array([(c[:T - k] @ c[k:]) / denom for k in lags])
+    return np.array([(c[: T - k] @ c[k:]) / denom for k in lags])
 
 
 def white_noise_band(T: int) -> float:
@@ -53,7 +53,7 @@ def review_word_counts(S: np.ndarray, pad: int = 0, start: int = 1) -> np.ndarra
     if S.ndim != 2:
         raise ValueError(f"expected an (n, maxlen) array of ids, got shape {S.shape}")
     maxlen = S.shape[1]
-    words = np.sum((S != pad) & (S != start), axis=1)
+    words = np.sum((pad != S) & (start != S), axis=1)
     truncated = (S[:, 0] != pad) & (S[:, 0] != start)
     return np.where(truncated, maxlen, words)
 

@@ -27,24 +27,24 @@ Shapes: ``X`` is ``(n, p)``; ``W`` is ``(K, p)`` (row ``k`` holds ``w_k1..w_kp``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 __all__ = [
-    "sigmoid",
-    "sigmoid_ratio_form",
-    "relu",
-    "identity",
     "ACTIVATIONS",
     "SingleLayerParams",
-    "pre_activations",
-    "hidden_activations",
     "forward",
-    "squared_loss",
-    "per_observation_gradients",
     "gradients",
+    "hidden_activations",
+    "identity",
+    "per_observation_gradients",
+    "pre_activations",
+    "relu",
+    "sigmoid",
+    "sigmoid_ratio_form",
+    "squared_loss",
 ]
 
 
@@ -145,7 +145,7 @@ class SingleLayerParams:
         """Number of inputs."""
         return self.W.shape[1]
 
-    def permuted(self, order) -> "SingleLayerParams":
+    def permuted(self, order) -> SingleLayerParams:
         """The same network with its hidden units relabelled in ``order`` (a permutation of 0..K-1)."""
         order = np.asarray(order)
         return SingleLayerParams(self.W[order], self.w0[order], self.beta[order], self.beta0)
@@ -155,14 +155,14 @@ class SingleLayerParams:
         return np.concatenate([self.W.ravel(), self.w0, self.beta, [self.beta0]])
 
     @classmethod
-    def from_vector(cls, theta: np.ndarray, K: int, p: int) -> "SingleLayerParams":
+    def from_vector(cls, theta: np.ndarray, K: int, p: int) -> SingleLayerParams:
         """Inverse of :meth:`vector`."""
         theta = np.asarray(theta, dtype=np.float64)
         if theta.shape != (K * p + 2 * K + 1,):
             raise ValueError(f"theta must have K*p + 2K + 1 = {K * p + 2 * K + 1} entries, got {theta.shape}")
         W = theta[: K * p].reshape(K, p)
-        w0 = theta[K * p: K * p + K]
-        beta = theta[K * p + K: K * p + 2 * K]
+        w0 = theta[K * p : K * p + K]
+        beta = theta[K * p + K : K * p + 2 * K]
         return cls(W, w0, beta, theta[-1])
 
 
@@ -189,7 +189,7 @@ def hidden_activations(X: np.ndarray, params: SingleLayerParams, activation: str
 def forward(X: np.ndarray, params: SingleLayerParams, activation: str = "relu") -> np.ndarray:
     """``f(x_i) = b_0 + sum_k b_k A_ik`` for every row of ``X``: an ``(n,)`` vector."""
     A = hidden_activations(X, params, activation)  # (n, K)
-    return params.beta0 + A @ params.beta          # (n,)
+    return params.beta0 + A @ params.beta  # (n,)
 
 
 def squared_loss(y: np.ndarray, f: np.ndarray) -> float:
@@ -199,8 +199,9 @@ def squared_loss(y: np.ndarray, f: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------- backprop by hand
-def per_observation_gradients(X: np.ndarray, y: np.ndarray, params: SingleLayerParams,
-                              activation: str = "relu") -> dict[str, np.ndarray]:
+def per_observation_gradients(
+    X: np.ndarray, y: np.ndarray, params: SingleLayerParams, activation: str = "relu"
+) -> dict[str, np.ndarray]:
     """Gradients of each ``R_i = 1/2 (y_i - f(x_i))^2``, one row per observation.
 
     Returns a dict with ``beta0`` ``(n,)``, ``beta`` ``(n, K)``, ``w0`` ``(n, K)`` and
@@ -208,22 +209,23 @@ def per_observation_gradients(X: np.ndarray, y: np.ndarray, params: SingleLayerP
     """
     X = _check_X(X, params)
     g, g_prime = _activation(activation)
-    Z = pre_activations(X, params)                 # (n, K)
-    A = g(Z)                                       # (n, K)
-    f = params.beta0 + A @ params.beta             # (n,)
-    r = np.asarray(y, dtype=np.float64).reshape(-1) - f   # residuals y_i - f(x_i)
+    Z = pre_activations(X, params)  # (n, K)
+    A = g(Z)  # (n, K)
+    f = params.beta0 + A @ params.beta  # (n,)
+    r = np.asarray(y, dtype=np.float64).reshape(-1) - f  # residuals y_i - f(x_i)
     if r.shape != (X.shape[0],):
         raise ValueError(f"y must have {X.shape[0]} entries, got {np.shape(y)}")
-    d_beta0 = -r                                   # dR_i/db_0
-    d_beta = -r[:, None] * A                       # dR_i/db_k = -r_i g(z_ik)   (not g'!)
+    d_beta0 = -r  # dR_i/db_0
+    d_beta = -r[:, None] * A  # dR_i/db_k = -r_i g(z_ik)   (not g'!)
     delta = -r[:, None] * params.beta[None, :] * g_prime(Z)  # dR_i/dz_ik, (n, K)
-    d_w0 = delta                                   # dR_i/dw_k0
-    d_W = delta[:, :, None] * X[:, None, :]        # dR_i/dw_kj, (n, K, p)
+    d_w0 = delta  # dR_i/dw_k0
+    d_W = delta[:, :, None] * X[:, None, :]  # dR_i/dw_kj, (n, K, p)
     return {"beta0": d_beta0, "beta": d_beta, "w0": d_w0, "W": d_W}
 
 
-def gradients(X: np.ndarray, y: np.ndarray, params: SingleLayerParams,
-              activation: str = "relu") -> dict[str, np.ndarray]:
+def gradients(
+    X: np.ndarray, y: np.ndarray, params: SingleLayerParams, activation: str = "relu"
+) -> dict[str, np.ndarray]:
     """Gradients of ``R = sum_i R_i``: the per-observation gradients summed over ``i``.
 
     Keys and shapes match :class:`SingleLayerParams`: ``W`` ``(K, p)``, ``w0`` ``(K,)``,

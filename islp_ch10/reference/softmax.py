@@ -19,17 +19,17 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "binary_logistic_nll",
+    "cross_entropy",
+    "distribution_cross_entropy",
+    "entropy",
+    "kl_divergence",
+    "log_softmax",
     "logsumexp",
+    "multinomial_nll",
+    "one_hot",
     "softmax",
     "softmax_direct",
-    "log_softmax",
-    "one_hot",
-    "cross_entropy",
-    "multinomial_nll",
-    "binary_logistic_nll",
-    "entropy",
-    "distribution_cross_entropy",
-    "kl_divergence",
 ]
 
 

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import BSpline
 
-__all__ = ["natural_spline_knots", "truncated_power_basis", "NaturalSpline"]
+__all__ = ["NaturalSpline", "natural_spline_knots", "truncated_power_basis"]
 
-_GAUSS_NODES, _GAUSS_WEIGHTS = np.polynomial.legendre.leggauss(4)   # exact up to degree 7
+_GAUSS_NODES, _GAUSS_WEIGHTS = np.polynomial.legendre.leggauss(4)  # exact up to degree 7
 
 
 def natural_spline_knots(x: np.ndarray, d: int) -> np.ndarray:
@@ -49,11 +49,11 @@ def truncated_power_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     knots = np.asarray(knots, dtype=float)
     K = len(knots)
-    cube = np.maximum(x[:, None] - knots[None, :], 0.0) ** 3           # (n, K)
-    D = (cube[:, :-1] - cube[:, -1:]) / (knots[-1] - knots[:-1])        # (n, K-1): D_1..D_{K-1}
+    cube = np.maximum(x[:, None] - knots[None, :], 0.0) ** 3  # (n, K)
+    D = (cube[:, :-1] - cube[:, -1:]) / (knots[-1] - knots[:-1])  # (n, K-1): D_1..D_{K-1}
     N = np.empty((len(x), K))
     N[:, 0], N[:, 1] = 1.0, x
-    N[:, 2:] = D[:, :K - 2] - D[:, K - 2:]                             # N_{k+2} = D_k - D_{K-1}
+    N[:, 2:] = D[:, : K - 2] - D[:, K - 2 :]  # N_{k+2} = D_k - D_{K-1}
     return N
 
 
@@ -63,17 +63,17 @@ class _NaturalBSplines:
 
     def __init__(self, knots: np.ndarray):
         self.lo, self.hi = knots[0], knots[-1]
-        t = np.concatenate([[self.lo] * 4, knots[1:-1], [self.hi] * 4])   # clamped knot vector
-        n_b = len(t) - 4                                                 # d + 2 B-splines
-        self.spline = BSpline(t, np.eye(n_b), 3, extrapolate=False)      # all B-splines at once
+        t = np.concatenate([[self.lo] * 4, knots[1:-1], [self.hi] * 4])  # clamped knot vector
+        n_b = len(t) - 4  # d + 2 B-splines
+        self.spline = BSpline(t, np.eye(n_b), 3, extrapolate=False)  # all B-splines at once
         self.slope = self.spline.derivative(1)
         second = self.spline.derivative(2)(np.array([self.lo, self.hi]))  # (2, d+2): the constraints
-        self.null = np.linalg.svd(second)[2][2:].T                        # (d+2, d): f''(ends) = 0
+        self.null = np.linalg.svd(second)[2][2:].T  # (d+2, d): f''(ends) = 0
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         inside = np.clip(z, self.lo, self.hi)
-        values = self.spline(inside) + self.slope(inside) * (z - inside)[:, None]   # linear beyond
-        return values @ self.null                                                   # (n, d)
+        values = self.spline(inside) + self.slope(inside) * (z - inside)[:, None]  # linear beyond
+        return values @ self.null  # (n, d)
 
 
 @dataclass
@@ -82,12 +82,12 @@ class NaturalSpline:
     orthonormal in L2 over ``interval`` (mean over the interval of B_j B_k is delta_jk)."""
 
     d: int
-    knots: np.ndarray                      # on the scaled axis [-1, 1]
+    knots: np.ndarray  # on the scaled axis [-1, 1]
     interval: tuple[float, float]
-    transform: np.ndarray                  # (d, d): natural B-splines -> orthonormal basis
+    transform: np.ndarray  # (d, d): natural B-splines -> orthonormal basis
 
     @classmethod
-    def fit(cls, x: np.ndarray, d: int, interval: tuple[float, float] | None = None) -> "NaturalSpline":
+    def fit(cls, x: np.ndarray, d: int, interval: tuple[float, float] | None = None) -> NaturalSpline:
         x = np.asarray(x, dtype=float)
         lo, hi = interval if interval is not None else (float(x.min()), float(x.max()))
         knots = natural_spline_knots(cls._scale(x, lo, hi), d)
@@ -97,9 +97,9 @@ class NaturalSpline:
         cuts = np.unique(np.concatenate([[-1.0], np.clip(knots, -1.0, 1.0), [1.0]]))
         half, mid = np.diff(cuts)[:, None] / 2, (cuts[:-1] + cuts[1:])[:, None] / 2
         nodes = (mid + half * _GAUSS_NODES).ravel()
-        weights = (half * _GAUSS_WEIGHTS).ravel() / 2.0                  # mean over [-1, 1]
+        weights = (half * _GAUSS_WEIGHTS).ravel() / 2.0  # mean over [-1, 1]
         _, r = np.linalg.qr(np.sqrt(weights)[:, None] * raw(nodes))
-        transform = np.linalg.solve(r, np.eye(d))                        # R^{-1}
+        transform = np.linalg.solve(r, np.eye(d))  # R^{-1}
         spline = cls(d=d, knots=knots, interval=(lo, hi), transform=transform)
         spline._raw = raw
         return spline

@@ -9,7 +9,7 @@ measurement.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -17,17 +17,17 @@ from islp_ch10 import claims, experiments
 from islp_ch10.lab_defaults import RunSettings
 
 
-@lru_cache(maxsize=None)
+@cache
 def _run_cached(name: str, settings: RunSettings):
     return tuple(experiments.run(name, settings))
 
 
-def run_or_skip(name: str, settings: RunSettings = RunSettings()) -> list:
+def run_or_skip(name: str, settings: RunSettings | None = None) -> list:
     """The experiment's measurements; ``pytest.skip`` with the loader's message if data is absent."""
     from islp_ch10.data import DataMissing
 
     try:
-        return list(_run_cached(name, settings))
+        return list(_run_cached(name, settings or RunSettings()))
     except DataMissing as exc:
         pytest.skip(str(exc))
 
@@ -46,4 +46,5 @@ def assert_meets_claim(measurement) -> None:
     label = claim.id + (f" [{measurement.part}]" if measurement.part else "")
     assert claim.passes(measurement.value, measurement.part), (
         f"{label}: measured {measurement.metric} = {measurement.value:.6g} (seed {measurement.seed}, "
-        f"{measurement.epochs} epochs, {measurement.path}); book {book}, threshold {direction} {threshold}")
+        f"{measurement.epochs} epochs, {measurement.path}); book {book}, threshold {direction} {threshold}"
+    )

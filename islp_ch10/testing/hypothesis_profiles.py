@@ -17,8 +17,13 @@ except ImportError:  # the package itself does not need hypothesis
 if settings is not None:
     settings.register_profile("dev", max_examples=60, deadline=None)
     settings.register_profile(
-        "ci", max_examples=60, deadline=None, derandomize=True, database=None,
-        suppress_health_check=[HealthCheck.too_slow], print_blob=True,
+        "ci",
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+        print_blob=True,
     )
     settings.register_profile("thorough", max_examples=1000, deadline=None)
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

@@ -21,8 +21,8 @@ import io
 import math
 import os
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import pytest
@@ -51,9 +51,11 @@ NUMPY_RTOL, NUMPY_ATOL = 1e-9, 1e-9
 
 def applies_to(predicate: Callable[[ModelSpec], bool]):
     """Mark a check as meaningful only for specs where ``predicate(spec)`` holds (a capability)."""
+
     def mark(check):
         check.applies_to = predicate
         return check
+
     return mark
 
 
@@ -79,8 +81,9 @@ def check_param_count(spec: ModelSpec) -> None:
     assert got == spec.param_count, f"{spec.name}: {got} parameters, its table sums to {spec.param_count}"
     if spec.param_claim:
         expected = claims.book_value(spec.param_claim)
-        assert spec.param_count == expected, (f"{spec.name}: the table sums to {spec.param_count}, "
-                                              f"the book ({spec.param_claim}) says {expected}")
+        assert spec.param_count == expected, (
+            f"{spec.name}: the table sums to {spec.param_count}, the book ({spec.param_claim}) says {expected}"
+        )
 
 
 def summary_rows(model: nn.Module, x: torch.Tensor) -> list[networks.Layer]:
@@ -88,8 +91,11 @@ def summary_rows(model: nn.Module, x: torch.Tensor) -> list[networks.Layer]:
     from torchinfo import summary
 
     stats = summary(model, input_data=x, verbose=0, device="cpu", depth=100)
-    return [networks.Layer(info.class_name, tuple(info.output_size[1:]), info.num_params)
-            for info in stats.summary_list if info.is_leaf_layer]
+    return [
+        networks.Layer(info.class_name, tuple(info.output_size[1:]), info.num_params)
+        for info in stats.summary_list
+        if info.is_leaf_layer
+    ]
 
 
 def check_summary_matches_table(spec: ModelSpec) -> None:
@@ -125,8 +131,13 @@ def check_forward_matches_numpy(spec: ModelSpec) -> None:
         raise AssertionError(f"{spec.name}: the model's weights do not fit the book's table: {exc}") from None
     ref = ref.reshape(x.shape[0], *spec.output_shape)
     assert out.shape == ref.shape, f"{spec.name}: output shape {out.shape}, the book's formula gives {ref.shape}"
-    np.testing.assert_allclose(out, ref, rtol=NUMPY_RTOL, atol=NUMPY_ATOL,
-                               err_msg=f"{spec.name}: eval-mode forward differs from the numpy evaluation")
+    np.testing.assert_allclose(
+        out,
+        ref,
+        rtol=NUMPY_RTOL,
+        atol=NUMPY_ATOL,
+        err_msg=f"{spec.name}: eval-mode forward differs from the numpy evaluation",
+    )
 
 
 def _dropout_batch(spec: ModelSpec) -> int:
@@ -153,8 +164,10 @@ def check_dropout_rates_match_table(spec: ModelSpec) -> None:
         model(x)
     for h in hooks:
         h.remove()
-    assert len(seen) == len(spec.dropout), (f"{spec.name}: {len(seen)} dropout layers applied in train mode, "
-                                            f"the table has {len(spec.dropout)} ({spec.dropout})")
+    assert len(seen) == len(spec.dropout), (
+        f"{spec.name}: {len(seen)} dropout layers applied in train mode, "
+        f"the table has {len(spec.dropout)} ({spec.dropout})"
+    )
     for k, ((a, b), p) in enumerate(zip(seen, spec.dropout)):
         live = a != 0
         kept = live & (b != 0)
@@ -162,20 +175,25 @@ def check_dropout_rates_match_table(spec: ModelSpec) -> None:
         measured = 1 - 1 / scale.mean().item()
         assert torch.allclose(scale, torch.full_like(scale, 1 / (1 - p)), rtol=1e-5), (
             f"{spec.name}: dropout {k} scales survivors by {scale.mean().item():.4f} (rate {measured:.3f}), "
-            f"the table's rate {p} scales by {1 / (1 - p):.4f}")
+            f"the table's rate {p} scales by {1 / (1 - p):.4f}"
+        )
         n = int(live.sum())
         zeroed = 1 - int(kept.sum()) / n
         bound = 6 * math.sqrt(p * (1 - p) / n)
-        assert abs(zeroed - p) <= bound, (f"{spec.name}: dropout {k} zeroed {zeroed:.3f} of {n} live inputs, "
-                                          f"the table's rate is {p} (allowed +-{bound:.3f})")
+        assert abs(zeroed - p) <= bound, (
+            f"{spec.name}: dropout {k} zeroed {zeroed:.3f} of {n} live inputs, "
+            f"the table's rate is {p} (allowed +-{bound:.3f})"
+        )
     for m in modules:
         m.p = 0.0
     with torch.no_grad():
         torch.manual_seed(2)
         train_out = model.train()(x)
         eval_out = model.eval()(x)
-    assert torch.equal(train_out, eval_out), (f"{spec.name}: with its dropout layers at rate 0 the train-mode "
-                                              "output still differs from eval mode (randomness outside nn.Dropout)")
+    assert torch.equal(train_out, eval_out), (
+        f"{spec.name}: with its dropout layers at rate 0 the train-mode "
+        "output still differs from eval mode (randomness outside nn.Dropout)"
+    )
 
 
 @applies_to(is_classifier)
@@ -184,8 +202,11 @@ def check_returns_logits(spec: ModelSpec) -> None:
     the sigmoid/softmax), and can leave [0, 1] / need not sum to 1."""
     model = _seeded(spec).eval()
     linear_outputs: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda m, i, o: linear_outputs.append(o.detach()))
-             for m in model.modules() if isinstance(m, nn.Linear)]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: linear_outputs.append(o.detach()))
+        for m in model.modules()
+        if isinstance(m, nn.Linear)
+    ]
     x = spec.example_input(batch=8)
     with torch.no_grad():
         out = model(x)
@@ -195,7 +216,8 @@ def check_returns_logits(spec: ModelSpec) -> None:
     last = linear_outputs[-1]
     assert last.numel() == out.numel() and torch.equal(out, last.reshape(out.shape)), (
         f"{spec.name}: the output is not the last Linear layer's output (a sigmoid/softmax inside "
-        "forward turns logits into probabilities; the loss expects logits)")
+        "forward turns logits into probabilities; the loss expects logits)"
+    )
     output_layer = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
     with torch.no_grad():
         output_layer.weight.mul_(100.0)
@@ -224,21 +246,30 @@ def assert_expected(out: torch.Tensor, name: str) -> None:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, output=out.detach().cpu().numpy())
         if buffer.tell() > MAX_EXPECT_BYTES:
-            raise AssertionError(f"{name}: snapshot of {buffer.tell():,} bytes refused (limit "
-                                 f"{MAX_EXPECT_BYTES:,}); snapshot a smaller batch")
+            raise AssertionError(
+                f"{name}: snapshot of {buffer.tell():,} bytes refused (limit "
+                f"{MAX_EXPECT_BYTES:,}); snapshot a smaller batch"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(buffer.getvalue())
         return
     if not path.exists():
-        raise AssertionError(f"{name}: no expected output {path}; create it with: "
-                             f"{ACCEPT_ENV}=1 python -m pytest '{node}'")
+        raise AssertionError(
+            f"{name}: no expected output {path}; create it with: {ACCEPT_ENV}=1 python -m pytest '{node}'"
+        )
     if path.stat().st_size > MAX_EXPECT_BYTES:
         raise AssertionError(f"{path}: {path.stat().st_size:,} bytes, over the {MAX_EXPECT_BYTES:,}-byte limit")
     with np.load(path) as data:
         expected = torch.from_numpy(data["output"])
-    torch.testing.assert_close(out.detach().cpu(), expected, rtol=EXPECT_RTOL, atol=EXPECT_ATOL,
-                               msg=lambda m: f"{name}: seeded output differs from {path.name} "
-                                             f"(rerun with {ACCEPT_ENV}=1 if the change is intended)\n{m}")
+    torch.testing.assert_close(
+        out.detach().cpu(),
+        expected,
+        rtol=EXPECT_RTOL,
+        atol=EXPECT_ATOL,
+        msg=lambda m: (
+            f"{name}: seeded output differs from {path.name} (rerun with {ACCEPT_ENV}=1 if the change is intended)\n{m}"
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------- input handling
@@ -302,6 +333,7 @@ def check_eval_disables_dropout(spec: ModelSpec) -> None:
 
 def check_cpu_rerun_bit_identical(spec: ModelSpec) -> None:
     """Same seed, same input, same training step: bit-identical weights on the CPU (10.9/determinism)."""
+
     def one_step() -> dict[str, torch.Tensor]:
         torch.manual_seed(0)
         model = spec.build().train()

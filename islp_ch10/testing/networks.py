@@ -13,8 +13,7 @@ TORCH_ACTIVATION = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "identity": nn.Ident
 
 def single_layer_torch(params: ref.SingleLayerParams, activation: str) -> nn.Sequential:
     """``nn.Linear(p, K) -> g -> nn.Linear(K, 1)`` in float64, holding ``params``."""
-    net = nn.Sequential(nn.Linear(params.p, params.K), TORCH_ACTIVATION[activation](),
-                        nn.Linear(params.K, 1)).double()
+    net = nn.Sequential(nn.Linear(params.p, params.K), TORCH_ACTIVATION[activation](), nn.Linear(params.K, 1)).double()
     with torch.no_grad():
         net[0].weight.copy_(torch.from_numpy(params.W))
         net[0].bias.copy_(torch.from_numpy(params.w0))
@@ -26,6 +25,7 @@ def single_layer_torch(params: ref.SingleLayerParams, activation: str) -> nn.Seq
 def two_layer_torch(params, activation: str, dropout: float = 0.0) -> nn.Sequential:
     """``Linear(p, K1) -> g [-> Dropout] -> Linear(K1, K2) -> g [-> Dropout] -> Linear(K2, 1)`` in
     float64, holding a :class:`islp_ch10.reference.backprop.TwoLayerParams`."""
+
     def block(n_in, n_out):
         layers = [nn.Linear(n_in, n_out), TORCH_ACTIVATION[activation]()]
         return layers + ([nn.Dropout(dropout)] if dropout else [])
@@ -35,8 +35,9 @@ def two_layer_torch(params, activation: str, dropout: float = 0.0) -> nn.Sequent
     net = nn.Sequential(*block(p, K1), *block(K1, K2), nn.Linear(K2, 1)).double()
     linears = [m for m in net if isinstance(m, nn.Linear)]
     with torch.no_grad():
-        for layer, (W, b) in zip(linears, ((params.W1, params.b1), (params.W2, params.b2),
-                                           (params.beta[None, :], np.array([params.beta0])))):
+        for layer, (W, b) in zip(
+            linears, ((params.W1, params.b1), (params.W2, params.b2), (params.beta[None, :], np.array([params.beta0])))
+        ):
             layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
             layer.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)))
     return net
@@ -46,5 +47,11 @@ def linear_grads(net: nn.Sequential) -> dict[str, np.ndarray]:
     """The gradients of a :func:`two_layer_torch` network under the reference's names."""
     l1, l2, out = [m for m in net if isinstance(m, nn.Linear)]
     g = lambda t: t.grad.detach().numpy()  # noqa: E731
-    return {"W1": g(l1.weight), "b1": g(l1.bias), "W2": g(l2.weight), "b2": g(l2.bias),
-            "beta": g(out.weight)[0], "beta0": g(out.bias)[0]}
+    return {
+        "W1": g(l1.weight),
+        "b1": g(l1.bias),
+        "W2": g(l2.weight),
+        "b2": g(l2.bias),
+        "beta": g(out.weight)[0],
+        "beta0": g(out.bias)[0],
+    }

@@ -51,13 +51,17 @@ RECORDER = pytest.StashKey[ClaimRecorder]()
 
 def pytest_addoption(parser):
     parser.getgroup("islp-ch10").addoption(
-        "--claims-report", metavar="PATH", default=None,
-        help="write the outcome of every claim-marked test to PATH as JSON")
+        "--claims-report",
+        metavar="PATH",
+        default=None,
+        help="write the outcome of every claim-marked test to PATH as JSON",
+    )
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "claim(*ids): the chapter-10 claim IDs this test checks "
-                                       "(see islp_ch10/catalogue)")
+    config.addinivalue_line(
+        "markers", "claim(*ids): the chapter-10 claim IDs this test checks (see islp_ch10/catalogue)"
+    )
     if not hasattr(config, "workerinput"):  # xdist workers forward their reports instead
         config.stash[RECORDER] = ClaimRecorder(config.getoption("--claims-report"))
         config.pluginmanager.register(config.stash[RECORDER], "islp-ch10-claim-recorder")

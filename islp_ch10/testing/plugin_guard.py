@@ -42,8 +42,11 @@ _audit_added = False
 
 def pytest_addoption(parser):
     parser.getgroup("islp-ch10").addoption(
-        "--allow-network", action="store_true", default=False,
-        help="do not block non-loopback network access (sockets, name resolution) during the run")
+        "--allow-network",
+        action="store_true",
+        default=False,
+        help="do not block non-loopback network access (sockets, name resolution) during the run",
+    )
 
 
 def pytest_configure(config):
@@ -55,12 +58,15 @@ def pytest_configure(config):
     try:
         sandbox.install()
     except ImportError as exc:
-        raise pytest.UsageError(f"the network guard needs pytest-socket ({exc}): install the test extra, "
-                                "pip install -e '.[test]', or pass --allow-network") from None
+        raise pytest.UsageError(
+            f"the network guard needs pytest-socket ({exc}): install the test extra, "
+            "pip install -e '.[test]', or pass --allow-network"
+        ) from None
     folder = Path(tempfile.mkdtemp(prefix="islp-ch10-sandbox-"))
     config.stash[_LOG_FOLDER] = folder
-    path = [str(sandbox.CHILD_SITE)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
-                                        if p and p != str(sandbox.CHILD_SITE)]
+    path = [str(sandbox.CHILD_SITE)] + [
+        p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(sandbox.CHILD_SITE)
+    ]
     config.stash[_SAVED_ENV] = {k: os.environ.get(k) for k in (sandbox.ENV_ON, sandbox.ENV_LOG, "PYTHONPATH")}
     os.environ.update({sandbox.ENV_ON: "1", sandbox.ENV_LOG: str(folder), "PYTHONPATH": os.pathsep.join(path)})
     global _audit_added
@@ -81,8 +87,9 @@ def pytest_unconfigure(config):
 
 def _is_python(program) -> bool:
     program = os.fsdecode(program or "")
-    return (os.path.basename(program).startswith("python")
-            or os.path.realpath(program) == os.path.realpath(sys.executable))
+    return os.path.basename(program).startswith("python") or os.path.realpath(program) == os.path.realpath(
+        sys.executable
+    )
 
 
 def _audit_child_env(event, args):
@@ -97,8 +104,7 @@ def _audit_child_env(event, args):
         return
     path = str(env.get("PYTHONPATH", "")).split(os.pathsep)
     if env.get(sandbox.ENV_ON) != "1" or str(sandbox.CHILD_SITE) not in path:
-        sandbox.record("python child with an env that drops the sandbox (use fakes.child_env)",
-                       argv[:3])
+        sandbox.record("python child with an env that drops the sandbox (use fakes.child_env)", argv[:3])
 
 
 def _describe(attempts) -> str:
@@ -165,10 +171,14 @@ def pytest_sessionfinish(session):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     left = sorted(_log_folders(config.stash[SYSTEM_TMP]) - config.stash[_TMP_BEFORE])
     if left:
-        warnings.warn(pytest.PytestWarning(
-            f"{len(left)} {LOG_PREFIX}* folder(s) appeared in {config.stash[SYSTEM_TMP]} during the run "
-            f"(this run, or another process on the machine): {', '.join(left[:5])}"
-            f"{' ...' if len(left) > 5 else ''}; code under test should use tmp_path or clean up"))
+        warnings.warn(
+            pytest.PytestWarning(
+                f"{len(left)} {LOG_PREFIX}* folder(s) appeared in {config.stash[SYSTEM_TMP]} during the run "
+                f"(this run, or another process on the machine): {', '.join(left[:5])}"
+                f"{' ...' if len(left) > 5 else ''}; code under test should use tmp_path or clean up"
+            ),
+            stacklevel=1,
+        )
 
 
 def pytest_terminal_summary(terminalreporter, config):

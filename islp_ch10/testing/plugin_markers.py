@@ -36,17 +36,23 @@ MARKERS = (
 
 def pytest_addoption(parser):
     parser.getgroup("islp-ch10").addoption(
-        "--benchmark", action="store_true", default=False,
-        help="time the benchmark-marked tests (otherwise each runs once as a smoke test)")
+        "--benchmark",
+        action="store_true",
+        default=False,
+        help="time the benchmark-marked tests (otherwise each runs once as a smoke test)",
+    )
 
 
 def pytest_configure(config):
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     # pytest-benchmark builds its session in a trylast pytest_configure, after this one.
-    if not config.getoption("--benchmark") and hasattr(config.option, "benchmark_disable"):
-        if not getattr(config.option, "benchmark_enable", False):
-            config.option.benchmark_disable = True
+    if (
+        not config.getoption("--benchmark")
+        and hasattr(config.option, "benchmark_disable")
+        and not getattr(config.option, "benchmark_enable", False)
+    ):
+        config.option.benchmark_disable = True
 
 
 def cuda_available() -> bool:
@@ -66,5 +72,4 @@ def pytest_collection_modifyitems(config, items):
         if Path(item.path).resolve().is_relative_to(tests) and not names & set(TIER_MARKERS):
             item.add_marker(pytest.mark.fast)
         if "gpu" in names and not cuda:
-            item.add_marker(pytest.mark.skip(
-                reason="needs CUDA: torch.cuda.is_available() is False on this machine"))
+            item.add_marker(pytest.mark.skip(reason="needs CUDA: torch.cuda.is_available() is False on this machine"))

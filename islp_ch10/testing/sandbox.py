@@ -79,8 +79,9 @@ def record(what: str, target) -> None:
     folder = os.environ.get(ENV_LOG)
     if not folder:
         return
-    line = json.dumps({"what": what, "target": repr(target), "pid": os.getpid(),
-                       "test": os.environ.get("PYTEST_CURRENT_TEST", "")})
+    line = json.dumps(
+        {"what": what, "target": repr(target), "pid": os.getpid(), "test": os.environ.get("PYTEST_CURRENT_TEST", "")}
+    )
     with contextlib.suppress(OSError), open(Path(folder) / f"{os.getpid()}.net", "a") as fh:
         fh.write(line + "\n")
 
@@ -124,7 +125,8 @@ def _blocked(what: str, target):
     record(what, target)
     return SocketBlockedError(
         f"{BLOCKED_MESSAGE}: {what}({target!r}) was blocked; data comes from "
-        "ISLP_CH10_DATA (README 'Data'), and pytest --allow-network lifts the guard")
+        "ISLP_CH10_DATA (README 'Data'), and pytest --allow-network lifts the guard"
+    )
 
 
 def install() -> None:
@@ -133,10 +135,11 @@ def install() -> None:
         return
     from pytest_socket import SocketConnectBlockedError, socket_allow_hosts
 
-    real = {name: getattr(socket, name) for name in
-            ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo")}
-    real.update(connect_ex=socket.socket.connect_ex, sendto=socket.socket.sendto,
-                sendmsg=socket.socket.sendmsg)
+    real = {
+        name: getattr(socket, name)
+        for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo")
+    }
+    real.update(connect_ex=socket.socket.connect_ex, sendto=socket.socket.sendto, sendmsg=socket.socket.sendmsg)
     setattr(socket, _STATE, {"real": real})
 
     socket_allow_hosts(ALLOWED, allow_unix_socket=True)  # replaces socket.socket.connect
@@ -151,7 +154,8 @@ def install() -> None:
 
     def destination_ok(sock, address) -> bool:
         return sock.family == getattr(socket, "AF_UNIX", None) or (
-            isinstance(address, tuple) and is_loopback(address[0]))
+            isinstance(address, tuple) and is_loopback(address[0])
+        )
 
     def connect_ex(sock, address):
         if not destination_ok(sock, address):
@@ -176,6 +180,7 @@ def install() -> None:
             if not _no_lookup(host):
                 raise _blocked(name, host)
             return real[name](*args, **kwargs)
+
         lookup.__name__ = name
         return lookup
 

@@ -19,18 +19,18 @@ from hypothesis.extra import numpy as hnp
 from islp_ch10.reference.single_layer import ACTIVATIONS, SingleLayerParams
 
 __all__ = [
-    "bounded_floats",
-    "float_arrays",
-    "logit_vectors",
-    "logit_matrices",
-    "labelled_logits",
-    "probability_vectors",
-    "activations",
     "SmallNetworkCase",
-    "small_networks",
-    "least_squares_problems",
-    "dropout_rates",
+    "activations",
     "batch_sizes",
+    "bounded_floats",
+    "dropout_rates",
+    "float_arrays",
+    "labelled_logits",
+    "least_squares_problems",
+    "logit_matrices",
+    "logit_vectors",
+    "probability_vectors",
+    "small_networks",
 ]
 
 
@@ -53,8 +53,9 @@ def logit_vectors(*, min_size: int = 2, max_size: int = 12, bound: float = 50.0)
     return float_arrays(st.integers(min_size, max_size), bound=bound)
 
 
-def logit_matrices(*, max_rows: int = 8, min_classes: int = 2, max_classes: int = 10,
-                   bound: float = 30.0) -> st.SearchStrategy[np.ndarray]:
+def logit_matrices(
+    *, max_rows: int = 8, min_classes: int = 2, max_classes: int = 10, bound: float = 30.0
+) -> st.SearchStrategy[np.ndarray]:
     """Score matrices ``(n, M)``: ``n`` observations in ``[1, max_rows]``, ``M`` classes."""
     shapes = st.tuples(st.integers(1, max_rows), st.integers(min_classes, max_classes))
     return float_arrays(shapes, bound=bound)
@@ -70,8 +71,15 @@ def labelled_logits(draw, *, max_rows: int = 8, max_classes: int = 10, bound: fl
 
 
 @st.composite
-def probability_vectors(draw, *, min_size: int = 2, max_size: int = 10, size: int | None = None,
-                        allow_zeros: bool = False, min_weight: float = 1e-3):
+def probability_vectors(
+    draw,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    size: int | None = None,
+    allow_zeros: bool = False,
+    min_weight: float = 1e-3,
+):
     """A probability vector: non-negative entries summing to 1.
 
     Drawn as weights in ``[min_weight, 1]`` (or exactly 0 when ``allow_zeros``, never all
@@ -103,8 +111,16 @@ class SmallNetworkCase:
 
 
 @st.composite
-def small_networks(draw, *, max_inputs: int = 5, min_hidden: int = 1, max_hidden: int = 6, max_rows: int = 8,
-                   bound: float = 3.0, activation: str | None = None) -> SmallNetworkCase:
+def small_networks(
+    draw,
+    *,
+    max_inputs: int = 5,
+    min_hidden: int = 1,
+    max_hidden: int = 6,
+    max_rows: int = 8,
+    bound: float = 3.0,
+    activation: str | None = None,
+) -> SmallNetworkCase:
     """A random network ``p -> K -> 1`` plus inputs ``X`` ``(n, p)`` and responses ``y``.
 
     ``K`` lies in ``[min_hidden, max_hidden]``; weights and data lie in ``[-bound, bound]``;
@@ -126,8 +142,9 @@ def small_networks(draw, *, max_inputs: int = 5, min_hidden: int = 1, max_hidden
 
 
 @st.composite
-def least_squares_problems(draw, *, min_rows: int = 1, max_rows: int = 8, min_cols: int = 1,
-                           max_cols: int = 8, bound: float = 3.0):
+def least_squares_problems(
+    draw, *, min_rows: int = 1, max_rows: int = 8, min_cols: int = 1, max_cols: int = 8, bound: float = 3.0
+):
     """A least-squares problem ``(X, y)`` with ``X`` ``(n, p)`` and ``y`` ``(n,)``, entries bounded."""
     n = draw(st.integers(min_rows, max_rows))
     p = draw(st.integers(min_cols, max_cols))

@@ -25,9 +25,11 @@ ZOO: dict[str, ModelSpec] = {}
 
 def broken_variant(of: str):
     """Class decorator: register ``cls`` as a broken variant of the registered network ``of``."""
+
     def register(cls: type) -> type:
         ZOO[cls.__name__] = dataclasses.replace(MODELS[of], factory=cls)
         return cls
+
     return register
 
 
