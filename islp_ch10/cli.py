@@ -552,11 +552,9 @@ def _load_json(path: Path, what: str, explicit: bool):
 
 
 def _num(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    from islp_ch10.report import fmt
+
+    return fmt(value, missing="")
 
 
 def cmd_claims(args) -> int:

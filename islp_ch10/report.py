@@ -224,9 +224,10 @@ def _slim(record: dict) -> dict:
     return {**record, "run": run} if "run" in record else record
 
 
-def _fmt(value) -> str:
+def fmt(value, missing: str = "-") -> str:
+    """A figure as the report and the claims table print it: 4 significant digits, ``missing`` for None."""
     if value is None:
-        return "-"
+        return missing
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
@@ -247,7 +248,7 @@ def markdown(rows: list[dict], plots: list[str], env: dict, wall_time: float | N
     for r in rows:
         thr = f"{r['direction']} {r['threshold']}" if r["threshold"] is not None else "-"
         lines.append(
-            f"| {r['claim']} | {r['part'] or ''} | {r['metric']} | {_fmt(r['book_value'])} | {thr} | "
+            f"| {r['claim']} | {r['part'] or ''} | {r['metric']} | {fmt(r['book_value'])} | {thr} | "
             f"{r['median']:.4f} | {', '.join(f'{v:.4f}' for v in r['values'])} | "
             f"{','.join(map(str, r['epochs'])) or '-'} | {r['verdict']} |"
         )
