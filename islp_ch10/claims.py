@@ -75,8 +75,8 @@ class Claim:
         """Sub-figures of a claim that states several (``[claim.parts.NAME]`` tables)."""
         return self.extra.get("parts", {})
 
-    def criterion(self, part: str | None = None) -> tuple[Any, float, str]:
-        """``(book_value, threshold, direction)`` for the claim or one of its parts."""
+    def criterion(self, part: str | None = None) -> tuple[Any, float | None, str | None]:
+        """``(book_value, threshold, direction)`` for the claim or one of its parts (``None`` where unset)."""
         if part in self.parts:
             p = self.parts[part]
             return p.get("book_value", self.book_value), p.get("threshold"), p.get("direction", self.direction)
@@ -98,7 +98,8 @@ class Claim:
 
     def spread_values(self, part: str | None = None) -> dict[str, dict[int, float]]:
         """Per-seed figures of the claim (or part) by artifact stem: ``{stem: {seed: value}}``."""
-        table = (self.parts.get(part, self.extra)).get("spread_values", {})
+        source = self.parts.get(part, self.extra) if part is not None else self.extra
+        table = source.get("spread_values", {})
         out = {}
         for stem, entry in table.items():
             seeds, values = entry.get("seeds", []), entry.get("values", [])
@@ -115,7 +116,7 @@ class Claim:
 
     def judged_parts(self) -> list[str | None]:
         """The parts with their own threshold, or ``[None]`` for a claim judged as a whole."""
-        parts = [name for name, p in self.parts.items() if "threshold" in p]
+        parts: list[str | None] = [name for name, p in self.parts.items() if "threshold" in p]
         return parts or [None]
 
 

@@ -98,9 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="islp-ch10", description=__doc__.split("\n")[0], epilog=epilog, formatter_class=fmt, parents=[common]
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    kw = dict(parents=[common], epilog=epilog, formatter_class=fmt)
 
-    rep = sub.add_parser("reproduce", help="run the chapter's experiments and write a report", **kw)
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        # Every subcommand shares the --debug flag, the exit-code epilog and its formatter.
+        # typeshed wants the parents to be of the subparsers' class (_Parser); argparse takes any
+        # ArgumentParser as a parent, and `common` is one only to lend its arguments.
+        parents = [common]
+        return sub.add_parser(name, help=help, parents=parents, epilog=epilog, formatter_class=fmt)  # type: ignore[arg-type]
+
+    rep = command("reproduce", "run the chapter's experiments and write a report")
     rep.add_argument(
         "--full",
         action="store_true",
@@ -124,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default=None, help=f"output folder (default {default_reports_dir() / 'latest'})")
     rep.add_argument("--progress", action="store_true", help="show Lightning's progress bars")
 
-    cl = sub.add_parser("claims", help="print the claim catalogue with each claim's status", **kw)
+    cl = command("claims", "print the claim catalogue with each claim's status")
     cl.add_argument(
         "--results",
         default=None,
@@ -138,13 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--section", default=None, help="only this section, e.g. 10.3")
     cl.add_argument("--width", type=int, default=None, help="line width (default: the terminal's, at most 100)")
 
-    dl = sub.add_parser("download", help="download a data set (needs the internet), verified by checksum", **kw)
+    dl = command("download", "download a data set (needs the internet), verified by checksum")
     dl.add_argument("name", help="a data set name (see `islp-ch10 data`) or all")
     dl.add_argument("--root", default=None, help="data folder (default: $ISLP_CH10_DATA or the user cache)")
 
-    sub.add_parser("data", help="where the data is looked for and which data sets are present", **kw)
+    command("data", "where the data is looked for and which data sets are present")
 
-    sw = sub.add_parser("sweep", help="one experiment over seeds -> docs/spreads/ artifact (catalogue spreads)", **kw)
+    sw = command("sweep", "one experiment over seeds -> docs/spreads/ artifact (catalogue spreads)")
     sw.add_argument("experiment", help="an experiment name (see `reproduce --list`)")
     sw.add_argument("--seeds", type=_parse_seeds, default=[0, 1, 2], help="default 0,1,2")
     sw.add_argument("--out", default=None, help="artifact folder (default: docs/spreads of the checkout)")

@@ -24,6 +24,7 @@ catalogue's spread fields quote.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,9 @@ import numpy as np
 
 from islp_ch10.reference.min_norm import min_norm_lstsq, ridge
 from islp_ch10.reference.splines import NaturalSpline
+
+# ``simulator(seed, config) -> (x, y, x_test, y_test)``, as :func:`simulate`.
+Simulator = Callable[[int, "DoubleDescentConfig"], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
 __all__ = [
     "DoubleDescentConfig",
@@ -90,7 +94,9 @@ class DoubleDescentResult:
         return getattr(self, which)[:, self.index(d)]
 
 
-def simulate(seed: int, config: DoubleDescentConfig = DoubleDescentConfig()):
+def simulate(
+    seed: int, config: DoubleDescentConfig = DoubleDescentConfig()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One seeded draw: ``(x, y, x_test, y_test)``."""
     rng = np.random.default_rng(seed)
     lo, hi = config.interval
@@ -133,7 +139,10 @@ def _single_threaded_blas():
 
 
 def run_double_descent(
-    config: DoubleDescentConfig = DoubleDescentConfig(), *, simulator=None, solver=min_norm_lstsq
+    config: DoubleDescentConfig = DoubleDescentConfig(),
+    *,
+    simulator: Simulator | None = None,
+    solver=min_norm_lstsq,
 ) -> DoubleDescentResult:
     """The experiment over ``config.seeds``.
 

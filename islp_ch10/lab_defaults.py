@@ -92,7 +92,7 @@ class LabConfig:
 
     def resolved_optimizer(self) -> tuple[str, float]:
         """``(optimizer, lr)``, with SimpleModule's default read from ISLP where the lab gives none."""
-        if self.optimizer is not None:
+        if self.optimizer is not None and self.lr is not None:  # __post_init__: both or neither
             return self.optimizer, float(self.lr)
         default = simple_module_optimizer()
         return default["optimizer"], float(default["lr"])

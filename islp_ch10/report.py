@@ -26,7 +26,7 @@ import re
 import statistics
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -204,9 +204,10 @@ def write(
     lasso = [r for r in records if r["claim"] == "10.4/imdb-lasso" and "lambdas" in r.get("details", {})]
     if lasso:
         plots.append(_lasso_plot(lasso[0], out / "imdb_lasso_path.png"))
+    env = environment()
     results = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
-        "environment": environment(),
+        "environment": env,
         "wall_time_s": wall_time,
         "summary": rows,
         "measurements": records,
@@ -214,7 +215,7 @@ def write(
         "skipped": skipped or [],
     }
     _atomic_text(out / "results.json", json.dumps(results, indent=2, default=str))
-    _atomic_text(out / "report.md", markdown(rows, plots, results["environment"], wall_time, skipped or []))
+    _atomic_text(out / "report.md", markdown(rows, plots, env, wall_time, skipped or []))
     return out / "report.md"
 
 
@@ -233,7 +234,9 @@ def fmt(value, missing: str = "-") -> str:
     return str(value)
 
 
-def markdown(rows: list[dict], plots: list[str], env: dict, wall_time: float | None, skipped: list[dict] = ()) -> str:
+def markdown(
+    rows: list[dict], plots: list[str], env: dict, wall_time: float | None, skipped: Sequence[dict] = ()
+) -> str:
     """The report page: environment line, one table row per claim and part, deviations, plots."""
     lines = [
         "# ISLP chapter 10: reproduction report",

@@ -38,7 +38,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytorch_lightning as pl
@@ -286,7 +286,10 @@ def _split_indices(n: int, validation, seed: int) -> tuple[list[int], list[int]]
         nval = int(validation * n)
     else:
         nval = int(validation)
-    train, valid = random_split(range(n), [n - nval, nval], generator=torch.Generator().manual_seed(seed))
+    # A range serves as the dataset (random_split only needs len() and indexing); the cast says so
+    # to torch's hints, which ask for a Dataset.
+    indices = cast("Dataset[int]", range(n))
+    train, valid = random_split(indices, [n - nval, nval], generator=torch.Generator().manual_seed(seed))
     return list(train.indices), list(valid.indices)
 
 
@@ -381,8 +384,9 @@ class FastModule(pl.LightningModule):
             return
         pred, target = torch.cat(preds), torch.cat(targets)
         if self.trainer.world_size > 1:  # every rank scores the union of the ranks' samples
-            pred = self.all_gather(pred).flatten(0, 1)
-            target = self.all_gather(target).flatten(0, 1)
+            # all_gather of a tensor is a tensor (its hints also cover dicts and lists of tensors)
+            pred = cast(torch.Tensor, self.all_gather(pred)).flatten(0, 1)
+            target = cast(torch.Tensor, self.all_gather(target)).flatten(0, 1)
         figures = {prefix + k: v for k, v in scores(self.config.task, pred, target, self.config.num_classes).items()}
         self._figures.update(figures)
         self.trainer.callback_metrics.update({k: torch.tensor(v) for k, v in figures.items()})
@@ -401,10 +405,10 @@ class HistoryRecorder(pl.Callback):
 
     PREFIX = "history/"
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.rows: list[dict[str, float]] = []
 
-    def on_train_epoch_end(self, trainer, pl_module):
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
         row: dict[str, float] = {"epoch": trainer.current_epoch}
         for key, value in trainer.callback_metrics.items():
             if key.endswith("_step") or not key.startswith(("train_", "valid_")):
@@ -427,9 +431,9 @@ class HistoryRecorder(pl.Callback):
         }
         if "epoch" not in sent:
             return []
-        rows = []
+        rows: list[dict[str, float]] = []
         for i, epoch in enumerate(sent["epoch"]):
-            row = {"epoch": int(epoch)}
+            row: dict[str, float] = {"epoch": int(epoch)}
             row.update({k: v[i] for k, v in sent.items() if k != "epoch" and not math.isnan(v[i])})
             rows.append(row)
         return rows
@@ -596,6 +600,7 @@ def fit(
 
 def _fast_module(model, config, x_train, y_train, x_test, y_test) -> FastModule:
     """The fast path's module, its training and validation sets split as ISLP splits them."""
+    valid_ds: InMemoryBatches | None
     if config.validation == "test":
         train_ds, valid_ds = InMemoryBatches(x_train, y_train), InMemoryBatches(x_test, y_test)
     else:

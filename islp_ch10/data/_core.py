@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
 
 DATA_ENV = "ISLP_CH10_DATA"
 CACHE_ENV = "ISLP_CH10_CACHE"
@@ -303,10 +303,11 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[BinaryIO]:
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     """Write ``path`` all-or-nothing: a temporary file in the same folder, then ``os.replace``.
 
-    If the body raises, the temporary file is deleted and ``path`` is untouched.
+    If the body raises, the temporary file is deleted and ``path`` is untouched. The yielded file
+    is binary or text as ``mode`` says (binary by default).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -361,7 +362,7 @@ def fetch(url: str, out: BinaryIO) -> None:
 
 
 class _HashingWriter:
-    def __init__(self, fh: BinaryIO, algorithms: tuple[str, ...]):
+    def __init__(self, fh: IO[bytes], algorithms: tuple[str, ...]):
         self.fh = fh
         self.hashers = {a: hashlib.new(a) for a in algorithms}
 
@@ -400,7 +401,7 @@ def download_file(
         try:
             with atomic_write(dest) as fh:
                 writer = _HashingWriter(fh, algos)
-                fetch(url, writer)  # type: ignore[arg-type]
+                fetch(url, writer)  # type: ignore[arg-type]  # it has the one method a fetch uses: write
                 digests = {a: h.hexdigest() for a, h in writer.hashers.items()}
                 _check_digests(dest, digests, spec, hint=f"downloaded from {url}; nothing was kept")
             return dest

@@ -48,7 +48,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -334,7 +334,9 @@ def build(reviews: dict[str, IMDBReviews], num_words: int = 10_000, maxlen: int 
 def _save(path: Path, data: IMDBData, meta: dict) -> None:
     words = [data.lookup[i] for i in range(3, data.num_words + 3) if i in data.lookup]
     seq_dtype = np.uint16 if data.num_words + 3 <= np.iinfo(np.uint16).max else np.int32
-    arrays = {"meta": np.array(json.dumps(meta, sort_keys=True)), "words": np.array(words, dtype=str)}
+    # Values typed Any: mypy matches `**arrays` below against np.savez's `allow_pickle: bool` keyword
+    # too, though no key here is named so.
+    arrays: dict[str, Any] = {"meta": np.array(json.dumps(meta, sort_keys=True)), "words": np.array(words, dtype=str)}
     for s in SPLITS:
         X = getattr(data, f"X_{s}")
         arrays[f"X_{s}_indptr"] = X.indptr.astype(np.int32)

@@ -80,7 +80,7 @@ def gradient_descent(
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     theta = np.array(theta0, dtype=np.float64, copy=True)
-    path = [theta.copy()] if return_path else None
+    path: list[np.ndarray] = [theta.copy()] if return_path else []
     for _ in range(steps):
         theta = theta - rho * least_squares_gradient(X, y, theta)
         if return_path:

@@ -24,7 +24,7 @@ Two constructions of that space are given:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.interpolate import BSpline
@@ -85,6 +85,7 @@ class NaturalSpline:
     knots: np.ndarray  # on the scaled axis [-1, 1]
     interval: tuple[float, float]
     transform: np.ndarray  # (d, d): natural B-splines -> orthonormal basis
+    _raw: _NaturalBSplines = field(init=False, repr=False, compare=False)  # set by fit()
 
     @classmethod
     def fit(cls, x: np.ndarray, d: int, interval: tuple[float, float] | None = None) -> NaturalSpline:

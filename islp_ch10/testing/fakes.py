@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -20,7 +21,7 @@ def register(monkeypatch, root: Path, key: str) -> None:
     monkeypatch.setitem(data.KNOWN_FILES, key, data.FileSpec((("sha256", file_sha256(root / key)),)))
 
 
-def child_env(*, pythonpath: list[str | os.PathLike] = (), **extra: str) -> dict[str, str]:
+def child_env(*, pythonpath: Sequence[str | os.PathLike] = (), **extra: str) -> dict[str, str]:
     """``os.environ`` plus ``extra``, with ``pythonpath`` put in front of the inherited
     ``PYTHONPATH`` (never replacing it: the test sandbox reaches children through it)."""
     inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]

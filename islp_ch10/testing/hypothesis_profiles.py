@@ -12,9 +12,8 @@ import os
 try:
     from hypothesis import HealthCheck, settings
 except ImportError:  # the package itself does not need hypothesis
-    settings = None
-
-if settings is not None:
+    pass
+else:
     settings.register_profile("dev", max_examples=60, deadline=None)
     settings.register_profile(
         "ci",

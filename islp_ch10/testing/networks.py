@@ -13,12 +13,13 @@ TORCH_ACTIVATION = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "identity": nn.Ident
 
 def single_layer_torch(params: ref.SingleLayerParams, activation: str) -> nn.Sequential:
     """``nn.Linear(p, K) -> g -> nn.Linear(K, 1)`` in float64, holding ``params``."""
-    net = nn.Sequential(nn.Linear(params.p, params.K), TORCH_ACTIVATION[activation](), nn.Linear(params.K, 1)).double()
+    hidden, output = nn.Linear(params.p, params.K), nn.Linear(params.K, 1)
+    net = nn.Sequential(hidden, TORCH_ACTIVATION[activation](), output).double()  # .double() works in place
     with torch.no_grad():
-        net[0].weight.copy_(torch.from_numpy(params.W))
-        net[0].bias.copy_(torch.from_numpy(params.w0))
-        net[2].weight.copy_(torch.from_numpy(params.beta)[None, :])
-        net[2].bias.fill_(params.beta0)
+        hidden.weight.copy_(torch.from_numpy(params.W))
+        hidden.bias.copy_(torch.from_numpy(params.w0))
+        output.weight.copy_(torch.from_numpy(params.beta)[None, :])
+        output.bias.fill_(params.beta0)
     return net
 
 

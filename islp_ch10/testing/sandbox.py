@@ -31,6 +31,7 @@ import json
 import os
 import socket
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 ENV_ON = "ISLP_CH10_SANDBOX"  # "1": children install the sandbox at start-up
@@ -104,7 +105,7 @@ def harvest(folder: str | os.PathLike | None = None) -> list[dict]:
 
 
 @contextlib.contextmanager
-def expect_blocked():
+def expect_blocked() -> Iterator[list[dict]]:
     """Within the block, blocked attempts are collected into the yielded list instead of failing
     the test: for tests that probe the sandbox itself."""
     seen: list[dict] = []
@@ -189,7 +190,8 @@ def install() -> None:
     for name in ("gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
         setattr(socket, name, resolver(name, lambda a, k: a[0] if a else None))
     socket.getnameinfo = resolver("getnameinfo", lambda a, k: a[0][0] if a and a[0] else None)
-    socket.socket.connect = connect
-    socket.socket.connect_ex = connect_ex
-    socket.socket.sendto = sendto
-    socket.socket.sendmsg = sendmsg
+    # Patched on the class so every socket, made before or after, goes through the guard (setattr:
+    # mypy rejects assigning to a method, which is the point here).
+    patches = {"connect": connect, "connect_ex": connect_ex, "sendto": sendto, "sendmsg": sendmsg}
+    for name, method in patches.items():
+        setattr(socket.socket, name, method)
