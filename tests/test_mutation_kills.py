@@ -360,3 +360,98 @@ def test_lstm_forward_rejects_inconsistent_weights():
             networks.lstm_forward(X, **(good | bad))
     with pytest.raises(ValueError, match="for inputs of 4 entries"):
         networks.lstm_forward(np.zeros((1, 2, p + 1)), **good)
+
+
+# ---------------------------------------------------------------------------- 10.1 ReLU at the kink
+def test_relu_derivative_at_zero_is_zero():
+    """At z = 0 the reference takes ReLU's derivative as 0, as torch's autograd does: with all
+    hidden pre-activations at 0 the gradients of W and w0 vanish."""
+    K, p = 3, 2
+    par = single_layer.SingleLayerParams(np.zeros((K, p)), np.zeros(K), np.ones(K), 0.0)
+    X, y = np.ones((4, p)), np.ones(4)
+    g = single_layer.gradients(X, y, par, "relu")
+    np.testing.assert_array_equal(g["W"], 0.0)
+    np.testing.assert_array_equal(g["w0"], 0.0)
+
+
+# ---------------------------------------------------------------------------- 10.3 conv2d
+def test_conv2d_rejects_non_2d_inputs():
+    """conv2d is for one 2-D image and one 2-D filter."""
+    with pytest.raises(ValueError, match=r"conv2d expects a 2-D image and a 2-D filter, got shapes \(5,\), \(3, 3\)"):
+        conv.conv2d(np.zeros(5), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"got shapes \(5, 5\), \(3,\)"):
+        conv.conv2d(np.zeros((5, 5)), np.zeros(3))
+
+
+# ---------------------------------------------------------------------------- 10.8 splines
+def test_natural_spline_knots_must_be_distinct():
+    """Knots at quantiles of x with ties would coincide: refused, since the basis needs distinct knots."""
+    with pytest.raises(ValueError, match="knots must be distinct"):
+        splines.natural_spline_knots(np.array([0.0, 0.0, 0.0, 0.0, 1.0]), 3)
+    np.testing.assert_array_equal(splines.natural_spline_knots(np.array([0.0, 1.0, 2.0]), 3), [0.0, 1.0, 2.0])
+
+
+def test_natural_spline_default_interval_and_orthonormality():
+    """Without an interval the basis lives on [min x, max x]; with any interval, the columns are
+    orthonormal in L2 over it (mean of B_j B_k over the interval is delta_jk), also when the
+    interval is narrower than the data and some knots fall outside it."""
+    x = np.linspace(0.0, 10.0, 40) ** 1.3
+    d = 6
+    default = splines.NaturalSpline.fit(x, d)
+    explicit = splines.NaturalSpline.fit(x, d, interval=(x.min(), x.max()))
+    assert default.d == d and default.interval == explicit.interval
+    np.testing.assert_allclose(default.basis(x), explicit.basis(x), rtol=1e-12, atol=1e-12)
+    for spline in (default, splines.NaturalSpline.fit(x, d, interval=(2.0, 12.0))):
+        lo, hi = spline.interval
+        grid = lo + (hi - lo) * (np.arange(20000) + 0.5) / 20000       # midpoint rule
+        B = spline.basis(grid)
+        np.testing.assert_allclose(B.T @ B / grid.size, np.eye(d), atol=1e-3)
+
+
+# ---------------------------------------------------------------------------- model registry
+def _spec(**changes):
+    """A small valid regression spec (Linear-ReLU-Linear), with ``changes`` applied."""
+    from islp_ch10.models import ModelSpec
+
+    fields = dict(name="Tiny", factory=object, task="regression", lab_input=(8, 3),
+                  layers=[["Linear", [4], 16], ["ReLU", [4], 0], ["Linear", [1], 5]])
+    return ModelSpec(**(fields | changes))
+
+
+def test_model_spec_normalises_its_table():
+    """Table rows given as lists become Layer tuples with tuple shapes and int parameter counts."""
+    from islp_ch10.models import Layer
+
+    spec = _spec(layers=[["Linear", [4], 16.0], ["ReLU", [4], 0], ["Linear", [1], 5]])
+    assert spec.layers == (Layer("Linear", (4,), 16), Layer("ReLU", (4,), 0), Layer("Linear", (1,), 5))
+    assert all(isinstance(layer, Layer) and isinstance(layer.shape, tuple) and type(layer.params) is int
+               for layer in spec.layers)
+    assert spec.param_count == 21
+
+
+def test_model_spec_rejects_inconsistent_book_entries():
+    """A spec is refused, with every problem named, when a dropout rate is outside (0, 1), the
+    last row is not the output Linear layer, or the vocabulary does not match the input kind."""
+    drop = [["Linear", [4], 16], ["Dropout", [4], 0], ["Linear", [1], 5]]
+    assert _spec(layers=drop, dropout=(0.5,)).dropout == (0.5,)
+    for rate in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match=r"1 Dropout rows but rates .* \(need one rate in \(0, 1\) per row\)"):
+            _spec(layers=drop, dropout=(rate,))
+    for layers in ([], [["Flatten", [3], 0], ["Linear", [4], 16], ["ReLU", [4], 0]]):
+        with pytest.raises(ValueError, match="^ModelSpec Tiny: the last row must be the output Linear layer$"):
+            _spec(layers=layers)
+    assert _spec(input_kind="tokens", vocab=1).vocab == 1      # any vocabulary of at least one id
+    with pytest.raises(ValueError, match="token models need vocab > 0 and float models vocab = 0"):
+        _spec(vocab=5)
+    with pytest.raises(ValueError, match=r"input_kind 'image' is not one of \('float', 'tokens'\); token models"):
+        _spec(input_kind="image", vocab=5)   # two problems, both named
+
+
+def test_model_spec_table_has_torchinfo_columns():
+    """The printed table uses torchinfo's column titles, one line per row, '--' for a layer
+    without parameters, and the total."""
+    lines = _spec().table().split("\n")
+    assert lines[1].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#"]
+    assert lines[3].split() == ["ReLU", "[8,", "4]", "--"]
+    assert lines[-1] == "Total params: 21"
+    assert len(lines) == 2 + 3 + 1
