@@ -180,8 +180,10 @@ def test_early_stopping_counts_epochs_without_improvement():
     # mode="max": higher is better (an accuracy)
     acc = [0.5, 0.7, 0.6, 0.65, 0.69]
     assert optim.early_stopping(acc, mode="max") == ES(stopped_epoch=4, best_epoch=1, epochs_run=5)
-    # min_delta: 0.95 and 0.9 do not beat 1.0 by more than 0.1, 0.85 does
-    assert optim.early_stopping([1.0, 0.95, 0.9, 0.85], min_delta=0.1) == ES(None, 3, 4)
+    # min_delta: 0.95, 0.96, 0.97 do not beat 1.0 by more than 0.1, so patience runs out
+    assert optim.early_stopping([1.0, 0.95, 0.96, 0.97], min_delta=0.1) == ES(3, 0, 4)
+    # ... and in mode "max" it is measured on the values themselves: +0.05 is no improvement, +0.08 is
+    assert optim.early_stopping([0.5, 0.55, 0.58], patience=2, min_delta=0.06, mode="max") == ES(None, 2, 3)
     # a non-finite value stops at once; before any finite value no epoch is best
     assert optim.early_stopping([1.0, float("nan")]) == ES(1, 0, 2)
     assert optim.early_stopping([float("nan")]) == ES(0, -1, 1)
@@ -294,6 +296,9 @@ def test_default_activation_is_relu():
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(5, 3)), rng.normal(size=5)
     one = single_layer.SingleLayerParams(rng.normal(size=(4, 3)), rng.normal(size=4), rng.normal(size=4), 0.3)
+    np.testing.assert_array_equal(single_layer.forward(X, one), single_layer.forward(X, one, "relu"))
+    np.testing.assert_array_equal(single_layer.hidden_activations(X, one),
+                                  single_layer.hidden_activations(X, one, "relu"))
     for name, value in single_layer.gradients(X, y, one).items():
         np.testing.assert_array_equal(value, single_layer.gradients(X, y, one, "relu")[name])
     two = backprop.TwoLayerParams(rng.normal(size=(4, 3)), rng.normal(size=4), rng.normal(size=(2, 4)),
@@ -452,6 +457,94 @@ def test_model_spec_table_has_torchinfo_columns():
     without parameters, and the total."""
     lines = _spec().table().split("\n")
     assert lines[1].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#"]
+    assert lines[2].split() == ["Linear", "[8,", "4]", "16"]
     assert lines[3].split() == ["ReLU", "[8,", "4]", "--"]
     assert lines[-1] == "Total params: 21"
     assert len(lines) == 2 + 3 + 1
+
+
+# ---------------------------------------------------------------------------- more reference edges
+def test_least_squares_loss_is_half_the_rss():
+    """R(theta) = 1/2 ||y - X theta||^2: at theta = 0 with y = (3, 4) it is 12.5."""
+    assert optim.least_squares_loss(np.eye(2), np.array([3.0, 4.0]), np.zeros(2)) == 12.5
+
+
+def test_conv2d_filter_must_fit_in_each_direction():
+    """A filter taller or wider than the image, or empty, is refused (1 <= h <= H, 1 <= w <= W)."""
+    image = np.zeros((5, 5))
+    for h, w in ((6, 3), (3, 6), (0, 3), (3, 0)):
+        with pytest.raises(ValueError, match=rf"a {h}x{w} filter does not fit a 5x5 image"):
+            conv.conv2d(image, np.zeros((h, w)))
+
+
+def test_transfer_head_counts_and_bounds():
+    """A features -> classes head has features * classes + classes parameters; both must be >= 1."""
+    assert params.transfer_head(1, 1) == 2
+    assert params.transfer_head(2048, 10) == 20490
+    for f, c in ((0, 5), (5, 0)):
+        with pytest.raises(ValueError, match=rf"features and classes must be >= 1, got {f} and {c}"):
+            params.transfer_head(f, c)
+
+
+def test_autocorrelation_lags_and_constant_series():
+    """Lags lie in [1, T - 1]; a constant series has no autocorrelation (zero variance)."""
+    v = np.array([1.0, 3.0, 2.0, 5.0])
+    assert series.autocorrelation(v, [3]).shape == (1,)
+    for lags in ([0], [4], [], [1, 4]):
+        with pytest.raises(ValueError, match=r"lags must lie in \[1, 3\] for a series of length 4"):
+            series.autocorrelation(v, lags)
+    with pytest.raises(ValueError, match="autocorrelation of a constant series is undefined"):
+        series.autocorrelation(np.full(4, 2.0), [1])
+
+
+def test_single_layer_params_store_float_arrays():
+    """Parameters given as nested lists and ints are stored as float64 arrays and a float beta0;
+    w0 and beta must each have K entries."""
+    par = single_layer.SingleLayerParams([[1, 2]], [0], [3], 4)
+    for value in (par.W, par.w0, par.beta):
+        assert isinstance(value, np.ndarray) and value.dtype == np.float64
+    assert type(par.beta0) is float and par.beta0 == 4.0
+    two = backprop.TwoLayerParams(np.zeros((2, 1)), np.zeros(2), np.zeros((1, 2)), np.zeros(1), np.zeros(1), 1)
+    assert type(two.beta0) is float
+    for w0, beta in (([0, 0], [3]), ([0], [3, 3])):
+        with pytest.raises(ValueError, match=r"w0 and beta must have K = 1 entries"):
+            single_layer.SingleLayerParams([[1, 2]], w0, beta, 4)
+
+
+def test_single_layer_inputs_have_p_columns():
+    """X is (n, p): a 1-d X or one with p + 1 columns is refused with the expected shape."""
+    par = single_layer.SingleLayerParams(np.ones((3, 2)), np.zeros(3), np.ones(3), 0.0)
+    for X in (np.ones(2), np.ones((4, 3))):
+        with pytest.raises(ValueError, match=r"X must have shape \(n, 2\)"):
+            single_layer.forward(X, par)
+
+
+def test_softmax_and_log_softmax_per_slice():
+    """The stable softmax subtracts each slice's own maximum (rows at +-1000 both give 1/2, 1/2);
+    log_softmax along axis 0 is the log of softmax along axis 0."""
+    Z = np.array([[1000.0, 1000.0], [-1000.0, -1000.0]])
+    np.testing.assert_allclose(softmax.softmax(Z), 0.5, rtol=1e-15)
+    Z = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
+    np.testing.assert_allclose(softmax.log_softmax(Z, axis=0), np.log(softmax.softmax(Z, axis=0)), rtol=1e-12)
+
+
+def test_one_hot_rejects_bad_labels():
+    """Labels are a 1-d integer array in [0, num_classes)."""
+    for labels in (np.array([[0, 1]]), np.array([0.0, 1.0])):
+        with pytest.raises(ValueError, match="labels must be a 1-d integer array"):
+            softmax.one_hot(labels, 3)
+    for labels, lo, hi in ((np.array([0, 3]), 0, 3), (np.array([-1, 2]), -1, 2)):
+        with pytest.raises(ValueError, match=rf"labels must lie in \[0, 3\), got \[{lo}, {hi}\]"):
+            softmax.one_hot(labels, 3)
+
+
+def test_information_measures_broadcast():
+    """p and q broadcast against each other: several p against one q, or one p against several q."""
+    P = np.array([[0.5, 0.5], [1.0, 0.0]])
+    q = np.array([0.25, 0.75])
+    rows = [softmax.distribution_cross_entropy(p, q) for p in P]
+    np.testing.assert_allclose(softmax.distribution_cross_entropy(P, q), rows, rtol=1e-15)
+    np.testing.assert_allclose(softmax.distribution_cross_entropy(q, P[:1]), [softmax.distribution_cross_entropy(q, P[0])],
+                               rtol=1e-15)
+    np.testing.assert_allclose(softmax.kl_divergence(P, q), [softmax.kl_divergence(p, q) for p in P], rtol=1e-15)
+    np.testing.assert_allclose(softmax.kl_divergence(q, P[:1]), [softmax.kl_divergence(q, P[0])], rtol=1e-15)
