@@ -299,6 +299,8 @@ def test_default_activation_is_relu():
     np.testing.assert_array_equal(single_layer.forward(X, one), single_layer.forward(X, one, "relu"))
     np.testing.assert_array_equal(single_layer.hidden_activations(X, one),
                                   single_layer.hidden_activations(X, one, "relu"))
+    for name, value in single_layer.per_observation_gradients(X, y, one).items():
+        np.testing.assert_array_equal(value, single_layer.per_observation_gradients(X, y, one, "relu")[name])
     for name, value in single_layer.gradients(X, y, one).items():
         np.testing.assert_array_equal(value, single_layer.gradients(X, y, one, "relu")[name])
     two = backprop.TwoLayerParams(rng.normal(size=(4, 3)), rng.normal(size=4), rng.normal(size=(2, 4)),
