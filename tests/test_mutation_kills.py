@@ -13,7 +13,20 @@ import numpy as np
 import pytest
 
 import islp_ch10
-from islp_ch10.reference import backprop, conv, min_norm, networks, optim, params, pool, rnn, series, single_layer, softmax, splines
+from islp_ch10.reference import (
+    backprop,
+    conv,
+    min_norm,
+    networks,
+    optim,
+    params,
+    pool,
+    rnn,
+    series,
+    single_layer,
+    softmax,
+    splines,
+)
 
 
 def test_mutation_run_imports_the_mutated_copy():
@@ -80,7 +93,7 @@ def test_single_layer_vector_round_trip():
     theta = np.arange(1.0, K * p + 2 * K + 2)
     par = single_layer.SingleLayerParams.from_vector(theta, K, p)
     assert par.beta0 == theta[-1]
-    np.testing.assert_array_equal(par.beta, theta[K * p + K:K * p + 2 * K])
+    np.testing.assert_array_equal(par.beta, theta[K * p + K : K * p + 2 * K])
     np.testing.assert_array_equal(par.vector(), theta)
     with pytest.raises(ValueError, match=r"theta must have K\*p \+ 2K \+ 1 = 13 entries, got \(12,\)"):
         single_layer.SingleLayerParams.from_vector(theta[:-1], K, p)
@@ -132,7 +145,7 @@ def test_conv2d_multichannel_rejects_wrong_ranks_and_channels():
     with pytest.raises(ValueError, match=r"got \(2, 5, 5\), \(2, 3, 3\)"):
         conv.conv2d_multichannel(x, k[0])
     with pytest.raises(ValueError, match="filters have 3 channels but the image has 2"):
-        conv.conv2d_multichannel(x, np.zeros((4, 3, 2, 2)))   # 2x2 filters: C is axis 1, not 2
+        conv.conv2d_multichannel(x, np.zeros((4, 3, 2, 2)))  # 2x2 filters: C is axis 1, not 2
 
 
 def test_compose_kernels_rejects_non_2d_filters():
@@ -229,7 +242,7 @@ def test_dropout_rates_bounds():
             optim.dropout_mask((3,), phi, rng)
         with pytest.raises(ValueError, match=rf"dropout rate phi must lie in \[0, 1\), got {phi}"):
             optim.expected_over_masks(np.sum, 3, phi, 1.0)
-    assert optim.expected_over_masks(lambda m: 7.0, 0, 0.5, 2.0) == 7.0   # K = 0: one empty mask
+    assert optim.expected_over_masks(lambda m: 7.0, 0, 0.5, 2.0) == 7.0  # K = 0: one empty mask
     with pytest.raises(ValueError, match="enumerating 2\\^K masks needs 0 <= K <= 16, got K = 17"):
         optim.expected_over_masks(np.sum, 17, 0.5, 2.0)
 
@@ -255,10 +268,12 @@ def test_information_measures_are_per_row():
     p = np.array([[0.5, 0.5], [1.0, 0.0]])
     q = np.array([[0.25, 0.75], [0.5, 0.5]])
     np.testing.assert_allclose(softmax.entropy(p), [np.log(2), 0.0], rtol=1e-15)
-    np.testing.assert_allclose(softmax.distribution_cross_entropy(p, q),
-                               [-0.5 * np.log(0.25) - 0.5 * np.log(0.75), np.log(2)], rtol=1e-15)
-    np.testing.assert_allclose(softmax.kl_divergence(p, q),
-                               softmax.distribution_cross_entropy(p, q) - softmax.entropy(p), rtol=1e-12)
+    np.testing.assert_allclose(
+        softmax.distribution_cross_entropy(p, q), [-0.5 * np.log(0.25) - 0.5 * np.log(0.75), np.log(2)], rtol=1e-15
+    )
+    np.testing.assert_allclose(
+        softmax.kl_divergence(p, q), softmax.distribution_cross_entropy(p, q) - softmax.entropy(p), rtol=1e-12
+    )
 
 
 def test_multinomial_nll_shapes():
@@ -297,14 +312,21 @@ def test_default_activation_is_relu():
     X, y = rng.normal(size=(5, 3)), rng.normal(size=5)
     one = single_layer.SingleLayerParams(rng.normal(size=(4, 3)), rng.normal(size=4), rng.normal(size=4), 0.3)
     np.testing.assert_array_equal(single_layer.forward(X, one), single_layer.forward(X, one, "relu"))
-    np.testing.assert_array_equal(single_layer.hidden_activations(X, one),
-                                  single_layer.hidden_activations(X, one, "relu"))
+    np.testing.assert_array_equal(
+        single_layer.hidden_activations(X, one), single_layer.hidden_activations(X, one, "relu")
+    )
     for name, value in single_layer.per_observation_gradients(X, y, one).items():
         np.testing.assert_array_equal(value, single_layer.per_observation_gradients(X, y, one, "relu")[name])
     for name, value in single_layer.gradients(X, y, one).items():
         np.testing.assert_array_equal(value, single_layer.gradients(X, y, one, "relu")[name])
-    two = backprop.TwoLayerParams(rng.normal(size=(4, 3)), rng.normal(size=4), rng.normal(size=(2, 4)),
-                                  rng.normal(size=2), rng.normal(size=2), -0.2)
+    two = backprop.TwoLayerParams(
+        rng.normal(size=(4, 3)),
+        rng.normal(size=4),
+        rng.normal(size=(2, 4)),
+        rng.normal(size=2),
+        rng.normal(size=2),
+        -0.2,
+    )
     np.testing.assert_array_equal(backprop.forward(X, two), backprop.forward(X, two, "relu"))
     for name, value in backprop.gradients(X, y, two).items():
         np.testing.assert_array_equal(value, backprop.gradients(X, y, two, "relu")[name])
@@ -327,8 +349,14 @@ def test_two_layer_dropout_masks_reach_the_forward_pass():
     masks of ones are no dropout.  Each mask is (n, units of its layer)."""
     rng = np.random.default_rng(3)
     X = rng.normal(size=(5, 3))
-    two = backprop.TwoLayerParams(rng.normal(size=(4, 3)), rng.normal(size=4), rng.normal(size=(2, 4)),
-                                  rng.normal(size=2), rng.normal(size=2), -0.2)
+    two = backprop.TwoLayerParams(
+        rng.normal(size=(4, 3)),
+        rng.normal(size=4),
+        rng.normal(size=(2, 4)),
+        rng.normal(size=2),
+        rng.normal(size=2),
+        -0.2,
+    )
     zeros = (np.zeros((5, 4)), np.zeros((5, 2)))
     np.testing.assert_array_equal(backprop.forward(X, two, masks=zeros), np.full(5, -0.2))
     ones = (np.ones((5, 4)), np.ones((5, 2)))
@@ -356,13 +384,17 @@ def test_conv2d_same_keeps_the_map_size_for_any_odd_filter():
 def test_lstm_forward_rejects_inconsistent_weights():
     """An LSTM layer of K units on p inputs has weights (4K, p), (4K, K) and biases (4K,)."""
     K, p = 2, 3
-    good = dict(weight_ih=np.zeros((4 * K, p)), weight_hh=np.zeros((4 * K, K)), bias_ih=np.zeros(4 * K),
-                bias_hh=np.zeros(4 * K))
+    good = dict(
+        weight_ih=np.zeros((4 * K, p)), weight_hh=np.zeros((4 * K, K)), bias_ih=np.zeros(4 * K), bias_hh=np.zeros(4 * K)
+    )
     X = np.zeros((1, 2, p))
     assert networks.lstm_forward(X, **good).shape == (1, 2, K)
     long_bias = np.zeros(4 * K + 1)
-    for bad in ({"weight_ih": np.zeros((7, p))}, {"weight_hh": np.zeros((4 * K, K + 1))},
-                {"bias_ih": long_bias, "bias_hh": long_bias}):
+    for bad in (
+        {"weight_ih": np.zeros((7, p))},
+        {"weight_hh": np.zeros((4 * K, K + 1))},
+        {"bias_ih": long_bias, "bias_hh": long_bias},
+    ):
         with pytest.raises(ValueError, match=r"LSTM weights must be \(4K, p\), \(4K, K\), \(4K,\)"):
             networks.lstm_forward(X, **(good | bad))
     with pytest.raises(ValueError, match="for inputs of 4 entries"):
@@ -410,7 +442,7 @@ def test_natural_spline_default_interval_and_orthonormality():
     np.testing.assert_allclose(default.basis(x), explicit.basis(x), rtol=1e-12, atol=1e-12)
     for spline in (default, splines.NaturalSpline.fit(x, d, interval=(2.0, 12.0))):
         lo, hi = spline.interval
-        grid = lo + (hi - lo) * (np.arange(20000) + 0.5) / 20000       # midpoint rule
+        grid = lo + (hi - lo) * (np.arange(20000) + 0.5) / 20000  # midpoint rule
         B = spline.basis(grid)
         np.testing.assert_allclose(B.T @ B / grid.size, np.eye(d), atol=1e-3)
 
@@ -420,8 +452,13 @@ def _spec(**changes):
     """A small valid regression spec (Linear-ReLU-Linear), with ``changes`` applied."""
     from islp_ch10.models import ModelSpec
 
-    fields = dict(name="Tiny", factory=object, task="regression", lab_input=(8, 3),
-                  layers=[["Linear", [4], 16], ["ReLU", [4], 0], ["Linear", [1], 5]])
+    fields = dict(
+        name="Tiny",
+        factory=object,
+        task="regression",
+        lab_input=(8, 3),
+        layers=[["Linear", [4], 16], ["ReLU", [4], 0], ["Linear", [1], 5]],
+    )
     return ModelSpec(**(fields | changes))
 
 
@@ -431,8 +468,10 @@ def test_model_spec_normalises_its_table():
 
     spec = _spec(layers=[["Linear", [4], 16.0], ["ReLU", [4], 0], ["Linear", [1], 5]])
     assert spec.layers == (Layer("Linear", (4,), 16), Layer("ReLU", (4,), 0), Layer("Linear", (1,), 5))
-    assert all(isinstance(layer, Layer) and isinstance(layer.shape, tuple) and type(layer.params) is int
-               for layer in spec.layers)
+    assert all(
+        isinstance(layer, Layer) and isinstance(layer.shape, tuple) and type(layer.params) is int
+        for layer in spec.layers
+    )
     assert spec.param_count == 21
 
 
@@ -445,13 +484,13 @@ def test_model_spec_rejects_inconsistent_book_entries():
         with pytest.raises(ValueError, match=r"1 Dropout rows but rates .* \(need one rate in \(0, 1\) per row\)"):
             _spec(layers=drop, dropout=(rate,))
     for layers in ([], [["Flatten", [3], 0], ["Linear", [4], 16], ["ReLU", [4], 0]]):
-        with pytest.raises(ValueError, match="^ModelSpec Tiny: the last row must be the output Linear layer$"):
+        with pytest.raises(ValueError, match=r"^ModelSpec Tiny: the last row must be the output Linear layer$"):
             _spec(layers=layers)
-    assert _spec(input_kind="tokens", vocab=1).vocab == 1      # any vocabulary of at least one id
-    with pytest.raises(ValueError, match="token models need vocab > 0 and float models vocab = 0"):
+    assert _spec(input_kind="tokens", vocab=1).vocab == 1  # any vocabulary of at least one id
+    with pytest.raises(ValueError, match=r"token models need vocab > 0 and float models vocab = 0"):
         _spec(vocab=5)
     with pytest.raises(ValueError, match=r"input_kind 'image' is not one of \('float', 'tokens'\); token models"):
-        _spec(input_kind="image", vocab=5)   # two problems, both named
+        _spec(input_kind="image", vocab=5)  # two problems, both named
 
 
 def test_model_spec_table_has_torchinfo_columns():
@@ -546,7 +585,7 @@ def test_information_measures_broadcast():
     q = np.array([0.25, 0.75])
     rows = [softmax.distribution_cross_entropy(p, q) for p in P]
     np.testing.assert_allclose(softmax.distribution_cross_entropy(P, q), rows, rtol=1e-15)
-    np.testing.assert_allclose(softmax.distribution_cross_entropy(q, P[:1]), [softmax.distribution_cross_entropy(q, P[0])],
-                               rtol=1e-15)
+    one = softmax.distribution_cross_entropy(q, P[0])
+    np.testing.assert_allclose(softmax.distribution_cross_entropy(q, P[:1]), [one], rtol=1e-15)
     np.testing.assert_allclose(softmax.kl_divergence(P, q), [softmax.kl_divergence(p, q) for p in P], rtol=1e-15)
     np.testing.assert_allclose(softmax.kl_divergence(q, P[:1]), [softmax.kl_divergence(q, P[0])], rtol=1e-15)
