@@ -25,6 +25,9 @@ _SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
 if "ISLP_CH10_DATA" not in os.environ and _SHARED_DATA.is_dir():
     os.environ["ISLP_CH10_DATA"] = str(_SHARED_DATA)
 
+# Seeded-output snapshots live beside the tests, also when islp_ch10 is an installed wheel (tox).
+os.environ.setdefault("ISLP_CH10_EXPECT_DIR", str(Path(__file__).resolve().parent / "tests" / "expect"))
+
 pytest_plugins = [
     "pytester",  # tests/test_plugin.py runs the plugins on small test files
     "islp_ch10.testing.hypothesis_profiles",

@@ -242,8 +242,8 @@ def markdown(
         "# ISLP chapter 10: reproduction report",
         "",
         f"torch {env['torch']}, pytorch-lightning {env['pytorch_lightning']}, ISLP {env['ISLP']}, "
-        f"{env['cpus']} CPUs, GPU: {env['cuda'] or 'none'}"
-        + (f"; total wall time {wall_time:.0f} s" if wall_time else ""),
+        f"{env.get('processor') or ''} ({env['cpus']} CPUs; {env.get('threads_policy') or 'threads not recorded'}), "
+        f"GPU: {env['cuda'] or 'none'}" + (f"; total wall time {wall_time:.0f} s" if wall_time else ""),
         "",
         "| claim | part | metric | book | threshold | measured (median) | per seed | epochs | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -255,10 +255,10 @@ def markdown(
             f"{r['median']:.4f} | {', '.join(f'{v:.4f}' for v in r['values'])} | "
             f"{','.join(map(str, r['epochs'])) or '-'} | {r['verdict']} |"
         )
-    notes = [r for r in rows if r["deviation"]]
+    notes = {r["claim"]: r["deviation"] for r in rows if r["deviation"]}  # one line per claim, not per part
     if notes:
         lines += ["", "## Where the book's figure does not reproduce", ""]
-        lines += [f"- **{r['claim']}**: {r['deviation']}" for r in notes]
+        lines += [f"- **{claim}**: {deviation}" for claim, deviation in notes.items()]
     if skipped:
         lines += ["", "## Skipped: data not present", ""]
         lines += [f"- **{s['experiment']}**: {s['reason']}" for s in skipped]
