@@ -91,19 +91,23 @@ def _blocks(kind: str):
     ]
 
 
-@pytest.mark.parametrize("device", cpu_and_cuda())
-@pytest.mark.parametrize("index", _blocks("fwd"))
-def test_block_forward(benchmark, describe, index, device):
-    """One ``BuildingBlock`` of ``CIFARCNN``, forward under ``no_grad``, batch 128."""
-    block, x = _block(index, device), _input(index, device)
-    describe(
-        device,
+def _block_info(index: int) -> dict:
+    """What the JSON records about one block's benchmark: dtype, batch, shapes and which block."""
+    return dict(
         dtype="float32",
         batch=BATCH,
         input_shape=BLOCKS[index][0],
         output_shape=BLOCKS[index][1],
         block=f"CIFARCNN.conv[{index - 1}]",
     )
+
+
+@pytest.mark.parametrize("device", cpu_and_cuda())
+@pytest.mark.parametrize("index", _blocks("fwd"))
+def test_block_forward(benchmark, describe, index, device):
+    """One ``BuildingBlock`` of ``CIFARCNN``, forward under ``no_grad``, batch 128."""
+    block, x = _block(index, device), _input(index, device)
+    describe(device, **_block_info(index))
 
     def forward():
         with torch.no_grad():
@@ -130,11 +134,7 @@ def test_block_forward_backward(benchmark, describe, index, device):
     x.requires_grad_(True)
     describe(
         device,
-        dtype="float32",
-        batch=BATCH,
-        input_shape=BLOCKS[index][0],
-        output_shape=BLOCKS[index][1],
-        block=f"CIFARCNN.conv[{index - 1}]",
+        **_block_info(index),
         backward="out.backward(fixed random upstream gradient); grads zeroed each round",
     )
 

@@ -364,8 +364,9 @@ def _experiments():
     return experiments
 
 
-def run_experiment(name: str, seed: int, args, log_dir: str | None) -> list[dict]:
-    """The command line's one use of the experiment API: build the run settings, run, return dicts."""
+def run_experiment(name: str, seed: int, args, log_dir: str | None) -> tuple[list[dict], dict]:
+    """The command line's one use of the experiment API: build the run settings, run, return the
+    measurements as dicts and their by-products for the report's plots (never stored)."""
     experiments = _experiments()
     from islp_ch10.lab_defaults import RunSettings
 
@@ -379,9 +380,8 @@ def run_experiment(name: str, seed: int, args, log_dir: str | None) -> list[dict
         progress=args.progress,
     )
     measurements = experiments.run(name, settings)
-    for m in measurements:  # by-products the report plots but never stores (the double-descent curves)
-        args.in_memory.update(m.in_memory)
-    return [m.to_json() for m in measurements]
+    by_products = {k: v for m in measurements for k, v in m.in_memory.items()}
+    return [m.to_json() for m in measurements], by_products
 
 
 def _selection(args) -> list[str]:
@@ -453,7 +453,7 @@ def _reproduce(
     from islp_ch10.data import DataMissing
 
     _apply_threads(threads)
-    args.in_memory = {}
+    by_products: dict = {}  # e.g. the double-descent curves, plotted when that experiment runs now
     start = time.perf_counter()
     if resumed:
         print(f"resuming: {resumed} experiment/seed pair(s) already measured in {out / report.MEASUREMENTS}")
@@ -468,7 +468,8 @@ def _reproduce(
                 print(f"[{step}/{len(todo)}] {name} seed {seed} ({args.path} path) ...", flush=True)
                 t0 = time.perf_counter()
                 try:
-                    records = run_experiment(name, seed, args, log_dir)
+                    records, extra = run_experiment(name, seed, args, log_dir)
+                    by_products.update(extra)
                 except DataMissing as exc:
                     print(f"    skipped: {exc}", flush=True)
                     skipped.append({"experiment": name, "reason": str(exc)})
@@ -496,7 +497,7 @@ def _reproduce(
                 f"no experiment could run, data missing for "
                 f"{', '.join(s['experiment'] for s in skipped)}: {skipped[0]['reason']}"
             )
-    dd = args.in_memory.get("double_descent")  # plotted when the double-descent experiment ran now
+    dd = by_products.get("double_descent")
     path = report.rebuild(out, double_descent=dd, wall_time=time.perf_counter() - start, skipped=skipped)
     rows = report.summarise(report.load_measurements(out))
     failed = report.below_threshold(rows)

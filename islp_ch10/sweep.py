@@ -110,6 +110,7 @@ def run_sweep(
     payload = json.loads(path.read_text()) if (resume and path.exists()) else None
     if payload is None:
         payload = {"experiment": experiment, "runs": []}
+    env = environment()
     payload.update(
         {
             "command": "islp-ch10 sweep " + " ".join(sys.argv[2:])
@@ -120,11 +121,11 @@ def run_sweep(
                 "tag": machine_tag(accelerator),
                 "torch_threads": threads,
                 "accelerator": accelerator,
-                "cuda": environment().get("cuda"),
+                "cuda": env.get("cuda"),
             },
             "versions": {
                 k: v
-                for k, v in environment().items()
+                for k, v in env.items()
                 if k in ("python", "torch", "numpy", "pytorch_lightning", "torchmetrics", "sklearn", "ISLP")
             },
             "code": git_commit(),
@@ -242,41 +243,16 @@ def quoted(x: float) -> float:
     return round(float(x), 4)
 
 
-def spread_values_line(artifact: Path, claim: str, part: str | None = None) -> str:
-    """The catalogue's ``spread_values`` entry for one claim (or part) of an artifact, each value
-    rounded by :func:`quoted` (``tools/trace_spreads.py`` writes them all into the catalogue)."""
-    data = json.loads(Path(artifact).read_text())
-    runs = sorted((r for r in data["runs"] if r["claim"] == claim and r.get("part") == part), key=lambda r: r["seed"])
-    if not runs:
-        raise ValueError(f"{artifact}: no run of {claim} [{part}]")
-    values = ", ".join(f"{quoted(r['value'])!r}" for r in runs)
-    seeds = ", ".join(str(r["seed"]) for r in runs)
-    return f'"{Path(artifact).stem}" = {{ seeds = [{seeds}], values = [{values}] }}'
-
-
 if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(
         prog="python -m islp_ch10.sweep",
-        description="convert an external measurement file into sweep artifacts, "
-        "or print an artifact's spread_values entry for the catalogue",
+        description="convert an external measurement file into sweep artifacts "
+        "(tools/trace_spreads.py then copies every artifact's figures into the catalogue)",
     )
-    parser.add_argument("--import", dest="source", help="the measurement JSON file to convert")
+    parser.add_argument("--import", dest="source", required=True, help="the measurement JSON file to convert")
     parser.add_argument("--out", default=None, help="artifact folder (default: docs/spreads of the checkout)")
-    parser.add_argument(
-        "--values",
-        nargs=2,
-        metavar=("ARTIFACT", "CLAIM[:PART]"),
-        help="print the spread_values entry of CLAIM (or CLAIM:PART) in ARTIFACT",
-    )
     args = parser.parse_args()
-    if args.values:
-        artifact, label = args.values
-        cid, _, part = label.partition(":")
-        print(spread_values_line(Path(artifact), cid, part or None))
-    elif args.source:
-        for p in import_measurements(Path(args.source), Path(args.out) if args.out else None):
-            print(f"wrote {p}")
-    else:
-        parser.error("give --import FILE or --values ARTIFACT CLAIM[:PART]")
+    for p in import_measurements(Path(args.source), Path(args.out) if args.out else None):
+        print(f"wrote {p}")

@@ -6,7 +6,7 @@
 For every artifact ``docs/spreads/<experiment>__<machine>__t<threads>.json`` and every judged
 figure it holds, the catalogue entry (the claim's table, or its ``[claim.parts.NAME]`` table) gets
 one ``spread_values`` line listing all artifacts of that figure, values rounded by
-``islp_ch10.sweep.quoted``; the figure's line in
+``islp_ch10.sweep.quoted`` (the one place the catalogue's spread_values are formatted); the figure's line in
 ``docs/spreads/untraced.toml`` is removed.  Nothing is typed by hand.
 """
 
