@@ -11,6 +11,7 @@
 ``fixtures``                        RNG restore, torch threads per xdist worker, the data
                                     set fixtures
 ``hypothesis_profiles``             ``HYPOTHESIS_PROFILE`` = dev / ci / thorough
+``plugin_known``                    the known-incompatibilities table as strict xfail
 ==================================  ====================================================
 
 They are loaded here, not through a ``pytest11`` entry point, so that installing the package
@@ -35,4 +36,5 @@ pytest_plugins = [
     "islp_ch10.testing.plugin_claims",
     "islp_ch10.testing.plugin_guard",
     "islp_ch10.testing.fixtures",
+    "islp_ch10.testing.plugin_known",
 ]

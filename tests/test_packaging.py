@@ -52,6 +52,13 @@ def tox_deps(tox_text: str, section: str) -> dict[str, str]:
     return {canonicalize_name(Requirement(ln).name): str(Requirement(ln).specifier) for ln in lines}
 
 
+# Pins of `tox -e lower` that are facts of the environment, not dependencies of islp-ch10.
+ENVIRONMENT_PINS = {
+    # pytorch-lightning < 2.4 and ISLP 0.4.0 import pkg_resources, gone from setuptools >= 81.
+    "setuptools": "<81",
+}
+
+
 def lower_bound_mismatches(pyproject_text: str, tox_text: str) -> list[str]:
     """Where tox's `lower` env does not pin exactly pyproject's lower bounds (empty when they agree)."""
     bounds = declared_lower_bounds(pyproject_text)
@@ -64,7 +71,7 @@ def lower_bound_mismatches(pyproject_text: str, tox_text: str) -> list[str]:
     problems += [
         f"{name}: tox pins {spec} but pyproject.toml declares no such dependency"
         for name, spec in pins.items()
-        if name not in bounds
+        if name not in bounds and ENVIRONMENT_PINS.get(name) != spec
     ]
     return problems
 
@@ -96,6 +103,27 @@ def test_a_lower_pin_that_drifts_from_pyproject_is_reported():
 def test_a_dependency_without_a_lower_bound_is_rejected():
     with pytest.raises(ValueError, match="single lower bound"):
         declared_lower_bounds('[project]\ndependencies = ["torch"]\n')
+
+
+def floor_violations(pyproject_text: str, tox_text: str, section: str) -> list[str]:
+    """The exact pins of a tox env that a declared lower bound would make pip upgrade."""
+    bounds = declared_lower_bounds(pyproject_text)
+    problems = []
+    for name, spec in tox_deps(tox_text, section).items():
+        if name in bounds and spec.startswith("==") and Version(spec[2:]) < bounds[name]:
+            problems.append(f"{name}: {section} pins {spec}, islp-ch10 requires >={bounds[name]}")
+    return problems
+
+
+@pytest.mark.parametrize("section", ["testenv:lab-v2.2", "testenv:lab-v2.2.3", "testenv:colab"])
+def test_islp_ch10_installs_into_the_lab_environments_without_changing_their_pins(section):
+    assert floor_violations((REPO / "pyproject.toml").read_text(), (REPO / "tox.ini").read_text(), section) == []
+
+
+def test_a_floor_above_a_lab_pin_is_reported():
+    raised = (REPO / "pyproject.toml").read_text().replace('"torch>=2.3.0"', '"torch>=2.4.0"')
+    problems = floor_violations(raised, (REPO / "tox.ini").read_text(), "testenv:lab-v2.2")
+    assert problems == ["torch: testenv:lab-v2.2 pins ==2.3.0, islp-ch10 requires >=2.4.0"]
 
 
 def test_dev_extra_pins_the_tools_that_tox_lint_and_type_install():
