@@ -58,7 +58,10 @@ def source_digest() -> str:
     """sha256 over the tracked files that decide an outcome (package, tests, benchmarks, tools)."""
     files = subprocess.run(
         ["git", "ls-files", "islp_ch10", "tests", "benchmarks", "tools", "conftest.py", "pyproject.toml"],
-        cwd=REPO, capture_output=True, text=True, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     h = hashlib.sha256()
     for name in sorted(files):
@@ -130,9 +133,24 @@ def run_pytest(marker: str, paths: list[str], extra: list[str], workdir: Path) -
     junit = workdir / "junit.xml"
     claims = workdir / "claims.json"
     cmd = [
-        sys.executable, "-m", "pytest", "--rootdir", str(REPO), "-c", str(REPO / "pyproject.toml"),
-        "--import-mode=importlib", "-p", "no:cacheprovider", "-q", "-m", marker,
-        f"--junitxml={junit}", "-o", "junit_family=xunit2", *extra, *paths,
+        sys.executable,
+        "-m",
+        "pytest",
+        "--rootdir",
+        str(REPO),
+        "-c",
+        str(REPO / "pyproject.toml"),
+        "--import-mode=importlib",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-m",
+        marker,
+        f"--junitxml={junit}",
+        "-o",
+        "junit_family=xunit2",
+        *extra,
+        *paths,
     ]
     if "benchmarks" not in " ".join(paths):
         cmd.append(f"--claims-report={claims}")
@@ -145,7 +163,10 @@ def run_pytest(marker: str, paths: list[str], extra: list[str], workdir: Path) -
             outcome, detail = "passed", None
             for child in case:
                 if child.tag in ("failure", "error"):
-                    outcome, detail = ("failed" if child.tag == "failure" else "error"), (child.get("message") or "")[:300]
+                    outcome, detail = (
+                        ("failed" if child.tag == "failure" else "error"),
+                        (child.get("message") or "")[:300],
+                    )
                 elif child.tag == "skipped":
                     kind = child.get("type", "")
                     outcome = "xfailed" if "xfail" in kind else "skipped"
@@ -211,8 +232,14 @@ def run_probes() -> dict:
         found = record(caught, "probes")
         if status == "ok" and found:
             status = "warns"
-        out[probe.name] = {"notes_lines": probe.notes_lines, "call": probe.what, "status": status, "error": error,
-                           "warnings": found}
+        out[probe.name] = {
+            "notes_lines": probe.notes_lines,
+            "call": probe.what,
+            "status": status,
+            "error": error,
+            "dist": probe.dist,
+            "warnings": found,
+        }
     return {"exit": 0, "probes": out}
 
 
@@ -239,7 +266,10 @@ def stage_result(stage: str, env: str, workdir: Path) -> dict:
     if stage == "bench":
         bench_json = workdir / "bench.json"
         result = run_pytest(
-            "benchmark and not gpu", [str(REPO / "benchmarks")], ["--benchmark", f"--benchmark-json={bench_json}"], workdir
+            "benchmark and not gpu",
+            [str(REPO / "benchmarks")],
+            ["--benchmark", f"--benchmark-json={bench_json}"],
+            workdir,
         )
         if bench_json.exists():
             data = json.loads(bench_json.read_text())
@@ -278,7 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     artifact.setdefault("stages", {})
     for stage in [s for s in args.stages.split(",") if s]:
         done = artifact["stages"].get(stage)
-        if done and not args.fresh and done.get("source_digest") == digest and done.get("packages_digest") == packages_digest(artifact):
+        if (
+            done
+            and not args.fresh
+            and done.get("source_digest") == digest
+            and done.get("packages_digest") == packages_digest(artifact)
+        ):
             print(f"[{args.env}] {stage}: kept from {done.get('finished', '?')} (same source and packages)", flush=True)
             continue
         print(f"[{args.env}] {stage}: running", flush=True)

@@ -22,11 +22,12 @@ class Probe:
     notes_lines: str  # where the lab makes the call
     what: str
     run: Callable[[], str | None]  # returns why the outcome differs from the lab's, or None
+    dist: str = ""  # the distribution whose release decides the outcome (for "since which release")
 
 
 def _import_islp() -> str | None:
-    import ISLP  # noqa: F401
-    import ISLP.models  # noqa: F401
+    import ISLP
+    import ISLP.models
     import ISLP.torch  # noqa: F401
 
     return None
@@ -60,7 +61,9 @@ def _lasso_logit() -> str | None:
     logit.C = 1 / (0.05 * lam_max)
     logit.fit(X, y)
     zeros = int(np.sum(logit.coef_ == 0))
-    return None if zeros > 0 else f"no coefficient is zero at 0.05 lambda_max ({logit.coef_.size} non-zero): not an L1 fit"
+    return (
+        None if zeros > 0 else f"no coefficient is zero at 0.05 lambda_max ({logit.coef_.size} non-zero): not an L1 fit"
+    )
 
 
 def _simple_module_fit() -> str | None:
@@ -166,19 +169,56 @@ def _numpy_scalar_print() -> str | None:
 
 
 PROBES: tuple[Probe, ...] = (
-    Probe("import ISLP", "470-471, 533-544", "import ISLP, ISLP.models, ISLP.torch", _import_islp),
-    Probe("seed_everything", "507-515", "seed_everything(0, workers=True); use_deterministic_algorithms", _seed_and_determinism),
-    Probe("load_data", "560, 1629", "load_data('Hitters').dropna(), load_data('NYSE')", _load_data),
-    Probe("torchinfo summary", "686-694", "summary(model, input_size=..., col_names=[...])", _torchinfo_summary),
+    Probe("import ISLP", "470-471, 533-544", "import ISLP, ISLP.models, ISLP.torch", _import_islp, dist="islp"),
+    Probe(
+        "seed_everything",
+        "507-515",
+        "seed_everything(0, workers=True); use_deterministic_algorithms",
+        _seed_and_determinism,
+        dist="pytorch-lightning",
+    ),
+    Probe("load_data", "560, 1629", "load_data('Hitters').dropna(), load_data('NYSE')", _load_data, dist="islp"),
+    Probe(
+        "torchinfo summary",
+        "686-694",
+        "summary(model, input_size=..., col_names=[...])",
+        _torchinfo_summary,
+        dist="torchinfo",
+    ),
     Probe(
         "SimpleModule fit",
         "708-756",
         "SimpleDataModule, SimpleModule.regression(metrics=MAE), Trainer(deterministic=True, callbacks=[ErrorTracker()])"
         ".fit/.test with a CSVLogger",
         _simple_module_fit,
+        dist="pytorch-lightning",
     ),
-    Probe("LogisticRegression l1", "1450-1456", "LogisticRegression(penalty='l1', solver='liblinear', warm_start=True)", _lasso_logit),
-    Probe("NYSE lag cells", "1629-1672", "StandardScaler, X.insert lags, boolean Series masks, get_dummies", _nyse_lag_cells),
-    Probe("pretrained preprocessing", "1238-1254", "Resize((232, 232), antialias=True); ResNet50_Weights.DEFAULT.transforms()", _pretrained_preprocessing),
-    Probe("numpy scalar print", "595-596", "printing a numpy mean, as the lab prints its MAEs", _numpy_scalar_print),
+    Probe(
+        "LogisticRegression l1",
+        "1450-1456",
+        "LogisticRegression(penalty='l1', solver='liblinear', warm_start=True)",
+        _lasso_logit,
+        dist="scikit-learn",
+    ),
+    Probe(
+        "NYSE lag cells",
+        "1629-1672",
+        "StandardScaler, X.insert lags, boolean Series masks, get_dummies",
+        _nyse_lag_cells,
+        dist="pandas",
+    ),
+    Probe(
+        "pretrained preprocessing",
+        "1238-1254",
+        "Resize((232, 232), antialias=True); ResNet50_Weights.DEFAULT.transforms()",
+        _pretrained_preprocessing,
+        dist="torchvision",
+    ),
+    Probe(
+        "numpy scalar print",
+        "595-596",
+        "printing a numpy mean, as the lab prints its MAEs",
+        _numpy_scalar_print,
+        dist="numpy",
+    ),
 )

@@ -75,8 +75,10 @@ def install(env: str, fresh: bool) -> bool:
     env_dir = REPO / ".tox" / env
     first = not (env_dir / "bin" / "python").exists()
     artifact = load(env)
-    print(f"[matrix] {env}: install ({'new environment' if first else 'reusing the environment, rebuilding the wheel'})",
-          flush=True)
+    print(
+        f"[matrix] {env}: install ({'new environment' if first else 'reusing the environment, rebuilding the wheel'})",
+        flush=True,
+    )
     rx0, t0 = received_bytes(), time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "tox", "-e", env, "--notest"], cwd=REPO, capture_output=True, text=True, check=False
@@ -93,8 +95,9 @@ def install(env: str, fresh: bool) -> bool:
             "error": None if ok else "\n".join((proc.stdout + proc.stderr).splitlines()[-25:]),
         }
         save(env, artifact)
-    print(f"[matrix] {env}: install {'ok' if ok else 'FAILED'} in {seconds:.0f} s, {rx / 1e9:.2f} GB received",
-          flush=True)
+    print(
+        f"[matrix] {env}: install {'ok' if ok else 'FAILED'} in {seconds:.0f} s, {rx / 1e9:.2f} GB received", flush=True
+    )
     return ok
 
 
