@@ -15,9 +15,13 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from islp_ch10 import errors
 from islp_ch10.errors import Interrupted, InterruptGuard
+
+if TYPE_CHECKING:
+    from islp_ch10.lab_defaults import RunSettings
 
 
 @dataclasses.dataclass
@@ -25,7 +29,7 @@ class Reproduction:
     """One reproduce run's progress: what was measured, skipped for data, or failed."""
 
     out: Path
-    settings: object  # the RunSettings every experiment/seed pair starts from
+    settings: RunSettings  # what every experiment/seed pair starts from (its seed replaced)
     resumed: int = 0
     new: int = 0
     skipped: list[dict] = dataclasses.field(default_factory=list)
@@ -61,7 +65,7 @@ class Reproduction:
         finally:
             shutil.rmtree(log_dir, ignore_errors=True)
 
-    def _one(self, name: str, settings) -> None:
+    def _one(self, name: str, settings: RunSettings) -> None:
         from islp_ch10 import experiments
         from islp_ch10.outdir import save_or_rescue
 
