@@ -113,11 +113,15 @@ def _open_lock_file(path: Path) -> int:
             raise UnsafeLockFile(
                 exc.errno, f"{path} is a symbolic link, not a lock file; it was left untouched: remove it", str(path)
             ) from None
+        if os.path.lexists(path) and not os.path.isfile(path):
+            raise UnsafeLockFile(
+                exc.errno, f"{path} is a folder or special file, not a lock file; it was left untouched: remove it", str(path)
+            ) from None
         raise
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
         os.close(fd)
-        what = "a file with other hard links" if stat.S_ISREG(info.st_mode) else "not a regular file"
+        what = "a file with other hard links" if stat.S_ISREG(info.st_mode) else "a special file"
         raise UnsafeLockFile(0, f"{path} is {what}, not a lock file; it was left untouched: remove it", str(path))
     return fd
 

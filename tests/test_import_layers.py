@@ -15,10 +15,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.fast
-
 PACKAGE = Path(__file__).resolve().parent.parent / "islp_ch10"
 
 # Top floor first.  A subpackage (data, reference, testing) is one unit for the floors; inside it
