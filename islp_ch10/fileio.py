@@ -103,6 +103,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _refusal(path: Path, what: str) -> str:
+    return f"{path} is {what}, not a lock file; it was left untouched: remove it"
+
+
 def _open_lock_file(path: Path) -> int:
     """A read-write descriptor of the regular lock file at ``path`` (created 0644 if absent)."""
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -110,26 +114,24 @@ def _open_lock_file(path: Path) -> int:
         fd = os.open(path, flags, 0o644)
     except OSError as exc:
         if os.path.islink(path):
-            raise UnsafeLockFile(
-                exc.errno, f"{path} is a symbolic link, not a lock file; it was left untouched: remove it", str(path)
-            ) from None
-        if os.path.lexists(path) and not os.path.isfile(path):
-            raise UnsafeLockFile(
-                exc.errno, f"{path} is a folder or special file, not a lock file; it was left untouched: remove it", str(path)
-            ) from None
-        raise
+            what = "a symbolic link"
+        elif os.path.lexists(path) and not os.path.isfile(path):
+            what = "a folder or special file"
+        else:
+            raise
+        raise UnsafeLockFile(exc.errno, _refusal(path, what), str(path)) from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
         os.close(fd)
         what = "a file with other hard links" if stat.S_ISREG(info.st_mode) else "a special file"
-        raise UnsafeLockFile(0, f"{path} is {what}, not a lock file; it was left untouched: remove it", str(path))
+        raise UnsafeLockFile(0, _refusal(path, what), str(path))
     return fd
 
 
 def _read_pid(fd: int, path: Path) -> int | None:
     match = _PID.fullmatch(os.pread(fd, 64, 0)) if os.fstat(fd).st_size <= 64 else None
     if match is None:
-        raise UnsafeLockFile(0, f"{path} holds something other than a pid; it was left untouched: remove it", str(path))
+        raise UnsafeLockFile(0, _refusal(path, "a file that holds something other than a pid"), str(path))
     return int(match.group(1)) if match.group(1) else None
 
 
