@@ -174,6 +174,7 @@ def import_measurements(source: Path, out_dir: Path | None = None) -> list[Path]
     import hashlib
 
     from islp_ch10 import experiments
+    from islp_ch10.outdir import hold
 
     source = Path(source)
     text = source.read_text()
@@ -205,32 +206,35 @@ def import_measurements(source: Path, out_dir: Path | None = None) -> list[Path]
                 "valid_by_epoch": r.get("valid_accuracy_by_epoch", []),
             }
         )
+    out = out_dir or SPREADS_DIR
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, runs in by_experiment.items():
-        payload = {
-            "experiment": name,
-            "runs": sorted(runs, key=lambda r: r["seed"]),
-            "command": f"python -m islp_ch10.sweep --import {source.name}",
-            "machine": {
-                "cpu": data["machine"]["cpu"],
-                "tag": tag(data["machine"]["cpu"]),
-                "torch_threads": threads,
-                "cuda": None,
-            },
-            "versions": data.get("versions", {}),
-            "code": data.get("code"),
-            "provenance": {
-                "source": source.name,
-                "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                "what": data.get("what"),
-                "how": data.get("how"),
-                "note": data.get("note"),
-                "excluded": excluded,
-            },
-        }
-        path = (out_dir or SPREADS_DIR) / f"{name}__{payload['machine']['tag']}__t{threads}.json"
-        write_json(path, payload)
-        paths.append(path)
+    with hold(out):
+        for name, runs in by_experiment.items():
+            payload = {
+                "experiment": name,
+                "runs": sorted(runs, key=lambda r: r["seed"]),
+                "command": f"python -m islp_ch10.sweep --import {source.name}",
+                "machine": {
+                    "cpu": data["machine"]["cpu"],
+                    "tag": tag(data["machine"]["cpu"]),
+                    "torch_threads": threads,
+                    "cuda": None,
+                },
+                "versions": data.get("versions", {}),
+                "code": data.get("code"),
+                "provenance": {
+                    "source": source.name,
+                    "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                    "what": data.get("what"),
+                    "how": data.get("how"),
+                    "note": data.get("note"),
+                    "excluded": excluded,
+                },
+            }
+            path = out / f"{name}__{payload['machine']['tag']}__t{threads}.json"
+            write_json(path, payload)
+            paths.append(path)
     return paths
 
 
