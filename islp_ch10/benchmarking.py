@@ -1,9 +1,10 @@
 """Machine state and same-run time ratios for ``benchmarks/``.
 
 Timings are only comparable between runs on the same software and hardware, so every
-benchmark JSON carries :func:`machine_state` (:func:`islp_ch10.report.environment`, plus the
+benchmark JSON carries :func:`islp_ch10.machine.machine_state` (the report's environment, plus the
 CUDA/cuDNN build, interop threads, the cores this process may use and the thread variables)
-through ``pytest_benchmark_update_machine_info``.
+through ``pytest_benchmark_update_machine_info``; it and :func:`~islp_ch10.machine.device_name` are
+re-exported here for ``benchmarks/``.
 
 Some benchmark groups hold several implementations of the same computation (the numpy
 reference against ``torch.nn.functional.conv2d``, a Python loop of ``nn.LSTMCell`` against the
@@ -17,10 +18,10 @@ reported in the terminal and stored in the JSON.
 
 from __future__ import annotations
 
-import os
-import platform
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from islp_ch10.machine import device_name, machine_state
 
 __all__ = ["PAIRED_GROUPS", "device_name", "format_ratios", "machine_state", "ratios", "synchronize"]
 
@@ -30,60 +31,6 @@ PAIRED_GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
     "lstm-loop-vs-fused": (("loop", "fused"),),
     "train-epoch-paths": (("fast", "plain"), ("islp", "fast")),
 }
-
-
-def device_name(device: str = "cpu") -> str:
-    """A human name for ``device``: the GPU's marketing name, or the CPU's brand string."""
-    import torch
-
-    if str(device).startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    return cpu_name()
-
-
-def cpu_name() -> str:
-    """The processor's brand string (``/proc/cpuinfo``'s ``model name``, else ``platform``)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def machine_state() -> dict[str, Any]:
-    """What a timing depends on besides the code: :func:`islp_ch10.report.environment` and more.
-
-    The report's environment (python, versions of torch / Lightning / torchvision / torchmetrics /
-    scikit-learn / ISLP, ``torch_threads``, ``cpus``, ``cuda`` = GPU name or ``None``), plus
-    ``cpu`` (the processor's brand string), ``cores_available`` (``os.sched_getaffinity``),
-    ``torch_interop_threads``, ``cuda_build`` and ``cudnn`` (``"none"`` without them),
-    ``gpu_count``, and the thread variables that are set (``OMP_NUM_THREADS``,
-    ``MKL_NUM_THREADS``, ``ISLP_CH10_THREADS``).
-    """
-    import torch
-
-    from islp_ch10.report import environment
-    from islp_ch10.threads import available_cores
-
-    state: dict[str, Any] = dict(environment())
-    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    extra = {
-        "cpu": cpu_name(),
-        "cores_available": available_cores(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
-        "cuda_build": torch.version.cuda or "none",
-        "cudnn": str(cudnn) if cudnn else "none",
-        "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
-    }
-    for key, value in extra.items():
-        state.setdefault(key, value)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ISLP_CH10_THREADS"):
-        if var in os.environ:
-            state[var] = os.environ[var]
-    return state
 
 
 def synchronize(device: str) -> None:

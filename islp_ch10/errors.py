@@ -21,6 +21,8 @@ Exit codes (also in ``islp-ch10 --help``):
 from __future__ import annotations
 
 import errno
+import signal
+import threading
 
 OK, BELOW_THRESHOLD, USAGE, DATA_MISSING, DATA_CORRUPT, IO, BUSY, INTERNAL, INTERRUPTED = (0, 1, 2, 3, 4, 5, 6, 70, 130)
 
@@ -122,3 +124,34 @@ def classify(exc: BaseException) -> CLIError:
         return Interrupted(0)
     first = (str(exc).splitlines() or [""])[0]
     return CLIError(f"internal error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)")
+
+
+class InterruptGuard:
+    """Ctrl-C handling that survives Lightning.
+
+    Lightning 2.6 catches ``KeyboardInterrupt`` inside ``trainer.fit``, sets SIGINT to "ignore"
+    and calls ``sys.exit(1)`` (``pytorch_lightning/trainer/call.py``).  This guard's handler
+    records the signal before raising ``KeyboardInterrupt``, so the ``SystemExit`` that comes out
+    of ``fit`` is recognised as the user's Ctrl-C; the previous handler is restored on exit.
+    """
+
+    def __init__(self):
+        self.hit = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.hit = True
+        raise KeyboardInterrupt
+
+    def was_interrupt(self, exc: BaseException) -> bool:
+        return isinstance(exc, KeyboardInterrupt) or (isinstance(exc, SystemExit) and self.hit)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False

@@ -18,20 +18,18 @@ never replaced by an empty one.  Measurements are plain dicts (``Measurement.to_
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import platform
 import re
 import statistics
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from islp_ch10 import claims
-from islp_ch10.data import atomic_write
+from islp_ch10.fileio import atomic_write, write_json, write_text
+from islp_ch10.machine import environment
 
 MEASUREMENTS = "measurements"
 _FILE = re.compile(r"^(?P<experiment>[a-z0-9][a-z0-9-]*)-seed(?P<seed>\d+)\.json$")
@@ -41,35 +39,18 @@ class EmptyReport(ValueError):
     """There are no measurements to report; the previous report (if any) is left as it was."""
 
 
-def environment() -> dict:
-    """Versions of python, torch and the other libraries, the CPU count and the GPU, for a report."""
-    import numpy
-    import torch
+@dataclass(frozen=True)
+class Written:
+    """What :func:`write` produced: the report's and the results' paths and the summary rows."""
 
-    from islp_ch10.sweep import cpu_model
-    from islp_ch10.threads import choose_threads
+    report: Path
+    results: Path
+    rows: list[dict]
 
-    try:
-        threads_reason = str(choose_threads())
-    except ValueError as exc:  # a bad ISLP_CH10_THREADS is refused before any run; recorded as such here
-        threads_reason = str(exc)
-    info = {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "processor": cpu_model(),
-        "cpus": os.cpu_count(),
-        "threads_policy": threads_reason,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "numpy": numpy.__version__,
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-    for name in ("pytorch_lightning", "torchvision", "torchmetrics", "sklearn", "ISLP"):
-        try:
-            info[name] = __import__(name).__version__
-        except Exception:  # noqa: BLE001 - a missing optional package is recorded as such
-            info[name] = None
-    return info
+    @property
+    def below_threshold(self) -> list[dict]:
+        """The rows whose median misses the claim's threshold."""
+        return below_threshold(self.rows)
 
 
 # ----------------------------------------------------------------------------- measurement files
@@ -90,8 +71,7 @@ def save_measurements(
         **(meta or {}),
         "measurements": [_slim(r) for r in records],
     }
-    _atomic_text(path, json.dumps(payload, indent=1, default=str))
-    return path
+    return write_json(path, payload)
 
 
 def measured(out_dir: str | Path) -> set[tuple[str, int]]:
@@ -112,17 +92,25 @@ def load_measurements(out_dir: str | Path) -> list[dict]:
     if not folder.is_dir():
         return records
     for path in sorted(folder.iterdir()):
-        if not _FILE.match(path.name):
-            continue
-        try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-            records += payload["measurements"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(
-                f"measurement file {path} is damaged ({type(exc).__name__}: {exc}); "
-                "delete it and rerun that experiment with --resume"
-            ) from None
+        if _FILE.match(path.name):
+            records += read_measurement_file(path)["measurements"]
     return records
+
+
+def read_measurement_file(path: Path) -> dict:
+    """One measurement file's payload (the one reader of these files; its checks live here).
+
+    A file that is not valid JSON or has no ``measurements`` list raises :class:`ValueError` naming it."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(payload["measurements"], list):
+            raise TypeError("'measurements' is not a list")
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"measurement file {path} is damaged ({type(exc).__name__}: {exc}); "
+            "delete it and rerun that experiment with --resume"
+        ) from None
+    return payload
 
 
 # ----------------------------------------------------------------------------- summary
@@ -170,7 +158,7 @@ def below_threshold(rows: list[dict]) -> list[dict]:
 # ----------------------------------------------------------------------------- writing
 def rebuild(
     out_dir: str | Path, double_descent=None, wall_time: float | None = None, skipped: list[dict] | None = None
-) -> Path:
+) -> Written:
     """Rebuild results.json, report.md and the plots from every measurement file in ``out_dir``."""
     return write(load_measurements(out_dir), out_dir, double_descent, wall_time, skipped)
 
@@ -181,8 +169,8 @@ def write(
     double_descent=None,
     wall_time: float | None = None,
     skipped: list[dict] | None = None,
-) -> Path:
-    """Write results.json, report.md and the plots into ``out_dir``; returns the report's path.
+) -> Written:
+    """Write results.json, report.md and the plots into ``out_dir``; returns what was written.
 
     ``records``: measurement dicts; none at all raises :class:`EmptyReport` and writes nothing.
     ``skipped``: ``{"experiment", "reason"}`` records of experiments whose data was absent.
@@ -195,10 +183,12 @@ def write(
     rows = summarise(records)
     plots = learning_curve_plots(records, out)
     if double_descent is not None:
-        from islp_ch10.double_descent import plot_double_descent
+        from islp_ch10.double_descent import double_descent_figure
 
-        with _atomic_path(out / "double_descent.png") as tmp:
-            plot_double_descent(double_descent, tmp)
+        plt = _pyplot()
+        fig = double_descent_figure(double_descent)
+        _save_figure(fig, out / "double_descent.png", dpi=100)
+        plt.close(fig)
     if (out / "double_descent.png").is_file():
         plots.append("double_descent.png")
     lasso = [r for r in records if r["claim"] == "10.4/imdb-lasso" and "lambdas" in r.get("details", {})]
@@ -214,9 +204,9 @@ def write(
         "plots": plots,
         "skipped": skipped or [],
     }
-    _atomic_text(out / "results.json", json.dumps(results, indent=2, default=str))
-    _atomic_text(out / "report.md", markdown(rows, plots, env, wall_time, skipped or []))
-    return out / "report.md"
+    write_text(out / "results.json", json.dumps(results, indent=2, default=str))
+    write_text(out / "report.md", markdown(rows, plots, env, wall_time, skipped or []))
+    return Written(out / "report.md", out / "results.json", rows)
 
 
 def _slim(record: dict) -> dict:
@@ -276,9 +266,9 @@ def _pyplot():
     return plt
 
 
-def _save_figure(fig, path: Path) -> None:
+def _save_figure(fig, path: Path, dpi: int = 90) -> None:
     with atomic_write(path) as fh:
-        fig.savefig(fh, format="png", dpi=90)
+        fig.savefig(fh, format="png", dpi=dpi)
 
 
 def learning_curve_plots(records: list[dict], out: Path) -> list[str]:
@@ -332,22 +322,3 @@ def _lasso_plot(r: dict, path: Path) -> str:
     _save_figure(fig, path)
     plt.close(fig)
     return path.name
-
-
-@contextlib.contextmanager
-def _atomic_path(path: Path):
-    """A unique temporary path beside ``path`` (same suffix) that replaces ``path`` when the body ends;
-    removed if the body raises."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    with atomic_write(path) as fh:
-        fh.write(text.encode("utf-8"))

@@ -2,10 +2,15 @@
 
 ``islp-ch10 sweep EXPERIMENT --seeds 0,1,2`` runs one experiment once per seed and writes
 ``docs/spreads/<experiment>__<machine>__t<threads>.json``: per-seed values, the library versions,
-the device, the torch thread count, the git commit and the command line.  The file is rewritten
-atomically after every seed, so an interrupted sweep keeps the seeds it finished and a rerun
-with ``--resume`` skips them.  ``tests/test_spreads.py`` checks that the catalogue's spread
-figures equal these artifacts.
+the device, the torch thread count, the git commit and the command line.
+
+A sweep holds its folder's lock (:func:`islp_ch10.outdir.hold`) from start to end, so a second
+sweep or reproduce run on the same folder is refused (exit 6) instead of racing it.  After every
+seed it merges under that lock (:func:`merge`): re-read the artifact, add this seed's runs, replace
+the file atomically; so an interrupted sweep keeps the seeds it finished, a rerun skips the seeds
+already in the artifact (``--fresh`` starts the artifact over), and no seed another writer added
+in between is lost.  ``tests/test_spreads.py`` checks that the catalogue's spread figures equal
+these artifacts.
 
 Measurements made elsewhere in another format are converted once by
 ``python -m islp_ch10.sweep --import FILE`` (:func:`import_measurements`): the artifact keeps the
@@ -15,78 +20,105 @@ source's name, checksum and notes under ``provenance``, and only runs in the lab
 from __future__ import annotations
 
 import json
-import os
-import platform
-import re
-import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from islp_ch10.fileio import write_json
+from islp_ch10.machine import cpu_name, environment, git_commit, machine_tag, tag
+
 SPREADS_DIR = Path(__file__).resolve().parent.parent / "docs" / "spreads"
-
-
-def machine_tag(accelerator: str = "cpu") -> str:
-    """A short file-name-safe name for what trains: the processor (``amd-epyc``), or the GPU when
-    ``accelerator`` asks for one and one is present."""
-    import torch
-
-    gpu = accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
-    name = torch.cuda.get_device_name(0) if gpu else cpu_model()
-    return _tag(name) or platform.machine()
-
-
-def _tag(name: str) -> str:
-    tag = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return re.sub(r"-(processor|cpu|\d+-core|\d+-vcpu).*$", "", tag)[:40]
-
-
-def cpu_model() -> str:
-    """The processor's model name from /proc/cpuinfo (``platform.processor()`` is often empty)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, as a user runs it
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-            timeout=10,
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607 - as above
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-            timeout=10,
-        ).stdout.strip()
-        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
+VERSION_KEYS = ("python", "torch", "numpy", "pytorch_lightning", "torchmetrics", "sklearn", "ISLP")
 
 
 def artifact_path(experiment: str, threads: int, out_dir: Path | None = None, accelerator: str = "cpu") -> Path:
-    """``<out_dir>/<experiment>__<machine>__t<threads>.json``."""
+    """``<out_dir>/<experiment>__<machine>__t<threads>.json`` (machine: :func:`islp_ch10.machine.machine_tag`)."""
     return (out_dir or SPREADS_DIR) / f"{experiment}__{machine_tag(accelerator)}__t{threads}.json"
 
 
-def _write_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def read_artifact(path: Path) -> dict | None:
+    """The artifact at ``path``, or None when there is none (the one reader of sweep artifacts).
+
+    A file that is not a JSON object with a ``runs`` list raises :class:`ValueError` naming it."""
     try:
-        tmp.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        payload = json.loads(text)
+        if not isinstance(payload, dict) or not isinstance(payload.get("runs"), list):
+            raise TypeError("not an object with a 'runs' list")
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ValueError(f"sweep artifact {path} is damaged ({exc}); move it away or rerun with --fresh") from None
+    return payload
+
+
+def runs_in(path: Path) -> int:
+    """How many runs the artifact at ``path`` holds (0 when it is absent or unreadable)."""
+    try:
+        return len((read_artifact(path) or {"runs": []})["runs"])
+    except (OSError, ValueError):
+        return 0
+
+
+def merge(path: Path, header: dict, runs: Iterable[dict], keep: bool = True) -> dict:
+    """Re-read the artifact at ``path``, add ``runs`` (they replace runs of the same seeds), update
+    its ``header`` fields and replace the file atomically; returns what was written.
+
+    ``keep=False`` drops the runs already there (``--fresh``).  Call it under the folder's lock."""
+    runs = list(runs)
+    old = read_artifact(path) if keep else None
+    seeds = {r["seed"] for r in runs}
+    kept = [r for r in (old or {}).get("runs", []) if r["seed"] not in seeds]
+    payload = {**(old or {}), **header, "runs": kept + runs}
+    write_json(path, payload)
+    return payload
+
+
+def _command(experiment: str, seeds: list[int]) -> str:
+    if sys.argv and "sweep" in sys.argv:
+        return "islp-ch10 sweep " + " ".join(sys.argv[sys.argv.index("sweep") + 1 :])
+    return f"islp-ch10 sweep {experiment} --seeds {','.join(map(str, seeds))}"
+
+
+def _header(experiment: str, seeds: list[int], threads: int, accelerator: str) -> dict:
+    """What an artifact says about the machine, the versions and the code it was measured with."""
+    env = environment()
+    return {
+        "experiment": experiment,
+        "command": _command(experiment, seeds),
+        "machine": {
+            "cpu": cpu_name(),
+            "tag": machine_tag(accelerator),
+            "torch_threads": threads,
+            "accelerator": accelerator,
+            "cuda": env.get("cuda"),
+        },
+        "versions": {k: v for k, v in env.items() if k in VERSION_KEYS},
+        "code": git_commit(),
+    }
+
+
+def _run_record(m, seed: int, seconds: float) -> dict:
+    """One measurement as an artifact's run (validation metric per epoch, at most 500 values)."""
+    return {
+        "seed": seed,
+        "claim": m.claim,
+        "part": m.part,
+        "metric": m.metric,
+        "value": m.value,
+        "raw": m.raw,
+        "epochs": m.epochs,
+        "seconds": round(seconds, 1),
+        "valid_by_epoch": [
+            round(h[k], 4)
+            for h in m.history
+            for k in h
+            if k.startswith("valid_") and k.removeprefix("valid_") in ("accuracy", "r2", "mae")
+        ][:500],
+    }
 
 
 def run_sweep(
@@ -94,72 +126,37 @@ def run_sweep(
     seeds: list[int],
     out_dir: Path | None = None,
     resume: bool = True,
-    log=print,
+    log: Callable[[str], None] = print,
     accelerator: str = "cpu",
 ) -> Path:
-    """Run ``experiment`` for each seed (the lab's configuration, fast path) on ``accelerator`` and
-    write its artifact (named after the GPU when one trains, else the CPU)."""
+    """Run ``experiment`` for each seed (the lab's configuration, fast path) on ``accelerator``,
+    holding ``out_dir``'s lock throughout, and merge each seed into its artifact (named after the
+    GPU when one trains, else the CPU).  ``resume=False``: start the artifact over."""
     import torch
 
     from islp_ch10 import experiments
     from islp_ch10.lab_defaults import RunSettings
-    from islp_ch10.report import environment
+    from islp_ch10.outdir import hold
 
+    out = out_dir or SPREADS_DIR
     threads = torch.get_num_threads()
-    path = artifact_path(experiment, threads, out_dir, accelerator)
-    payload = json.loads(path.read_text()) if (resume and path.exists()) else None
-    if payload is None:
-        payload = {"experiment": experiment, "runs": []}
-    env = environment()
-    payload.update(
-        {
-            "command": "islp-ch10 sweep " + " ".join(sys.argv[2:])
-            if sys.argv and "sweep" in sys.argv
-            else f"islp-ch10 sweep {experiment} --seeds {','.join(map(str, seeds))}",
-            "machine": {
-                "cpu": cpu_model(),
-                "tag": machine_tag(accelerator),
-                "torch_threads": threads,
-                "accelerator": accelerator,
-                "cuda": env.get("cuda"),
-            },
-            "versions": {
-                k: v
-                for k, v in env.items()
-                if k in ("python", "torch", "numpy", "pytorch_lightning", "torchmetrics", "sklearn", "ISLP")
-            },
-            "code": git_commit(),
-        }
-    )
-    done = {r["seed"] for r in payload["runs"]}
-    for seed in seeds:
-        if seed in done:
-            log(f"{experiment} seed {seed}: already in {path.name}, skipped")
-            continue
-        t0 = time.perf_counter()
-        ms = experiments.run(experiment, RunSettings(seed=seed, accelerator=accelerator))
-        for m in ms:
-            payload["runs"].append(
-                {
-                    "seed": seed,
-                    "claim": m.claim,
-                    "part": m.part,
-                    "metric": m.metric,
-                    "value": m.value,
-                    "raw": m.raw,
-                    "epochs": m.epochs,
-                    "seconds": round(time.perf_counter() - t0, 1),
-                    "valid_by_epoch": [
-                        round(h[k], 4)
-                        for h in m.history
-                        for k in h
-                        if k.startswith("valid_") and k.removeprefix("valid_") in ("accuracy", "r2", "mae")
-                    ][:500],
-                }
-            )
-            log(f"{experiment} seed {seed}: {m.claim} [{m.part}] {m.metric} = {m.value:.4f}")
-        payload["date"] = datetime.now(UTC).strftime("%Y-%m-%d")
-        _write_atomic(path, payload)
+    path = artifact_path(experiment, threads, out, accelerator)
+    out.mkdir(parents=True, exist_ok=True)
+    with hold(out):
+        header = _header(experiment, seeds, threads, accelerator)
+        done = {r["seed"] for r in (read_artifact(path) or {"runs": []})["runs"]} if resume else set()
+        keep = resume
+        for seed in seeds:
+            if seed in done:
+                log(f"{experiment} seed {seed}: already in {path.name}, skipped")
+                continue
+            t0 = time.perf_counter()
+            ms = experiments.run(experiment, RunSettings(seed=seed, accelerator=accelerator))
+            runs = [_run_record(m, seed, time.perf_counter() - t0) for m in ms]
+            for m in ms:
+                log(f"{experiment} seed {seed}: {m.claim} [{m.part}] {m.metric} = {m.value:.4f}")
+            merge(path, {**header, "date": datetime.now(UTC).strftime("%Y-%m-%d")}, runs, keep=keep)
+            keep = True  # from here on the artifact holds this sweep's own seeds
     return path
 
 
@@ -177,6 +174,7 @@ def import_measurements(source: Path, out_dir: Path | None = None) -> list[Path]
     import hashlib
 
     from islp_ch10 import experiments
+    from islp_ch10.outdir import hold
 
     source = Path(source)
     text = source.read_text()
@@ -208,32 +206,35 @@ def import_measurements(source: Path, out_dir: Path | None = None) -> list[Path]
                 "valid_by_epoch": r.get("valid_accuracy_by_epoch", []),
             }
         )
+    out = out_dir or SPREADS_DIR
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, runs in by_experiment.items():
-        payload = {
-            "experiment": name,
-            "runs": sorted(runs, key=lambda r: r["seed"]),
-            "command": f"python -m islp_ch10.sweep --import {source.name}",
-            "machine": {
-                "cpu": data["machine"]["cpu"],
-                "tag": _tag(data["machine"]["cpu"]),
-                "torch_threads": threads,
-                "cuda": None,
-            },
-            "versions": data.get("versions", {}),
-            "code": data.get("code"),
-            "provenance": {
-                "source": source.name,
-                "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                "what": data.get("what"),
-                "how": data.get("how"),
-                "note": data.get("note"),
-                "excluded": excluded,
-            },
-        }
-        path = (out_dir or SPREADS_DIR) / f"{name}__{payload['machine']['tag']}__t{threads}.json"
-        _write_atomic(path, payload)
-        paths.append(path)
+    with hold(out):
+        for name, runs in by_experiment.items():
+            payload = {
+                "experiment": name,
+                "runs": sorted(runs, key=lambda r: r["seed"]),
+                "command": f"python -m islp_ch10.sweep --import {source.name}",
+                "machine": {
+                    "cpu": data["machine"]["cpu"],
+                    "tag": tag(data["machine"]["cpu"]),
+                    "torch_threads": threads,
+                    "cuda": None,
+                },
+                "versions": data.get("versions", {}),
+                "code": data.get("code"),
+                "provenance": {
+                    "source": source.name,
+                    "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                    "what": data.get("what"),
+                    "how": data.get("how"),
+                    "note": data.get("note"),
+                    "excluded": excluded,
+                },
+            }
+            path = out / f"{name}__{payload['machine']['tag']}__t{threads}.json"
+            write_json(path, payload)
+            paths.append(path)
     return paths
 
 

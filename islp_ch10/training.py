@@ -475,6 +475,87 @@ def make_trainer(
     )
 
 
+ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
+
+
+def check_devices(accelerator: str, devices: str, strategy: str) -> int | str | list[int]:
+    """``--accelerator/--devices/--strategy`` as text, checked against this machine and by Lightning
+    itself (nothing is trained); returns the ``devices`` that :func:`make_trainer` passes on.
+
+    Raises ``ValueError`` with one line naming the option at fault."""
+    acc = accelerator.strip().lower()
+    _check_accelerator(acc, accelerator)
+    parsed = _parse_devices(acc, devices)
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    if strategy not in ["auto", "dp", *StrategyRegistry.available_strategies()]:
+        raise ValueError(
+            f"--strategy {strategy!r} is not a Lightning strategy; use auto, ddp, ddp_spawn, "
+            "fsdp or another name in pytorch_lightning's StrategyRegistry"
+        )
+    import logging
+
+    quiet = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:  # Lightning's own checks of the combination, without training anything
+        pl.Trainer(
+            accelerator=acc,
+            devices=parsed,
+            strategy=strategy,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+    except Exception as exc:  # noqa: BLE001 - Lightning raises several types for a bad combination
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ValueError(
+            f"Lightning refuses --accelerator {accelerator} --devices {devices} --strategy {strategy}: {first}"
+        ) from None
+    finally:
+        quiet.setLevel(level)
+    return parsed
+
+
+def _check_accelerator(acc: str, given: str) -> None:
+    if acc not in ACCELERATORS:
+        raise ValueError(f"--accelerator {given!r} is not one of {', '.join(ACCELERATORS)}")
+    if acc in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"--accelerator {given}: this machine has no usable CUDA GPU "
+            "(torch.cuda.is_available() is False); use --accelerator cpu or auto"
+        )
+    if acc == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("--accelerator mps: Apple's MPS backend is not available here; use --accelerator cpu")
+
+
+def _parse_devices(acc: str, devices: str) -> int | str | list[int]:
+    text = devices.strip()
+    hint = "give a positive count, GPU indices such as 0,1, -1 (all) or auto"
+    if text == "auto":
+        return "auto"
+    if "," in text:
+        try:
+            indices = [int(d) for d in text.split(",") if d.strip()]
+        except ValueError:
+            raise ValueError(f"--devices {devices!r}: {hint}") from None
+        if acc not in ("gpu", "cuda") or not indices or min(indices) < 0:
+            raise ValueError(f"--devices {devices!r}: a list of indices needs --accelerator gpu; {hint}")
+        if max(indices) >= torch.cuda.device_count():
+            raise ValueError(f"--devices {devices}: this machine has {torch.cuda.device_count()} GPU(s)")
+        return indices
+    try:
+        count = int(text)
+    except ValueError:
+        raise ValueError(f"--devices {devices!r}: {hint}") from None
+    if count == 0 or count < -1:
+        raise ValueError(f"--devices {devices}: {hint}")
+    if acc in ("gpu", "cuda") and count > torch.cuda.device_count():
+        raise ValueError(f"--devices {count}: this machine has {torch.cuda.device_count()} GPU(s)")
+    return count
+
+
 class _quiet:
     """Silence Lightning's chatter about workers, logging intervals and sanity checks."""
 

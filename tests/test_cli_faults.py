@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 import pytest
 
-from islp_ch10 import claims, cli, data, errors, experiments, report
+from islp_ch10 import claims, cli, data, errors, experiments, outdir, report, threads
 
 CLAIM = "10.9/hitters-mae"  # an empirical claim with a <= threshold and parts
 THRESHOLD = 300.0
@@ -65,7 +65,7 @@ def env(tmp_path, monkeypatch):
     cache.mkdir()
     (cache / "keep.bin").write_bytes(b"cached bytes")
     monkeypatch.setenv(data.CACHE_ENV, str(cache))
-    monkeypatch.delenv(cli.THREADS_ENV, raising=False)
+    monkeypatch.delenv(threads.ENV, raising=False)
     return tmp_path / "out"
 
 
@@ -154,10 +154,10 @@ def test_bad_seeds_are_usage_errors_and_never_empty_the_report(good_report, caps
     ],
 )
 def test_bad_thread_variable(good_report, capsys, monkeypatch, value, says):
-    monkeypatch.setenv(cli.THREADS_ENV, value)
+    monkeypatch.setenv(threads.ENV, value)
     code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--out", good_report[0])
     assert code == errors.USAGE
-    assert_intact(good_report, f"{cli.THREADS_ENV}", err)
+    assert_intact(good_report, f"{threads.ENV}", err)
     assert says in err
 
 
@@ -216,10 +216,13 @@ def test_download_unknown_name(capsys, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_python_m_data_is_the_same_download_command(capsys, tmp_path):
-    from islp_ch10.data.__main__ import main as data_main
+def test_python_m_islp_ch10_is_the_same_command(capsys, tmp_path, monkeypatch):
+    import runpy
 
-    assert data_main(["download", "bogus", "--root", str(tmp_path)]) == errors.USAGE
+    monkeypatch.setattr("sys.argv", ["islp_ch10", "download", "bogus", "--root", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("islp_ch10", run_name="__main__")
+    assert exit_.value.code == errors.USAGE
     assert "unknown data set 'bogus'" in capsys.readouterr().err
 
 
@@ -384,7 +387,7 @@ def test_a_second_run_on_the_same_folder_is_refused(good_report, capsys):
     import fcntl
 
     out_dir = good_report[0]
-    with open(out_dir / cli.LOCK_NAME, "a+") as held:  # another run holds the lock
+    with open(out_dir / outdir.LOCK_NAME, "a+") as held:  # another run holds the lock
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         held.truncate(0)
         held.write("4242")
@@ -541,7 +544,7 @@ class _Claim:
     ],
 )
 def test_claim_roll_up_is_honest(records, status):
-    assert cli.claim_status(_Claim, records) == status
+    assert claims.claim_status(_Claim, records) == status
 
 
 def test_claims_listing_fits_100_columns_in_section_order(good_report, capsys, tmp_path):
@@ -557,7 +560,7 @@ def test_claims_listing_fits_100_columns_in_section_order(good_report, capsys, t
     row = next(line for line in out.splitlines() if line.startswith(CLAIM))
     assert "incomplete" in row and f"<={THRESHOLD:g}" in row
     assert "measured [least-squares]: 200.5 (pass, threshold <=" in out and "2 parts" in row
-    assert out.strip().splitlines()[-1].startswith(f"{len(cli.claims.catalogue())} claims: ")
+    assert out.strip().splitlines()[-1].startswith(f"{len(claims.catalogue())} claims: ")
 
 
 def test_claims_default_paths_do_not_depend_on_the_current_folder(capsys, tmp_path, monkeypatch):
@@ -566,4 +569,4 @@ def test_claims_default_paths_do_not_depend_on_the_current_folder(capsys, tmp_pa
     (tmp_path / "reports" / "latest" / "results.json").write_text("{ truncated")
     code, out, _ = run(capsys, "claims", "--section", "10.1")
     assert code == 0  # the broken file in the current folder is not the default
-    assert str(cli.default_reports_dir()) in out or "claims:" in out
+    assert str(outdir.default_reports_dir()) in out or "claims:" in out

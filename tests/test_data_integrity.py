@@ -436,7 +436,7 @@ def test_download_good_file_is_put_in_place(tmp_path, toy_dataset, monkeypatch):
         for i in range(0, len(PAYLOAD), 100):
             out.write(PAYLOAD[i : i + 100])
 
-    monkeypatch.setattr(data, "fetch", fake_fetch)
+    monkeypatch.setattr(data._core, "fetch", fake_fetch)  # where download_file looks it up
     (path,) = data.download("toy", tmp_path)
     assert path == tmp_path / toy_dataset and path.read_bytes() == PAYLOAD
     assert calls == ["https://primary.invalid/payload.bin"]

@@ -4,7 +4,8 @@ Raw files live under :func:`data_root` (``$ISLP_CH10_DATA``; may be read-only) a
 digest-checked against :data:`KNOWN_FILES` before use; processed caches go to :func:`cache_dir`
 (``$ISLP_CH10_CACHE``).  A loader never downloads: an absent file raises :class:`DataMissing`
 saying how to get it.  :func:`download` is the only network path (``islp-ch10 download NAME``,
-also ``python -m islp_ch10.data download NAME``, which runs the same command).
+also ``python -m islp_ch10 download NAME``).  :func:`atomic_write` is :mod:`islp_ch10.fileio`'s,
+re-exported here for the loaders' callers.
 
 =====================  ==============================================================
 ``load_mnist``         MNIST tensors from the four IDX ``.gz`` files (10.2, lab 10.9.2)
@@ -17,6 +18,8 @@ also ``python -m islp_ch10.data download NAME``, which runs the same command).
 =====================  ==============================================================
 """
 
+from islp_ch10.fileio import atomic_write
+
 from ._core import (
     CACHE_ENV,
     DATA_ENV,
@@ -26,7 +29,6 @@ from ._core import (
     DataFormatError,
     DataMissing,
     FileSpec,
-    atomic_write,
     cache_dir,
     clear_hash_memo,
     data_root,
@@ -34,7 +36,6 @@ from ._core import (
     download_file,
     fetch,
     file_digests,
-    file_lock,
     locate,
     verify,
 )
@@ -93,7 +94,6 @@ __all__ = [
     "encode",
     "fetch",
     "file_digests",
-    "file_lock",
     "lag_columns",
     "load_book_images",
     "load_cifar100",

@@ -8,21 +8,22 @@
 * :func:`download`: the only code path that touches the network.  It writes to a temporary
   file in the destination folder, checks the digest, then ``os.replace`` s it into place; on
   any failure the temporary file is removed, so a half-written file never looks complete.
-* :func:`atomic_write` and :func:`file_lock`: used by the processed caches.
+* Files are written through :func:`islp_ch10.fileio.atomic_write`, and the processed caches are
+  built under :func:`islp_ch10.fileio.lock`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, BinaryIO
+
+from islp_ch10.fileio import atomic_write
 
 DATA_ENV = "ISLP_CH10_DATA"
 CACHE_ENV = "ISLP_CH10_CACHE"
@@ -75,7 +76,7 @@ class DataMissing(FileNotFoundError):
         env_txt = f"{DATA_ENV}={env}" if env else f"{DATA_ENV} is not set, so the default was used"
         if how is None:
             how = (
-                f"run `islp-ch10 download {dataset}` (or `python -m islp_ch10.data download {dataset}`) "
+                f"run `islp-ch10 download {dataset}` (or `python -m islp_ch10 download {dataset}`) "
                 f"on a machine with network access, or {_STAGED_HINT}"
             )
         msg = (
@@ -295,70 +296,23 @@ def locate(key: str, root: str | os.PathLike | None = None, dataset: str | None 
     return verify(path, key, dataset)
 
 
-# ----------------------------------------------------------------------------- writing
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Write ``path`` all-or-nothing: a temporary file in the same folder, then ``os.replace``.
-
-    If the body raises, the temporary file is deleted and ``path`` is untouched. The yielded file
-    is binary or text as ``mode`` says (binary by default).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def file_lock(path: str | os.PathLike) -> Iterator[None]:
-    """An exclusive inter-process lock on ``path`` (``fcntl.flock``; a no-op where unavailable).
-
-    Used so that two pytest-xdist workers building the same cache do the work once; the
-    cache file itself is still written atomically, so correctness never depends on the lock.
-    """
-    try:
-        import fcntl
-    except ImportError:  # Windows: atomic rename alone keeps the cache consistent
-        yield
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 # ----------------------------------------------------------------------------- network
 def fetch(url: str, out: BinaryIO) -> None:
     """Stream ``url`` into the open binary file ``out`` (the only network access of the package).
 
-    Tests replace this function (``monkeypatch.setattr(islp_ch10.data, "fetch", fake)``) or pass
-    ``fetch=`` to :func:`download`.
+    Tests replace it where :func:`download_file` looks it up
+    (``monkeypatch.setattr(islp_ch10.data._core, "fetch", fake)``) or pass ``fetch=`` to :func:`download`.
     """
     import urllib.request
 
     req = urllib.request.Request(url, headers={"User-Agent": "islp-ch10"})  # noqa: S310 - the data sets' fixed URLs
     with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - as above
         shutil.copyfileobj(resp, out, _CHUNK)
+
+
+def _module_fetch() -> Callable[[str, BinaryIO], None]:
+    """This module's :func:`fetch`, looked up when a download starts (so a test's replacement counts)."""
+    return fetch
 
 
 class _HashingWriter:
@@ -392,9 +346,7 @@ def download_file(
         except ChecksumError:
             pass  # replace the bad copy below
     if fetch is None:
-        import islp_ch10.data as _pkg  # looked up at call time so tests can monkeypatch it
-
-        fetch = _pkg.fetch
+        fetch = _module_fetch()
     algos = tuple(dict.fromkeys(a for a, _ in spec.digests))
     errors = []
     for url in spec.urls:

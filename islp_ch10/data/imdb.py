@@ -56,7 +56,9 @@ import scipy.sparse as sp
 if TYPE_CHECKING:
     import torch
 
-from ._core import DataFormatError, DataMissing, _root, atomic_write, cache_dir, file_digests, file_lock, verify
+from islp_ch10.fileio import atomic_write, lock
+
+from ._core import DataFormatError, DataMissing, _root, cache_dir, file_digests, verify
 
 TOKENIZER_VERSION = 1
 CACHE_FORMAT = 1
@@ -426,7 +428,7 @@ def load_imdb(root: str | os.PathLike | None = None, num_words: int = 10_000, ma
             return data
         except _StaleCache:
             status = "rebuilt"
-    with file_lock(path.with_suffix(".lock")):
+    with lock(path.with_suffix(".lock")):
         if path.is_file():  # another process may have built it while we waited
             try:
                 data = _load(path, meta)

@@ -24,7 +24,9 @@ import numpy as np
 if TYPE_CHECKING:  # torch is imported when a loader runs, so `import islp_ch10.data` stays light
     import torch
 
-from ._core import DataFormatError, atomic_write, cache_dir, file_digests, file_lock, locate
+from islp_ch10.fileio import atomic_write, lock
+
+from ._core import DataFormatError, cache_dir, file_digests, locate
 
 FILES = {
     "train_images": "mnist/train-images-idx3-ubyte.gz",
@@ -156,7 +158,7 @@ def torchvision_root(root: str | os.PathLike | None = None) -> Path:
     tag = "".join(file_digests(p, ("sha256",))["sha256"][:8] for p in paths.values())
     base = cache_dir() / f"mnist-torchvision-{tag}"
     raw = base / "MNIST" / "raw"
-    with file_lock(cache_dir() / f".mnist-torchvision-{tag}.lock"):
+    with lock(cache_dir() / f".mnist-torchvision-{tag}.lock"):
         try:
             manifest = json.loads((base / MANIFEST).read_text())
             manifest = manifest if isinstance(manifest, dict) else {}

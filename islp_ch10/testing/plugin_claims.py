@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from islp_ch10.fileio import write_text
+
 CLAIMS = "claims"  # the user_properties key
 
 
@@ -39,11 +41,7 @@ class ClaimRecorder:
     def pytest_sessionfinish(self, session):
         if not self.path:
             return
-        path = Path(self.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.outcomes, indent=2, sort_keys=True))
-        tmp.replace(path)
+        write_text(Path(self.path), json.dumps(self.outcomes, indent=2, sort_keys=True))
 
 
 RECORDER = pytest.StashKey[ClaimRecorder]()
