@@ -100,6 +100,11 @@ def test_lab_config_matches_the_notes(name, notes, defaults):
     assert all(r.line in N.cited_lines(LABS[name].source) for r in stated.values())
 
 
+def test_every_labconfig_field_is_checked():
+    """A field added to LabConfig must be added to the check (``source`` is the citation itself)."""
+    assert {f.name for f in dataclasses.fields(LabConfig)} - {"source"} <= set(N.FIELDS)
+
+
 def test_implicit_optimiser_is_torchs_rmsprop_signature_default(defaults):
     """SimpleModule with no optimiser builds torch's RMSprop with no lr: its lr is the signature's
     default, and the project's reader of that default (``simple_module_optimizer``) agrees."""
@@ -291,6 +296,28 @@ def test_lab_statements_read_the_labs_code_forms():
     }
     uncited = {k: v for k, v in cell.items() if k not in (4, 5)}
     assert N.lab_statements(uncited)["optimizer"][0].value == "opt (built outside the cited lines)"
+
+
+def test_a_simplemodule_call_cut_short_by_the_citation_states_no_default():
+    """A cited range that stops inside the SimpleModule call does not read as "no optimiser"."""
+    cell = {1: "mod = SimpleModule.binary_classification(", 2: "    net,"}
+    said = N.lab_statements(cell)["optimizer"][0].value
+    assert "unfinished" in said
+    assert N.lab_statements({**cell, 3: ")"})["optimizer"][0].value is None
+
+
+@pytest.mark.parametrize("name", [n for n, lab in LABS.items() if lab.optimizer is not None])
+def test_a_citation_that_stops_inside_the_simplemodule_call_is_flagged(name, notes, defaults):
+    """Broken variant: the source cites the SimpleModule call's first line but not the line that
+    passes the optimiser."""
+    config = LABS[name]
+    stated = N.lab_statements({n: notes[n] for n in N.cited_lines(config.source)})
+    first = stated["task"][0].line
+    kept = [n for n in N.cited_lines(config.source) if n <= first or n > first + 3]
+    problems = rejected(
+        check, dataclasses.replace(config, source="notes " + ", ".join(map(str, kept))), notes, defaults, name
+    )
+    assert "unfinished" in problems["optimizer"]
 
 
 def test_notes_are_found_beside_the_checkout_or_through_the_variable(tmp_path, monkeypatch):

@@ -148,13 +148,20 @@ class _Code:
         return Statement(name, value, number, (col, col + len(m.group(group))))
 
     def call_args(self, open_paren: int) -> tuple[int, int]:
-        """``(start, end)`` offsets of the arguments of the call whose ``(`` is at ``open_paren``."""
+        """``(start, end)`` offsets of the arguments of the call whose ``(`` is at ``open_paren``;
+        ``end`` is ``-1`` where the call runs past the cited lines."""
         depth = 0
         for i in range(open_paren, len(self.text)):
             depth += {"(": 1, ")": -1}.get(self.text[i], 0)
             if depth == 0:
                 return open_paren + 1, i
-        return open_paren + 1, len(self.text)  # the call runs past the cited lines
+        return open_paren + 1, -1
+
+
+def _lr(code: _Code, open_paren: int) -> re.Match | None:
+    """The ``lr=`` argument of the optimiser call whose ``(`` is at ``open_paren``, if given."""
+    start, end = code.call_args(open_paren)
+    return _LR.search(code.text, start, len(code.text) if end < 0 else end)
 
 
 def lab_statements(lines: Mapping[int, str]) -> dict[str, list[Statement]]:
@@ -180,24 +187,28 @@ def lab_statements(lines: Mapping[int, str]) -> dict[str, list[Statement]]:
             found[name].append(code.statement(name, value, m))
     builds = {}  # variable name -> (class match, lr match or None)
     for m in _OPT_BUILD.finditer(text):
-        builds[m.group(1)] = (m, _LR.search(text, *code.call_args(text.index("(", m.start(2)))))
+        builds[m.group(1)] = (m, _lr(code, text.index("(", m.start(2))))
     for m in _CTOR.finditer(text):
         found["task"].append(code.statement("task", CONSTRUCTOR_TASK.get(m.group(1), m.group(1)), m))
         start, end = code.call_args(m.end() - 1)
+        line = code.where(m.start())[0]
+        unfinished = end < 0
+        end = len(text) if unfinished else end
         for mm in _METRICS.finditer(text, start, end):
             for key in _METRIC_KEY.finditer(text, mm.start(1), mm.end(1)):
                 found["metric"].append(code.statement("metric", key.group(1), key))
         opt = _OPT_ARG.search(text, start, end)
+        if opt is None and unfinished:  # its optimiser argument may be on a line not cited
+            said = f"the SimpleModule call at line {line} unfinished (cite it to its closing parenthesis)"
+            found["optimizer"].append(Statement("optimizer", said, line))
+            found["lr"].append(Statement("lr", said, line))
+            continue
         if opt is None:  # no optimiser: SimpleModule's default
-            line = code.where(m.start())[0]
             found["optimizer"].append(Statement("optimizer", None, line))
             found["lr"].append(Statement("lr", None, line))
             continue
         inline = _OPT_BUILD.match(text, opt.start(1))
-        if inline:
-            build = (inline, _LR.search(text, *code.call_args(text.index("(", inline.start(2)))))
-        else:
-            build = builds.get(opt.group(1))
+        build = (inline, _lr(code, text.index("(", inline.start(2)))) if inline else builds.get(opt.group(1))
         if build is None:
             stated = f"{opt.group(1)} (built outside the cited lines)"
             found["optimizer"].append(code.statement("optimizer", stated, opt))
@@ -383,6 +394,9 @@ def check_lab_config(
                 f"with torch's signature default lr {defaults.lr!r}"
             )
         optimizer_class = defaults.optimizer
+    elif opt is not None and opt.value not in defaults.signature:  # the lines cut the optimiser off
+        problems["optimizer"] = problems["lr"] = f"the cited lines state {opt.value!r}"
+        optimizer_class = config.optimizer or defaults.optimizer
     elif opt is not None:
         compare("optimizer", config.optimizer, opt.value, "notes", opt.line)
         if isinstance(lr.value, str):  # the lab builds it without an lr: the class's own default
@@ -392,12 +406,16 @@ def check_lab_config(
             compare("lr", config.lr, lr.value, "notes", lr.line)
         optimizer_class = opt.value
     else:
-        optimizer_class = defaults.optimizer
+        optimizer_class = config.optimizer or defaults.optimizer
     if stated["weight_decay"]:
         from_notes("weight_decay", config.weight_decay)
     else:
         wd = defaults.signature.get(optimizer_class, {}).get("weight_decay")
-        compare("weight_decay", float(config.weight_decay), float(wd), f"{optimizer_class}'s signature default", None)
+        if wd is None:
+            problems["weight_decay"] = f"torch has no optimiser {optimizer_class!r} with a weight_decay default"
+        else:
+            basis = f"{optimizer_class}'s signature default"
+            compare("weight_decay", float(config.weight_decay), float(wd), basis, None)
     if deviations:
         problems["deviations"] = f"declared for fields the check never compared: {sorted(deviations)}"
     if problems:
