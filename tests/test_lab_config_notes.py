@@ -24,8 +24,6 @@ from islp_ch10.testing import notes as N
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.fast
-
 
 def registered_labs() -> dict:
     """``"experiment:part"`` -> LabConfig, read from the registry (the one place to re-point if the

@@ -23,8 +23,6 @@ import torch
 from islp_ch10 import data, experiments, training
 from islp_ch10.lab_defaults import RunSettings
 
-pytestmark = pytest.mark.fast
-
 
 def registry() -> dict:
     """``name`` -> registry entry (the one place to re-point if the registry moves)."""
