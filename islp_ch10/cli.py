@@ -364,7 +364,7 @@ def _experiments():
     return experiments
 
 
-def run_experiment(name: str, seed: int, args, log_dir: str | None) -> tuple[list[dict], dict]:
+def run_experiment(name: str, seed: int, args) -> tuple[list[dict], dict]:
     """The command line's one use of the experiment API: build the run settings, run, return the
     measurements as dicts and their by-products for the report's plots (never stored)."""
     experiments = _experiments()
@@ -376,7 +376,6 @@ def run_experiment(name: str, seed: int, args, log_dir: str | None) -> tuple[lis
         accelerator=args.accelerator,
         devices=args.lightning_devices,
         strategy=args.strategy,
-        log_dir=log_dir,
         progress=args.progress,
     )
     measurements = experiments.run(name, settings)
@@ -459,36 +458,32 @@ def _reproduce(
         print(f"resuming: {resumed} experiment/seed pair(s) already measured in {out / report.MEASUREMENTS}")
     skipped, missing, new = [], set(), 0
     failure: BaseException | None = None
-    log_dir = tempfile.mkdtemp(prefix=".logs-", dir=out)  # Lightning's CSV logs, removed on every exit
-    try:
-        with InterruptGuard() as guard:
-            for step, (name, seed) in enumerate(todo, 1):
-                if name in missing:
-                    continue
-                print(f"[{step}/{len(todo)}] {name} seed {seed} ({args.path} path) ...", flush=True)
-                t0 = time.perf_counter()
-                try:
-                    records, extra = run_experiment(name, seed, args, log_dir)
-                    by_products.update(extra)
-                except DataMissing as exc:
-                    print(f"    skipped: {exc}", flush=True)
-                    skipped.append({"experiment": name, "reason": str(exc)})
-                    missing.add(name)
-                    continue
-                except BaseException as exc:
-                    if guard.was_interrupt(exc):
-                        raise Interrupted(new, str(out / report.MEASUREMENTS)) from exc
-                    failure = exc
-                    print(f"    failed: {type(exc).__name__}: {exc}", flush=True)
-                    break
-                _save(out, name, seed, records, {"path": args.path, "wall_time_s": time.perf_counter() - t0})
-                new += len(records)
-                for r in records:
-                    label = r["claim"] + (f" [{r['part']}]" if r.get("part") else "")
-                    print(f"    {label}: {r['metric']} = {r['value']:.4f}", flush=True)
-                print(f"    done in {time.perf_counter() - t0:.1f} s", flush=True)
-    finally:
-        shutil.rmtree(log_dir, ignore_errors=True)
+    with InterruptGuard() as guard:
+        for step, (name, seed) in enumerate(todo, 1):
+            if name in missing:
+                continue
+            print(f"[{step}/{len(todo)}] {name} seed {seed} ({args.path} path) ...", flush=True)
+            t0 = time.perf_counter()
+            try:
+                records, extra = run_experiment(name, seed, args)
+                by_products.update(extra)
+            except DataMissing as exc:
+                print(f"    skipped: {exc}", flush=True)
+                skipped.append({"experiment": name, "reason": str(exc)})
+                missing.add(name)
+                continue
+            except BaseException as exc:
+                if guard.was_interrupt(exc):
+                    raise Interrupted(new, str(out / report.MEASUREMENTS)) from exc
+                failure = exc
+                print(f"    failed: {type(exc).__name__}: {exc}", flush=True)
+                break
+            _save(out, name, seed, records, {"path": args.path, "wall_time_s": time.perf_counter() - t0})
+            new += len(records)
+            for r in records:
+                label = r["claim"] + (f" [{r['part']}]" if r.get("part") else "")
+                print(f"    {label}: {r['metric']} = {r['value']:.4f}", flush=True)
+            print(f"    done in {time.perf_counter() - t0:.1f} s", flush=True)
     if not new and not resumed:
         if failure is not None:
             raise failure
