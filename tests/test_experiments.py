@@ -13,6 +13,8 @@ of a figure by a second route.  Each experiment runs once per process (``run_or_
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -160,3 +162,46 @@ def test_run_refuses_an_undeclared_measurement(monkeypatch):
 def test_a_name_cannot_be_declared_twice():
     with pytest.raises(ValueError, match="declared twice"):
         experiments.experiment("mnist-mlp", claims={"10.9/mnist-mlp": None}, seed_meaning="-")
+
+
+def _tool(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_measurement_import_takes_claim_and_configuration_from_the_registry(tmp_path):
+    """tools/import_measurements.py: each model's runs land in its experiment's artifact with the
+    claim, part, metric and epochs its declaration and LabConfig state; a run at another lr is
+    left out and listed."""
+    tool = _tool("import_measurements")
+    lab_lr = experiments.get("imdb-lstm").config.resolved_optimizer()[1]
+    source = tmp_path / "external.json"
+    source.write_text(
+        json.dumps(
+            {
+                "machine": {"cpu": "Some CPU 9000 8-Core Processor", "torch_threads": 2},
+                "runs": [
+                    {"model": "IMDBLSTM", "lr": lab_lr, "seed": 1, "test_accuracy": 0.85},
+                    {"model": "IMDBLSTM", "lr": lab_lr / 10, "seed": 0, "test_accuracy": 0.80},
+                ],
+            }
+        )
+    )
+    (path,) = tool.import_measurements(source, tmp_path / "out")
+    artifact = json.loads(path.read_text())
+    (run,) = artifact["runs"]
+    lab = experiments.get("imdb-lstm").config
+    assert path.name.startswith("imdb-lstm__")
+    assert (run["claim"], run["part"]) == experiments.get("imdb-lstm").measures()[0]
+    assert (run["metric"], run["epochs"], run["value"]) == (lab.metric, lab.epochs, 0.85)
+    assert len(artifact["provenance"]["excluded"]) == 1
+    source.write_text(json.dumps({"machine": {"cpu": "x", "torch_threads": 1}, "runs": [{"model": "GRU", "lr": 1}]}))
+    with pytest.raises(ValueError, match="no experiment trains model 'GRU'"):
+        tool.import_measurements(source, tmp_path / "out")
