@@ -16,26 +16,28 @@ the plain loop takes from the global RNG exactly what the Lightning paths' ``Dat
 benchmark asserts; the ratios therefore compare the same computation.  Each timed call is a whole
 fit.  The ratios ``fast/plain`` and ``islp/fast`` per family go to the terminal and the JSON.
 
-The data are synthetic, shaped like each family's (feature shape, dtype, sparsity, batch size,
-the lab's optimiser and learning rate) with fewer samples or epochs, so that the run stays short:
-see :data:`FAMILIES` and each benchmark's ``extra_info``.
+The data are synthetic, shaped like each family's (feature shape, dtype, sparsity), trained with
+the family's :class:`~islp_ch10.lab_defaults.LabConfig` (the lab's optimiser, learning rate,
+batch size, loss) with fewer samples and epochs, so that the run stays short: see
+:data:`FAMILIES` (what each shortens) and each benchmark's ``extra_info``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from islp_ch10 import models
+from islp_ch10 import lab_defaults, models
 from islp_ch10.benchmarking import synchronize
 from islp_ch10.testing import cpu_and_cuda
 from islp_ch10.training import (
-    TrainConfig,
+    RunSettings,
     _as_tensor,
     _split_indices,
     _take,
@@ -97,14 +99,27 @@ def _hitters(n: int, g: torch.Generator):
 
 @dataclass(frozen=True)
 class Family:
-    """One model family: how to build the model and data, and the lab's training configuration."""
+    """One model family: how to build the model and data, the lab's configuration, and what the
+    benchmark shortens (``epochs``, and ``validation`` where the lab's count exceeds the slice)."""
 
     factory: Callable[[], nn.Module]
     data: Callable[[int, torch.Generator], tuple]
     n_train: int
     n_test: int
-    config: dict = field(default_factory=dict)
-    note: str = ""
+    lab: lab_defaults.LabConfig
+    epochs: int
+    note: str
+    validation: float | int | str | None = None  # None: the lab's
+
+    @property
+    def config(self) -> lab_defaults.LabConfig:
+        """The lab's configuration with this benchmark's epochs (and validation count)."""
+        validation = self.lab.validation if self.validation is None else self.validation
+        return dataclasses.replace(self.lab, epochs=self.epochs, validation=validation)
+
+    @property
+    def description(self) -> str:
+        return f"{self.note}, {self.epochs} of the lab's {self.lab.epochs} epochs"
 
 
 FAMILIES: dict[str, Family] = {
@@ -113,56 +128,65 @@ FAMILIES: dict[str, Family] = {
         _hitters,
         176,
         87,
-        dict(task="regression", epochs=50, batch_size=32, validation="test"),
-        "Hitters' own sizes (176 train / 87 test, 19 predictors), the lab's 50 epochs",
+        lab_defaults.HITTERS_NET,
+        epochs=lab_defaults.HITTERS_NET.epochs,
+        note="Hitters' own sizes (176 train / 87 test, 19 predictors)",
     ),
     "mnist-mlr": Family(
         models.MNISTLogistic,
         _mnist_like,
         12_000,
         2_000,
-        dict(task="multiclass", num_classes=10, epochs=3, batch_size=256, validation=0.2),
-        "MNIST-shaped images, a fifth of MNIST's training set, 3 of the lab's 30 epochs",
+        lab_defaults.MNIST_MLR,
+        epochs=3,
+        note="MNIST-shaped images, a fifth of MNIST's training set",
     ),
     "mnist-mlp": Family(
         models.MNISTMLP,
         _mnist_like,
         12_000,
         2_000,
-        dict(task="multiclass", num_classes=10, epochs=2, batch_size=256, validation=0.2),
-        "MNIST-shaped images, a fifth of MNIST's training set, 2 of the lab's 30 epochs",
+        lab_defaults.MNIST_MLP,
+        epochs=2,
+        note="MNIST-shaped images, a fifth of MNIST's training set",
     ),
     "imdb-dense": Family(
         models.IMDBDense,
         _bag_of_words,
         4_000,
         1_000,
-        dict(task="binary", epochs=3, batch_size=512, validation=1_000, lr=0.001),
-        "sparse 0/1 rows over 10,003 words (2% density), 4,000 reviews, 3 epochs",
+        lab_defaults.IMDB_DENSE,
+        epochs=3,
+        validation=1_000,
+        note="sparse 0/1 rows over 10,003 words (2% density), 4,000 reviews, 1,000 of them validation",
     ),
     "imdb-lstm": Family(
         models.IMDBLSTM,
         _tokens,
         900,
         300,
-        dict(task="binary", epochs=1, batch_size=300, validation=300),
-        "500-token reviews, a slice of 900 (2 training batches of 300), 1 epoch",
+        lab_defaults.IMDB_LSTM,
+        epochs=1,
+        validation=300,
+        note="500-token reviews, a slice of 900 (2 training batches of 300, 300 validation)",
     ),
     "nyse-rnn": Family(
         models.NYSERNN,
         _lagged((5, 3)),
         2_000,
         800,
-        dict(task="regression", epochs=10, batch_size=64, validation="test", lr=0.001),
-        "(5 lags, 3 series), 2,000 days, 10 of the lab's 200 epochs",
+        lab_defaults.NYSE_RNN,
+        epochs=10,
+        note="(5 lags, 3 series), 2,000 days",
     ),
     "nyse-nlar": Family(
         models.NonlinearAR,
         _lagged((20,)),
         2_000,
         800,
-        dict(task="regression", epochs=10, batch_size=64, validation="test", lr=0.001),
-        "20 features (lags + day of week), 2,000 days, 10 of the lab's 20 epochs",
+        lab_defaults.NYSE_NLAR,
+        epochs=10,
+        note="20 features (lags + day of week), 2,000 days",
     ),
 }
 
@@ -178,7 +202,12 @@ def _rows(x, idx: torch.Tensor) -> torch.Tensor:
 
 
 def plain_fit(
-    factory: Callable[[], nn.Module], train: tuple, test: tuple, config: TrainConfig, device: str = "cpu"
+    factory: Callable[[], nn.Module],
+    train: tuple,
+    test: tuple,
+    config: lab_defaults.LabConfig,
+    run: RunSettings,
+    device: str = "cpu",
 ) -> tuple[nn.Module, list[dict], dict]:
     """The lab's training written as a plain torch loop: returns (model, history, test scores).
 
@@ -189,7 +218,7 @@ def plain_fit(
     ``isolate_rng``, so it leaves the global RNG as it found it.  Batches are moved to
     ``device`` one by one, as the fast path moves them.
     """
-    seed_everything(config.seed)
+    seed_everything(run.seed)
     model = factory().to(device)
     optimizer = config.make_optimizer(model.parameters())
     loss_fn = make_loss(config.task)
@@ -197,7 +226,7 @@ def plain_fit(
     if config.validation == "test":
         valid = (x_test, y_test)
     else:
-        tr, va = _split_indices(len(y_train), config.validation, config.seed)
+        tr, va = _split_indices(len(y_train), config.validation, run.seed)
         valid = (_take(x_train, va), y_train[va]) if va else None
         x_train, y_train = _take(x_train, tr), y_train[tr]
     n, batch = len(y_train), config.batch_size
@@ -274,7 +303,8 @@ def test_train_epoch_paths(benchmark, describe, family_data, variant, family, de
         pytest.importorskip("ISLP.torch", reason="the ISLP package (ISLP.torch) is needed for the book's path")
     fam = FAMILIES[family]
     train, test = family_data(family)
-    config = TrainConfig(**fam.config, accelerator="gpu" if device.startswith("cuda") else "cpu")
+    config = fam.config
+    optimizer, lr = config.resolved_optimizer()
     n_valid = len(test[1]) if config.validation == "test" else len(_split_indices(fam.n_train, config.validation, 0)[1])
     n_fit = fam.n_train - (0 if config.validation == "test" else n_valid)
     describe(
@@ -282,15 +312,15 @@ def test_train_epoch_paths(benchmark, describe, family_data, variant, family, de
         variant=variant,
         case=family,
         model=type(fam.factory()).__name__,
-        data=fam.note,
+        data=fam.description,
         n_train=n_fit,
         n_valid=n_valid,
         n_test=fam.n_test,
         batch_size=config.batch_size,
         epochs=config.epochs,
         steps_per_epoch=-(-n_fit // config.batch_size),
-        optimizer=config.optimizer,
-        lr=config.lr,
+        optimizer=optimizer,
+        lr=lr,
         rounds=ROUNDS,
         timed="one whole fit: seed, build, train, per-epoch whole-set train/valid "
         "scores, test scores (islp also runs trainer.test, as the lab does)",
@@ -298,9 +328,10 @@ def test_train_epoch_paths(benchmark, describe, family_data, variant, family, de
 
     def run():
         if variant == "plain":
-            model, history, scored = plain_fit(fam.factory, train, test, config, device)
+            model, history, scored = plain_fit(fam.factory, train, test, config, RunSettings(), device)
         else:
-            result = fit(fam.factory, train, test, config, path=variant)
+            settings = RunSettings(path=variant, accelerator="gpu" if device.startswith("cuda") else "cpu")
+            result = fit(fam.factory, train, test, config, run=settings)
             model, history, scored = result.model, result.history, result.test
         synchronize(device)
         return model, history, scored

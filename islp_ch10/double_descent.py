@@ -17,7 +17,7 @@ interpolant is), so the experiment runs over several seeds and the claims are ju
 the per-d median.  The whole default run (9 seeds x 49 values of d, both fits) takes about
 two seconds on one core.  The minimum-norm coefficients' norm is recorded too
 (10.8/min-norm-shrinks), and :func:`spike_by_noise` repeats the d = 20 fit over noise levels
-(10.8/signal-to-noise).  ``python -m islp_ch10.double_descent`` prints the per-seed figures the
+(10.8/signal-to-noise).  ``python tools/double_descent_spreads.py`` prints the per-seed figures the
 catalogue's spread fields quote.
 """
 
@@ -250,38 +250,3 @@ def plot_double_descent(result: DoubleDescentResult, path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def _spread_report() -> None:  # pragma: no cover - the command behind the catalogue's spread fields
-    """Per-seed and per-block figures of 10.8/min-norm-shrinks and 10.8/signal-to-noise."""
-    import dataclasses
-
-    base = DoubleDescentConfig()
-    sds = (0.3, 0.1, 0.03, 0.01, 0.0)
-    result = run_double_descent(base)
-    print("10.8/min-norm-shrinks, seeds", base.seeds)
-    for s in range(len(base.seeds)):
-        norms = [result.coef_norm[s, result.index(d)] for d in (20, 30, 40, 50)]
-        print(f"  seed {base.seeds[s]}: ||coef|| at d = 20/30/40/50: " + " / ".join(f"{v:.3g}" for v in norms))
-    print(f"  median: trend {norm_trend(result):.3f}, ratio d=20/d=50 {norm_ratio(result, 50):.2f}")
-    print("10.8/signal-to-noise, excess test MSE at d = 20 per seed for sd =", sds)
-    for seed in base.seeds:
-        cfg = dataclasses.replace(base, seeds=(seed,))
-        print(f"  seed {seed}: " + " / ".join(f"{v:.3g}" for v in spike_by_noise(sds, cfg)))
-    spikes = spike_by_noise(sds, base)
-    print(
-        "  median: " + " / ".join(f"{v:.3g}" for v in spikes) + f"; ratio sd 0.3 / sd 0: {spikes[0] / spikes[-1]:.0f}"
-    )
-    print("ten disjoint 9-seed blocks (seeds 0..89):")
-    for b in range(10):
-        cfg = dataclasses.replace(base, seeds=tuple(range(9 * b, 9 * b + 9)))
-        r = run_double_descent(dataclasses.replace(cfg, dfs=tuple(range(20, 51))))
-        sp = spike_by_noise(sds, cfg)
-        print(
-            f"  block {b}: trend {norm_trend(r):.3f}, ratio {norm_ratio(r, 50):.2f}; spike decreasing "
-            f"{bool(np.all(np.diff(sp) < 0))}, ratio sd 0.3 / sd 0 {sp[0] / sp[-1]:.0f}"
-        )
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _spread_report()

@@ -11,8 +11,6 @@ rebuilds the report and says what happened.
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,27 +41,23 @@ class Reproduction:
         from islp_ch10.report import MEASUREMENTS
 
         missing: set[str] = set()
-        log_dir = tempfile.mkdtemp(prefix=".logs-", dir=self.out)  # Lightning's CSV logs, removed on every exit
-        try:
-            with InterruptGuard() as guard:
-                for step, (name, seed) in enumerate(todo, 1):
-                    if name in missing:
-                        continue
-                    print(f"[{step}/{len(todo)}] {name} seed {seed} ({self.settings.path} path) ...", flush=True)
-                    try:
-                        self._one(name, dataclasses.replace(self.settings, seed=seed, log_dir=log_dir))
-                    except DataMissing as exc:
-                        print(f"    skipped: {exc}", flush=True)
-                        self.skipped.append({"experiment": name, "reason": str(exc)})
-                        missing.add(name)
-                    except BaseException as exc:
-                        if guard.was_interrupt(exc):
-                            raise Interrupted(self.new, str(self.out / MEASUREMENTS)) from exc
-                        self.failure = exc
-                        print(f"    failed: {type(exc).__name__}: {exc}", flush=True)
-                        break
-        finally:
-            shutil.rmtree(log_dir, ignore_errors=True)
+        with InterruptGuard() as guard:
+            for step, (name, seed) in enumerate(todo, 1):
+                if name in missing:
+                    continue
+                print(f"[{step}/{len(todo)}] {name} seed {seed} ({self.settings.path} path) ...", flush=True)
+                try:
+                    self._one(name, dataclasses.replace(self.settings, seed=seed))
+                except DataMissing as exc:
+                    print(f"    skipped: {exc}", flush=True)
+                    self.skipped.append({"experiment": name, "reason": str(exc)})
+                    missing.add(name)
+                except BaseException as exc:
+                    if guard.was_interrupt(exc):
+                        raise Interrupted(self.new, str(self.out / MEASUREMENTS)) from exc
+                    self.failure = exc
+                    print(f"    failed: {type(exc).__name__}: {exc}", flush=True)
+                    break
 
     def _one(self, name: str, settings: RunSettings) -> None:
         from islp_ch10 import experiments

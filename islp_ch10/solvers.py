@@ -6,13 +6,18 @@
                      project supports (the IMDB lasso, notes lines 1453-1457)
 ``lbfgs_fit``        full-batch L-BFGS on the squared error, to convergence (the AR model as a
                      Flatten-Linear network, 10.5/flatten)
+``l1_path_problems`` what is wrong with an L1 path's non-zero counts (its contract: few features
+                     at the largest penalty, only more as the penalty falls)
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
+
+FEW = 0.05  # "few": at the largest penalty at most 5% of the features may be non-zero
 
 
 def lambda_max(X, y) -> float:
@@ -76,3 +81,18 @@ def lbfgs_fit(model, x, y, max_iter: int = 500):
 
     optimiser.step(closure)
     return model
+
+
+def l1_path_problems(nonzero: list[int], n_features: int, few: float = FEW) -> list[str]:
+    """What is wrong with an L1 path's non-zero counts, ordered from the largest penalty (smallest
+    C) down: an L1 path starts with few features (at most ``few`` of them) and only adds them
+    (weakly) as C grows.  Empty: a path with the L1 contract."""
+    problems = []
+    if nonzero[0] > few * n_features:
+        problems.append(f"the smallest C keeps {nonzero[0]} of {n_features} features (more than {few:.0%})")
+    drops = [(i, a, b) for i, (a, b) in enumerate(itertools.pairwise(nonzero)) if b < a]
+    if drops:
+        problems.append(f"non-zeros fall as C grows at steps {drops}")
+    if nonzero[-1] <= nonzero[0]:
+        problems.append(f"the path never adds a feature ({nonzero[0]} -> {nonzero[-1]})")
+    return problems

@@ -27,6 +27,13 @@ Both return a :class:`FitResult` with the per-epoch history (kept in memory by
 ``accelerator``, ``devices`` and ``strategy`` go to Lightning unchanged, so the same entry points
 run DDP.  A fit writes files only when ``TrainConfig.log_dir`` names a folder (Lightning's CSV
 logs); otherwise whatever Lightning needs on disk lives in a temporary folder removed on exit.
+
+What a fit reads comes in two halves, never merged: *what to train* (task, epochs, batch size,
+optimiser, validation: a lab cell's :class:`~islp_ch10.lab_defaults.LabConfig`, or a free-form
+:class:`TrainConfig`) and *how to run it here* (:class:`RunSettings`: seed, path, device).  An
+experiment hands ``fit`` its LabConfig and the run's RunSettings as they are; a
+:class:`TrainConfig` carries both halves for a free-form fit.  Both halves are checked when they
+are built, and the data against them before any training (:func:`check_data`).
 """
 
 from __future__ import annotations
@@ -60,13 +67,85 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
 
 # ----------------------------------------------------------------------------- configuration
+OPTIMIZERS = ("rmsprop", "sgd", "adam")
+PATHS = ("fast", "islp")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How to run a fit on this machine: nothing here changes what the lab trains.
+
+    ``seed`` seeds the global RNGs before the model is built (initial weights, minibatch order,
+    dropout masks) and ISLP's validation split; what it means for each experiment is declared
+    with the experiment (:func:`islp_ch10.experiments.experiment`).
+    """
+
+    seed: int = 0
+    path: str = "fast"  # training path: "fast" or "islp"
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    strategy: str = "auto"
+    progress: bool = False
+
+    def __post_init__(self):
+        if self.path not in PATHS:
+            raise ValueError(f"path must be 'fast' or 'islp', got {self.path!r}")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def check_recipe(
+    task: str, epochs, batch_size, validation, num_classes, optimizer: str | None = None, max_steps: int = -1
+) -> None:
+    """Refuse a training configuration that cannot train, naming the argument (``ValueError``):
+    the task, ``epochs >= 1``, ``batch_size >= 1``, ``validation`` (``None``, ``"test"``, a
+    fraction ``0 < v < 1`` or a count ``>= 1``; :func:`check_data` checks the count against the
+    training set), ``num_classes >= 2`` for a multiclass task, the optimiser's name."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if not _is_int(epochs) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if not _is_int(max_steps) or max_steps < -1 or max_steps == 0:
+        raise ValueError(f"max_steps must be -1 (no limit) or an integer >= 1, got {max_steps!r}")
+    if validation is None or validation == "test":
+        pass
+    elif isinstance(validation, (float, np.floating)):
+        if not 0 < validation < 1:
+            raise ValueError(f"validation as a fraction must lie strictly between 0 and 1, got {validation!r}")
+    elif _is_int(validation):
+        if validation < 1:
+            raise ValueError(f"validation as a count must be >= 1 (None for no validation set), got {validation!r}")
+    else:
+        raise ValueError(f"validation must be None, 'test', a fraction in (0, 1) or a count, got {validation!r}")
+    if task == "multiclass":
+        if num_classes is None:
+            raise ValueError("task 'multiclass' needs num_classes")
+        if not _is_int(num_classes) or num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    if optimizer is not None and optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be 'rmsprop', 'sgd' or 'adam', got {optimizer!r}")
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """The torch optimiser ``name`` (``rmsprop``, ``sgd``, ``adam``) over ``params``."""
+    cls = {"rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD, "adam": torch.optim.Adam}[name]
+    return cls(params, lr=lr, weight_decay=weight_decay)
+
+
 @dataclass
 class TrainConfig:
-    """The lab's knobs for one fit (defaults are ``ISLP.torch.SimpleModule``'s: RMSprop, lr 0.01).
+    """A free-form fit's knobs, both halves in one object (defaults are ``ISLP.torch.SimpleModule``'s:
+    RMSprop, lr 0.01).  The lab's experiments do not build one: they hand ``fit`` their
+    :class:`~islp_ch10.lab_defaults.LabConfig` and :class:`RunSettings` directly.
 
     ``validation`` is a fraction or a count of the training set held out with ISLP's seeded
     ``random_split``, ``"test"`` to validate on the test set (the lab does this for Hitters and
-    NYSE), or ``None``.
+    NYSE), or ``None``.  ``log_dir`` asks for Lightning's CSV logs there (nothing is written
+    otherwise).
     """
 
     task: str
@@ -87,17 +166,24 @@ class TrainConfig:
     max_steps: int = -1
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if self.task == "multiclass" and not self.num_classes:
-            raise ValueError("task 'multiclass' needs num_classes")
-        if self.optimizer not in ("rmsprop", "sgd", "adam"):
-            raise ValueError(f"optimizer must be 'rmsprop', 'sgd' or 'adam', got {self.optimizer!r}")
+        check_recipe(
+            self.task, self.epochs, self.batch_size, self.validation, self.num_classes, self.optimizer, self.max_steps
+        )
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         """The configured torch optimiser over ``params``."""
-        cls = {"rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD, "adam": torch.optim.Adam}[self.optimizer]
-        return cls(params, lr=self.lr, weight_decay=self.weight_decay)
+        return make_optimizer(self.optimizer, params, self.lr, self.weight_decay)
+
+    def settings(self, path: str = "fast") -> RunSettings:
+        """The run half of this configuration, on training path ``path``."""
+        return RunSettings(
+            seed=self.seed,
+            path=path,
+            accelerator=self.accelerator,
+            devices=self.devices,
+            strategy=self.strategy,
+            progress=self.progress,
+        )
 
 
 @dataclass
@@ -105,7 +191,8 @@ class FitResult:
     """What a fit leaves: the trained model, per-epoch history, whole-test-set metrics, timings.
 
     ``history`` has one dict per epoch with ``epoch`` (from 0) and the ``train_*`` / ``valid_*``
-    figures of that epoch; ``log_dir`` is the CSV log folder, or ``None`` when none was asked for.
+    figures of that epoch; ``config`` what was trained (the LabConfig or TrainConfig given) and
+    ``run`` how; ``log_dir`` is the CSV log folder, or ``None`` when none was asked for.
     """
 
     model: nn.Module
@@ -113,7 +200,8 @@ class FitResult:
     test: dict[str, float]
     wall_time: float
     path: str
-    config: TrainConfig
+    config: Any
+    run: RunSettings
     log_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -231,6 +319,92 @@ def check_finite(x, y, what: str = "training") -> None:
         )
 
 
+def _first(mask: torch.Tensor) -> int:
+    return int(mask.nonzero()[0][0])
+
+
+def check_targets(y, config, what: str = "train") -> None:
+    """Refuse targets the task cannot train on (``ValueError`` naming ``what`` and the first bad row).
+
+    Every task: one value per row, shape ``(n,)`` (a regression target of shape ``(n, 1)`` would
+    meet the model's ``(n,)`` output in a broadcast n-by-n loss).  Regression and binary targets
+    are floating point (the losses are MSE and BCE on logits), binary ones 0 or 1; multiclass
+    labels are integers in ``0..num_classes-1``.
+    """
+    t = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
+    n = t.shape[0] if t.ndim else 0
+    if t.ndim != 1:
+        raise ValueError(
+            f"{what} targets must hold one value per row, shape ({n},), got shape {tuple(t.shape)}; pass y.reshape(-1)"
+        )
+    if config.task == "multiclass":
+        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            fractional = t != t.round() if t.is_floating_point() else torch.ones_like(t, dtype=torch.bool)
+            row = _first(fractional) if bool(fractional.any()) else 0
+            raise ValueError(
+                f"{what} targets: class labels must be integers (torch.int64), got {t.dtype}; "
+                f"row {row} holds {t[row].item()!r}"
+            )
+        if bool((t < 0).any()):
+            row = _first(t < 0)
+            raise ValueError(
+                f"{what} targets: row {row} holds class label {int(t[row])}; labels lie in "
+                f"0..{config.num_classes - 1} (num_classes={config.num_classes})"
+            )
+        if bool((t >= config.num_classes).any()):
+            row = _first(t >= config.num_classes)
+            raise ValueError(
+                f"num_classes={config.num_classes} is smaller than the {what} labels need: row {row} holds "
+                f"label {int(t[row])}, outside 0..{config.num_classes - 1}; num_classes must be at least "
+                f"{int(t.max()) + 1}"
+            )
+        return
+    if not t.is_floating_point():
+        raise ValueError(
+            f"{what} targets of a {config.task} task must be floating point (torch.float32), got {t.dtype}; "
+            "pass y.float()"
+        )
+    if config.task == "binary":
+        bad = (t != 0) & (t != 1)
+        if bool(bad.any()):
+            row = _first(bad)
+            raise ValueError(f"{what} targets: binary labels must be 0 or 1, row {row} holds {float(t[row])!r}")
+
+
+def check_data(train: tuple, test: tuple, config) -> None:
+    """Everything about the data that would make a fit fail or mislead, checked before any training.
+
+    ``ValueError`` naming the argument (``train``, ``test``, ``validation``, ``num_classes``) and,
+    where there is one, the first bad row: x and y of different lengths, an empty set, rows of
+    length zero (a sequence of no tokens), NaN or infinite values, targets the task cannot use
+    (:func:`check_targets`), a validation count not smaller than the training set.
+    """
+    (x_train, y_train), (x_test, y_test) = train, test
+    if x_train.shape[0] != len(y_train) or x_test.shape[0] != len(y_test):
+        raise ValueError(
+            f"x and y disagree in length: train {x_train.shape[0]} vs {len(y_train)}, "
+            f"test {x_test.shape[0]} vs {len(y_test)}"
+        )
+    for what, x in (("train", x_train), ("test", x_test)):
+        if x.shape[0] == 0:
+            raise ValueError(f"{what} is empty: 0 rows (shape {tuple(x.shape)}); fit needs at least one row")
+        if any(d == 0 for d in x.shape[1:]):
+            raise ValueError(
+                f"{what} inputs have rows of length zero (shape {tuple(x.shape)}), e.g. sequences of no tokens; "
+                "every row needs at least one element"
+            )
+    check_finite(x_train, y_train, "training")
+    check_finite(x_test, y_test, "test")
+    check_targets(y_train, config, "train")
+    check_targets(y_test, config, "test")
+    n = x_train.shape[0]
+    if _is_int(config.validation) and config.validation >= n:
+        raise ValueError(
+            f"validation={config.validation} would hold out all {n} training rows; give a count smaller than "
+            f"{n} or a fraction"
+        )
+
+
 # ----------------------------------------------------------------------------- data
 class InMemoryBatches(Dataset):
     """A data set that slices its stored arrays once per minibatch (``__getitems__``).
@@ -297,9 +471,9 @@ def _take(x, idx):
     return x[torch.as_tensor(idx)] if isinstance(x, torch.Tensor) else x[np.asarray(idx)]
 
 
-def _eval_device(config: TrainConfig) -> torch.device:
+def _eval_device(run: RunSettings) -> torch.device:
     """Where to evaluate after a fit: the GPU when training asked for one and one is present."""
-    if config.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+    if run.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
 
@@ -321,7 +495,7 @@ class FastModule(pl.LightningModule):
     does not use ``self.log``, whose bookkeeping costs milliseconds per call.
     """
 
-    def __init__(self, model: nn.Module, config: TrainConfig, train: InMemoryBatches, valid: InMemoryBatches | None):
+    def __init__(self, model: nn.Module, config, train: InMemoryBatches, valid: InMemoryBatches | None):
         super().__init__()
         self.automatic_optimization = False
         self.model, self.config = model, config
@@ -441,35 +615,38 @@ class HistoryRecorder(pl.Callback):
 
 # ----------------------------------------------------------------------------- trainer
 def make_trainer(
-    config: TrainConfig,
+    epochs: int,
+    run: RunSettings,
     callbacks: Sequence = (),
-    log_dir: str | None = None,
     root_dir: str | None = None,
     sanity_check: bool = True,
+    max_steps: int = -1,
+    log_dir: str | None = None,
+    name: str = "run",
 ):
-    """A ``Trainer`` configured as the lab's (deterministic), with device passthrough.
+    """A ``Trainer`` configured as the lab's (deterministic), with ``run``'s device passthrough.
 
-    CSV logs go to ``log_dir`` when given; otherwise there is no logger.  ``root_dir`` is where
-    Lightning may put files of its own (``ddp_spawn`` passes the weights back through one).
-    ``sanity_check=False`` skips Lightning's validation dry run (it runs under ``isolate_rng``,
-    so it changes no result).
+    No logger, so Lightning writes no log folder, unless ``log_dir`` asks for CSV logs (under
+    ``log_dir/name``).  ``root_dir`` is where Lightning may put files of its own (``ddp_spawn``
+    passes the weights back through one).  ``sanity_check=False`` skips Lightning's validation
+    dry run (it runs under ``isolate_rng``, so it changes no result).
     """
     from pytorch_lightning.loggers import CSVLogger
 
-    logger = CSVLogger(log_dir, name=config.name) if log_dir else False
+    logger = CSVLogger(log_dir, name=name) if log_dir else False
     return pl.Trainer(
         # bit-identical on the CPU; CUDA has ops without deterministic kernels, so there only warn
-        deterministic=True if config.accelerator == "cpu" else "warn",
-        max_epochs=config.epochs,
-        max_steps=config.max_steps,
-        accelerator=config.accelerator,
-        devices=config.devices,
-        strategy=config.strategy,
+        deterministic=True if run.accelerator == "cpu" else "warn",
+        max_epochs=epochs,
+        max_steps=max_steps,
+        accelerator=run.accelerator,
+        devices=run.devices,
+        strategy=run.strategy,
         logger=logger,
         callbacks=list(callbacks),
         default_root_dir=root_dir or log_dir,
         enable_checkpointing=False,
-        enable_progress_bar=config.progress,
+        enable_progress_bar=run.progress,
         enable_model_summary=False,
         num_sanity_val_steps=2 if sanity_check else 0,
     )
@@ -612,86 +789,116 @@ def _workers_tempdir(folder: str):
 
 
 # ----------------------------------------------------------------------------- entry point
+def _run_settings(config, run: RunSettings | None, path: str | None) -> RunSettings:
+    """The run half of a fit: ``run`` as given, a TrainConfig's own, or the defaults on ``path``."""
+    if run is not None:
+        if path is not None and path != run.path:
+            raise ValueError(f"path={path!r} contradicts run.path={run.path!r}; give one of them")
+        return run
+    if path is not None and path not in PATHS:
+        raise ValueError(f"path must be 'fast' or 'islp', got {path!r}")
+    if isinstance(config, TrainConfig):
+        return config.settings(path or "fast")
+    return RunSettings(path=path or "fast")
+
+
 def fit(
     model: nn.Module | Callable[[], nn.Module],
     train: tuple,
     test: tuple,
-    config: TrainConfig,
-    path: str = "fast",
+    config,
+    path: str | None = None,
     callbacks: Sequence = (),
+    *,
+    run: RunSettings | None = None,
+    max_steps: int | None = None,
 ) -> FitResult:
     """Fit a model on ``train = (x, y)`` and measure it on ``test = (x, y)``.
 
+    ``config`` says what to train: a lab cell's :class:`~islp_ch10.lab_defaults.LabConfig` or a
+    :class:`TrainConfig`; ``run`` (:class:`RunSettings`) how to run it here (seed, path, device).
+    A TrainConfig carries its own run settings, used when ``run`` is not given; ``path``
+    (``"fast"``: :class:`FastModule`, ``"islp"``: the book's ``ISLP.torch`` objects) picks the
+    training path where ``run`` does not.  ``max_steps`` stops the fit early (a TrainConfig's own
+    ``max_steps`` otherwise).
+
     ``model`` is best given as a factory (a model class or a function): it is then built after the
-    global RNG is seeded with ``config.seed``, so its initial weights are part of the seeded run
-    and two calls with the same seed give bit-identical results on the CPU.  ``path`` is
-    ``"fast"`` (:class:`FastModule`) or ``"islp"`` (the book's ``ISLP.torch`` objects).
-    ``callbacks`` are Lightning callbacks for the ``Trainer``.  Raises ``ValueError`` if x and y
-    disagree in length or hold NaN/infinite values (naming the first offending row and column).
+    global RNG is seeded with ``run.seed``, so its initial weights are part of the seeded run and
+    two calls with the same seed give bit-identical results on the CPU.  ``callbacks`` are
+    Lightning callbacks for the ``Trainer``.  Before any training the data is checked against the
+    configuration (:func:`check_data`): a ``ValueError`` names the argument and the first bad row.
     """
-    if path not in ("fast", "islp"):
-        raise ValueError(f"path must be 'fast' or 'islp', got {path!r}")
+    run = _run_settings(config, run, path)
+    if max_steps is None:
+        max_steps = getattr(config, "max_steps", -1)
+    elif not isinstance(max_steps, int) or max_steps < -1 or max_steps == 0:
+        raise ValueError(f"max_steps must be -1 (no limit) or an integer >= 1, got {max_steps!r}")
+    check_data(train, test, config)
     x_train, y_train = train
     x_test, y_test = test
-    if x_train.shape[0] != len(y_train) or x_test.shape[0] != len(y_test):
-        raise ValueError(
-            f"x and y disagree in length: train {x_train.shape[0]} vs {len(y_train)}, "
-            f"test {x_test.shape[0]} vs {len(y_test)}"
-        )
-    check_finite(x_train, y_train, "training")
-    check_finite(x_test, y_test, "test")
-    seed_everything(config.seed)
+    seed_everything(run.seed)
     if not isinstance(model, nn.Module):
         model = model()
     recorder = HistoryRecorder()
+    log_dir = getattr(config, "log_dir", None)  # a free-form fit may ask for CSV logs; the lab's never do
     with contextlib.ExitStack() as stack:
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="islp-ch10-fit-"))
-        root_dir = config.log_dir or scratch
+        root_dir = log_dir or scratch
         stack.enter_context(_quiet())
-        if "spawn" in str(config.strategy):
+        if "spawn" in str(run.strategy):
             stack.enter_context(_workers_tempdir(scratch))
         start = time.perf_counter()
-        if path == "fast":
-            module, dm = _fast_module(model, config, x_train, y_train, x_test, y_test), None
+        if run.path == "fast":
+            module, dm = _fast_module(model, config, run, x_train, y_train, x_test, y_test), None
         else:
-            module, dm = _islp_objects(model, config, x_train, y_train, x_test, y_test)
+            module, dm = _islp_objects(model, config, run, x_train, y_train, x_test, y_test)
             callbacks = [*callbacks, _error_tracker()]
         # The sanity check is the book's habit; on the fast path it would score the whole validation set once more.
-        trainer = make_trainer(config, [*callbacks, recorder], config.log_dir, root_dir, sanity_check=path == "islp")
+        trainer = make_trainer(
+            config.epochs,
+            run,
+            [*callbacks, recorder],
+            root_dir,
+            sanity_check=run.path == "islp",
+            max_steps=max_steps,
+            log_dir=log_dir,
+            name=getattr(config, "name", "run"),
+        )
         trainer.fit(module, datamodule=dm)
         wall = time.perf_counter() - start
         extra = {}
-        if path == "islp":  # the book reads its test figures from trainer.test + ErrorTracker
+        if run.path == "islp":  # the book reads its test figures from trainer.test + ErrorTracker
             extra["islp_test"] = {k: float(v) for k, v in trainer.test(module, datamodule=dm, verbose=False)[0].items()}
         history = recorder.history(trainer)
         run_dir = trainer.logger.log_dir if trainer.logger else None
     model = module.model.cpu()
-    test_metrics = evaluate(model, x_test, y_test, config.task, config.num_classes, device=_eval_device(config))
+    test_metrics = evaluate(model, x_test, y_test, config.task, config.num_classes, device=_eval_device(run))
     return FitResult(
         model=model,
         history=history,
         test=test_metrics,
         wall_time=wall,
-        path=path,
+        path=run.path,
         config=config,
+        run=run,
         log_dir=run_dir,
         extra=extra,
     )
 
 
-def _fast_module(model, config, x_train, y_train, x_test, y_test) -> FastModule:
+def _fast_module(model, config, run: RunSettings, x_train, y_train, x_test, y_test) -> FastModule:
     """The fast path's module, its training and validation sets split as ISLP splits them."""
     valid_ds: InMemoryBatches | None
     if config.validation == "test":
         train_ds, valid_ds = InMemoryBatches(x_train, y_train), InMemoryBatches(x_test, y_test)
     else:
-        tr_idx, va_idx = _split_indices(len(y_train), config.validation, config.seed)
+        tr_idx, va_idx = _split_indices(len(y_train), config.validation, run.seed)
         train_ds = InMemoryBatches(_take(x_train, tr_idx), y_train[tr_idx])
         valid_ds = InMemoryBatches(_take(x_train, va_idx), y_train[va_idx]) if va_idx else None
     return FastModule(model, config, train_ds, valid_ds)
 
 
-def _islp_objects(model, config, x_train, y_train, x_test, y_test):
+def _islp_objects(model, config, run: RunSettings, x_train, y_train, x_test, y_test):
     """The lab's objects: TensorDatasets, SimpleDataModule, SimpleModule.<task>."""
     from ISLP.torch import SimpleDataModule, SimpleModule
 
@@ -699,7 +906,7 @@ def _islp_objects(model, config, x_train, y_train, x_test, y_test):
     test_ds = TensorDataset(_as_tensor(x_test), y_test)
     validation = test_ds if config.validation == "test" else config.validation
     dm = SimpleDataModule(
-        train_ds, test_ds, batch_size=config.batch_size, num_workers=0, validation=validation, seed=config.seed
+        train_ds, test_ds, batch_size=config.batch_size, num_workers=0, validation=validation, seed=run.seed
     )
     optimizer = config.make_optimizer(model.parameters())
     if config.task == "regression":

@@ -1,39 +1,24 @@
 """10.2: regularising the MNIST network (ridge / weight decay and dropout).
 
-The slow test trains on the real data and judges each regulariser's cost against the catalogue.
-Its threshold alone cannot fail for a regulariser that does nothing (an increase of 0 passes), so
-fast companions check, on a short fit of the same configurations on a small MNIST-shaped
-synthetic set, that each regulariser acts: weight decay shrinks the fitted weights against the
-unregularised fit at the same seed, and dropout zeroes its share of units while training.
+The slow test (``tests/test_experiments.py``, over the experiment registry) trains on the real
+data and judges each regulariser's cost against the catalogue.  Its threshold alone cannot fail
+for a regulariser that does nothing (an increase of 0 passes), so the fast tests here check, on
+a short fit of the same configurations on a small MNIST-shaped synthetic set, that each
+regulariser acts: weight decay shrinks the fitted weights against the unregularised fit at the
+same seed, and dropout zeroes its share of units while training.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import pytest
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from islp_ch10.experiments import REGULARISE, REGULARISE_MODELS
-from islp_ch10.lab_defaults import RunSettings
-from islp_ch10.testing.empirical import assert_meets_claim, pick, run_or_skip
-from islp_ch10.training import TrainConfig, fit
+from islp_ch10.experiments import REGULARISE_MODELS
+from islp_ch10.lab_defaults import REGULARISE, LabConfig
+from islp_ch10.training import fit
 
-
-@pytest.mark.slow
-@pytest.mark.data
-@pytest.mark.claim("10.2/regularise")
-def test_regularise():
-    """The unregularised baseline is a healthy MLP; each regulariser's test error increase over it
-    stays within the catalogue's margin."""
-    ms = run_or_skip("mnist-regularise")
-    for part in ("none", "dropout", "ridge"):
-        assert_meets_claim(pick(ms, "10.2/regularise", part))
-
-
-# ----------------------------------------------------------------------------- fast companions
 STEPS = 12
 
 
@@ -47,8 +32,7 @@ def _mnist_shaped(n=768, seed=0):
 def _short_fit(part: str, callbacks=(), factory=None):
     """The ``part`` arm's lab configuration, stopped after a few steps, on the synthetic set."""
     train, test = _mnist_shaped()
-    config = dataclasses.replace(REGULARISE[part].train_config(RunSettings(), f"regularise-{part}"), max_steps=STEPS)
-    return fit(factory or REGULARISE_MODELS[part], train, test, config, callbacks=callbacks)
+    return fit(factory or REGULARISE_MODELS[part], train, test, REGULARISE[part], max_steps=STEPS, callbacks=callbacks)
 
 
 @torch.no_grad()
@@ -134,5 +118,7 @@ def test_regulariser_checks_reject_no_ops(monkeypatch):
     _short_fit("dropout", callbacks=[meter], factory=REGULARISE_MODELS["none"])
     assert dropout_problems(meter)
 
-    monkeypatch.setattr(TrainConfig, "make_optimizer", lambda self, params: torch.optim.RMSprop(params, lr=self.lr))
+    monkeypatch.setattr(
+        LabConfig, "make_optimizer", lambda self, params: torch.optim.RMSprop(params, lr=self.resolved_optimizer()[1])
+    )
     assert weight_decay_shrinkage() == 0

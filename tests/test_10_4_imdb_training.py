@@ -1,6 +1,6 @@
-"""10.4: document classification on IMDB, trained on the real reviews, and the L1 path's sparsity."""
+"""10.4: the L1 path's sparsity on IMDB and on small problems (the trained IMDB figures are judged in
+``tests/test_experiments.py``, over the experiment registry)."""
 
-import itertools
 import warnings
 
 import numpy as np
@@ -9,46 +9,10 @@ import scipy.sparse as sp
 
 from islp_ch10.experiments import lasso_path
 from islp_ch10.solvers import l1_logistic, lambda_max
-from islp_ch10.testing.empirical import assert_meets_claim, pick, run_or_skip
-
-
-@pytest.mark.slow
-@pytest.mark.data
-@pytest.mark.claim("10.4/imdb-dense")
-def test_imdb_dense():
-    assert_meets_claim(pick(run_or_skip("imdb-dense"), "10.4/imdb-dense"))
-
-
-@pytest.mark.slow
-@pytest.mark.data
-@pytest.mark.claim("10.4/imdb-lasso")
-def test_imdb_lasso():
-    """The L1 path's best test accuracy, and the accuracy at the lambda chosen on held-out reviews."""
-    m = pick(run_or_skip("imdb-lasso"), "10.4/imdb-lasso")
-    assert_meets_claim(m)
-    # the validation-chosen lambda is within 1 point of the path's best test accuracy
-    assert m.raw["test_at_chosen"] >= m.value - 0.01
-    assert not sparsity_violations(m.details["nonzero"], m.details["n_features"])
+from islp_ch10.solvers import l1_path_problems as sparsity_violations
 
 
 # ----------------------------------------------------------------------------- sparsity of the L1 path
-FEW = 0.05  # "few": at the largest penalty at most 5% of the features may be non-zero
-
-
-def sparsity_violations(nonzero: list[int], n_features: int) -> list[str]:
-    """What is wrong with a path's non-zero counts, ordered from the largest penalty (smallest C)
-    down: an L1 path starts with few features and only adds them (weakly) as C grows."""
-    problems = []
-    if nonzero[0] > FEW * n_features:
-        problems.append(f"the smallest C keeps {nonzero[0]} of {n_features} features (more than {FEW:.0%})")
-    drops = [(i, a, b) for i, (a, b) in enumerate(itertools.pairwise(nonzero)) if b < a]
-    if drops:
-        problems.append(f"non-zeros fall as C grows at steps {drops}")
-    if nonzero[-1] <= nonzero[0]:
-        problems.append(f"the path never adds a feature ({nonzero[0]} -> {nonzero[-1]})")
-    return problems
-
-
 def _synthetic_sparse_problem(n=600, p=200, informative=8, seed=0):
     """Sparse 0/1 word-count-like rows; the label depends on a few columns only."""
     rng = np.random.default_rng(seed)

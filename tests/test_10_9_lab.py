@@ -9,7 +9,6 @@ from torchinfo import summary
 
 from islp_ch10 import claims, models
 from islp_ch10.solvers import lambda_max
-from islp_ch10.testing.empirical import assert_meets_claim, pick, run_or_skip
 from islp_ch10.training import TrainConfig, evaluate, fit
 
 
@@ -151,41 +150,6 @@ def test_hitters_lambda_max(hitters):
 
     assert active(at.coef_) == 0
     assert active(below.coef_) == 1 and np.abs(below.coef_).max() > 1e-3
-
-
-@pytest.mark.data
-@pytest.mark.claim("10.9/hitters-mae")
-def test_hitters_linear_mae():
-    """Least squares (259.7153) and the lab's cross-validated lasso (235.68) are deterministic given
-    the data: each equals the book's figure within the rounding of its printed digits."""
-    ms = run_or_skip("hitters-linear")
-    for part in ("least-squares", "lasso"):
-        m = pick(ms, "10.9/hitters-mae", part)
-        assert claims.get("10.9/hitters-mae").criterion(part)[2] == "=="
-        assert_meets_claim(m)
-
-
-@pytest.mark.slow
-@pytest.mark.data
-@pytest.mark.claim("10.9/hitters-mae")
-def test_hitters_mae():
-    """The 19-50-1 network lands in least squares' range."""
-    assert_meets_claim(pick(run_or_skip("hitters-net"), "10.9/hitters-mae", "network"))
-
-
-# ----------------------------------------------------------------------------- MNIST
-@pytest.mark.slow
-@pytest.mark.data
-@pytest.mark.claim("10.9/mnist-mlp")
-def test_mnist_mlp():
-    assert_meets_claim(pick(run_or_skip("mnist-mlp"), "10.9/mnist-mlp"))
-
-
-@pytest.mark.slow
-@pytest.mark.data
-@pytest.mark.claim("10.9/mnist-mlr")
-def test_mnist_mlr():
-    assert_meets_claim(pick(run_or_skip("mnist-mlr"), "10.9/mnist-mlr"))
 
 
 # ----------------------------------------------------------------------------- every model family

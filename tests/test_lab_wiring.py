@@ -1,11 +1,12 @@
 """Every registered lab configuration reaches the objects Lightning trains with, on both paths.
 
 For each :class:`~islp_ch10.lab_defaults.LabConfig` of :data:`islp_ch10.experiments.EXPERIMENTS`,
+handed to ``fit`` as the experiments hand it (the LabConfig and the run's RunSettings, unmerged),
 a short fit on synthetic data (a one-layer stand-in for the network: the wiring does not depend
 on it) records, at the first training batch, the optimiser Lightning steps (class, lr, weight
 decay, the parameters it owns), the loss module, the batch drawn, the train and validation set
 sizes and ``max_epochs``, and compares them with the LabConfig.  Broken wiring (weight decay
-dropped by the optimiser factory, the batch size lost on the way to the data module) is
+dropped by the optimiser factory, the batch size and split lost on the way to the trainer) is
 rejected by the same comparison.
 """
 
@@ -21,7 +22,7 @@ from torch import nn
 
 from islp_ch10 import experiments
 from islp_ch10.lab_defaults import LabConfig, RunSettings
-from islp_ch10.training import TrainConfig, fit
+from islp_ch10.training import fit
 
 N_TEST = 40
 N_FEATURES = 4
@@ -109,13 +110,13 @@ def _stand_in(lab: LabConfig):
     return lambda: nn.Sequential(nn.Linear(N_FEATURES, 1), nn.Flatten(0))
 
 
-def probe_fit(lab: LabConfig, path: str) -> dict:
-    """What Lightning trains with when ``fit`` is given this lab configuration (two steps)."""
+def probe_fit(lab: LabConfig, path: str, handed=None) -> dict:
+    """What Lightning trains with when ``fit`` is given this lab configuration (two steps);
+    ``handed`` is the configuration that reaches ``fit`` when a broken route changes it."""
     n, _, _ = _sizes(lab)
     train, test = _data(lab, n)
-    config = dataclasses.replace(lab.train_config(RunSettings(path=path), "wiring"), max_steps=2)
     probe = WiringProbe()
-    fit(_stand_in(lab), train, test, config, path=path, callbacks=[probe])
+    fit(_stand_in(lab), train, test, handed or lab, run=RunSettings(path=path), max_steps=2, callbacks=[probe])
     assert probe.seen is not None, "the probe saw no training batch"
     return probe.seen
 
@@ -163,29 +164,26 @@ def test_wiring_check_rejects_an_optimiser_that_drops_weight_decay(monkeypatch, 
     lab = _first_lab(lambda lab: lab.weight_decay > 0)
 
     def forgetful(self, params):
-        return torch.optim.RMSprop(params, lr=self.lr)
+        return torch.optim.RMSprop(params, lr=self.resolved_optimizer()[1])
 
-    monkeypatch.setattr(TrainConfig, "make_optimizer", forgetful)
+    monkeypatch.setattr(LabConfig, "make_optimizer", forgetful)
     problems = wiring_mismatches(lab, probe_fit(lab, path))
     assert [p for p in problems if p.startswith("weight_decay")], problems
 
 
 @pytest.mark.parametrize("path", ["fast", "islp"])
-def test_wiring_check_rejects_a_lost_batch_size_and_split(monkeypatch, path):
-    """Broken variant: the TrainConfig built from a lab drops its batch size and validation split."""
+def test_wiring_check_rejects_a_lost_batch_size_and_split(path):
+    """Broken variant: a route from the lab to ``fit`` that drops the batch size and validation
+    split (as a configuration copied field by field can)."""
     lab = _first_lab(lambda lab: lab.batch_size != 32 and lab.validation not in (None, "test"))
-    original = LabConfig.train_config
-
-    def lossy(self, run, name):
-        return dataclasses.replace(original(self, run, name), batch_size=32, validation=None)
-
-    monkeypatch.setattr(LabConfig, "train_config", lossy)
-    problems = wiring_mismatches(lab, probe_fit(lab, path))
+    lossy = dataclasses.replace(lab, batch_size=32, validation=None)
+    problems = wiring_mismatches(lab, probe_fit(lab, path, handed=lossy))
     assert {p.split(":")[0] for p in problems} >= {"batch_size", "n_train", "n_valid"}, problems
 
 
 def test_registry_is_read_only_data():
-    """The registry is not mutated on import or later: adding an experiment is an edit, not a call."""
+    """The registry is filled only by the ``@experiment`` declarations: it cannot be written to
+    afterwards, and a lab configuration cannot be changed."""
     with pytest.raises(TypeError):
         experiments.EXPERIMENTS["new"] = experiments.EXPERIMENTS["mnist-mlp"]
     lab = next(iter(LABS))

@@ -1,0 +1,159 @@
+"""Bad input to the library is refused before any training, with a ValueError naming the argument
+and, where there is one, the first bad row.
+
+Each case goes through the public entry points (``fit``, ``TrainConfig``, ``LabConfig``).  The
+model is given as a factory that records being called: a refusal must come before the model is
+built, i.e. before any training.  Without these checks each case failed late (a raw torch or
+torchmetrics error, several after a whole training run) or not at all (``(n, 1)`` regression
+targets trained on a broadcast n-by-n loss, ``validation=1.5`` split the data into -32 and 96
+rows, ``epochs=-1`` trained forever).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from islp_ch10.lab_defaults import LabConfig
+from islp_ch10.training import RunSettings, TrainConfig, fit
+
+N, P = 40, 4
+
+
+class Factory:
+    """A model factory that records whether ``fit`` built the model."""
+
+    def __init__(self, out: int = 1):
+        self.out, self.built = out, 0
+
+    def __call__(self):
+        self.built += 1
+        layer = torch.nn.Linear(P, self.out)
+        return layer if self.out > 1 else torch.nn.Sequential(layer, torch.nn.Flatten(0))
+
+
+def _x(n: int = N) -> torch.Tensor:
+    return torch.randn(n, P, generator=torch.Generator().manual_seed(0))
+
+
+def refused(train, test, config, match: str, out: int = 1, **kw) -> None:
+    """``fit`` raises a ValueError matching ``match`` without building the model."""
+    factory = Factory(out)
+    with pytest.raises(ValueError, match=match):
+        fit(factory, train, test, config, **kw)
+    assert factory.built == 0, "the model was built (training had started) before the refusal"
+
+
+MULTI = TrainConfig(task="multiclass", num_classes=3, epochs=1)
+BINARY = TrainConfig(task="binary", epochs=1)
+REGRESSION = TrainConfig(task="regression", epochs=1)
+
+
+def _labels(*changes: tuple[int, float], dtype=torch.int64, n: int = N) -> torch.Tensor:
+    y = (torch.arange(n) % 3).to(dtype)
+    for row, value in changes:
+        y[row] = value
+    return y
+
+
+# ----------------------------------------------------------------------------- class labels
+def test_class_label_beyond_num_classes_names_num_classes_and_row():
+    y = _labels((5, 3), (9, 7))
+    refused((_x(), y), (_x(), _labels()), MULTI, r"num_classes=3 .* train labels .* row 5 holds label 3.*at least 8", 3)
+
+
+def test_test_labels_beyond_num_classes_name_the_test_set():
+    refused((_x(), _labels()), (_x(), _labels((11, 4))), MULTI, r"num_classes=3 .* test labels .* row 11", 3)
+
+
+def test_negative_class_label_names_the_row():
+    refused((_x(), _labels((2, -1))), (_x(), _labels()), MULTI, r"train targets: row 2 holds class label -1", 3)
+
+
+def test_float_class_labels_are_refused_naming_the_first_fractional_row():
+    y = _labels((6, 1.5), dtype=torch.float32)
+    refused((_x(), y), (_x(), _labels()), MULTI, r"train targets: class labels must be integers .* row 6 holds 1\.5", 3)
+
+
+def test_integral_float_class_labels_are_refused_too():
+    y = _labels(dtype=torch.float32)
+    refused((_x(), y), (_x(), _labels()), MULTI, r"train targets: class labels must be integers .*float32", 3)
+
+
+def test_binary_labels_outside_0_1_name_the_row():
+    y = (torch.arange(N) % 2).float()
+    y[4] = 2.0
+    refused(
+        (_x(), y), (_x(), (torch.arange(N) % 2).float()), BINARY, r"train targets: binary labels .* row 4 holds 2\.0"
+    )
+
+
+def test_binary_labels_of_an_integer_dtype_are_refused():
+    y = torch.arange(N) % 2
+    refused((_x(), y), (_x(), y.float()), BINARY, r"train targets of a binary task must be floating point")
+
+
+# ----------------------------------------------------------------------------- shapes and sizes
+def test_regression_targets_of_shape_n_by_1_are_refused():
+    """An (n, 1) target against the model's (n,) output would train on a broadcast n-by-n loss."""
+    y = torch.randn(N, 1)
+    refused((_x(), y), (_x(), y[:, 0]), REGRESSION, r"train targets must hold one value per row, shape \(40,\)")
+
+
+def test_empty_training_set_is_refused():
+    refused((_x(0), torch.zeros(0)), (_x(), torch.zeros(N)), REGRESSION, r"^train is empty")
+
+
+def test_empty_test_set_is_refused():
+    refused((_x(), torch.zeros(N)), (_x(0), torch.zeros(0)), REGRESSION, r"^test is empty")
+
+
+def test_zero_length_sequences_are_refused():
+    tokens = torch.zeros(N, 0, dtype=torch.int64)
+    y = torch.zeros(N)
+    refused((tokens, y), (torch.zeros(N, 5, dtype=torch.int64), y), BINARY, r"train inputs have rows of length zero")
+
+
+def test_validation_count_not_smaller_than_the_training_set_is_refused():
+    config = TrainConfig(task="regression", epochs=1, validation=N)
+    refused((_x(), torch.zeros(N)), (_x(), torch.zeros(N)), config, rf"validation={N} would hold out all {N}")
+
+
+# ----------------------------------------------------------------------------- the configuration
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("epochs", 0, r"epochs must be an integer >= 1, got 0"),
+        ("epochs", -1, r"epochs must be an integer >= 1, got -1"),
+        ("epochs", 2.5, r"epochs must be an integer >= 1"),
+        ("batch_size", 0, r"batch_size must be an integer >= 1, got 0"),
+        ("validation", 1.5, r"validation as a fraction must lie strictly between 0 and 1, got 1\.5"),
+        ("validation", 0.0, r"validation as a fraction"),
+        ("validation", -3, r"validation as a count must be >= 1"),
+        ("validation", "train", r"validation must be None, 'test'"),
+        ("num_classes", 1, r"num_classes must be an integer >= 2"),
+    ],
+)
+def test_configuration_is_checked_when_built(field, value, match):
+    """TrainConfig and LabConfig refuse the same bad values, naming the argument."""
+    base = dict(task="multiclass", num_classes=3, epochs=1, batch_size=8, validation=None)
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**{**base, field: value})
+    with pytest.raises(ValueError, match=match):
+        LabConfig(**{**base, field: value}, metric="accuracy", source="notes 1")
+
+
+def test_the_lab_route_checks_the_data_too():
+    """A LabConfig handed to fit with the run's settings goes through the same data checks."""
+    lab = LabConfig(
+        task="multiclass", num_classes=3, epochs=1, batch_size=8, validation=0.2, metric="accuracy", source="notes 1"
+    )
+    refused((_x(), _labels((3, 5))), (_x(), _labels()), lab, r"num_classes=3 .* row 3", 3, run=RunSettings())
+
+
+def test_valid_input_still_trains():
+    """The checks refuse only what is wrong: the edge cases that are right pass and train."""
+    factory = Factory(3)
+    config = TrainConfig(task="multiclass", num_classes=3, epochs=1, batch_size=N, validation=N - 1)
+    result = fit(factory, (_x(), _labels()), (_x(1), _labels(n=1)), config)
+    assert factory.built == 1 and len(result.history) == 1
