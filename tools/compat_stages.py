@@ -72,8 +72,16 @@ def source_digest() -> str:
 
 
 def git_commit() -> str:
+    """HEAD's short hash, with ``+dirty`` when the files behind the source digest have uncommitted changes."""
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
-    return out.stdout.strip() or "unknown"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "islp_ch10", "tests", "benchmarks", "tools", "conftest.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return (out.stdout.strip() or "unknown") + ("+dirty" if dirty else "")
 
 
 def cpu_model() -> str:
@@ -300,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("env")
     ap.add_argument("--stages", default="probes,fast,data,quick,book,slow,bench")
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument(
+        "--keep-stale",
+        action="store_true",
+        help="keep stages measured at another commit (the table names each stage's commit)",
+    )
     args = ap.parse_args(argv)
     path = COMPAT / f"{args.env}.json"
     artifact = json.loads(path.read_text()) if path.exists() else {}
@@ -308,13 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     artifact.setdefault("stages", {})
     for stage in [s for s in args.stages.split(",") if s]:
         done = artifact["stages"].get(stage)
-        if (
-            done
-            and not args.fresh
-            and done.get("source_digest") == digest
-            and done.get("packages_digest") == packages_digest(artifact)
-        ):
-            print(f"[{args.env}] {stage}: kept from {done.get('finished', '?')} (same source and packages)", flush=True)
+        same_packages = bool(done) and done.get("packages_digest") == packages_digest(artifact)
+        same_source = bool(done) and done.get("source_digest") == digest
+        if done and not args.fresh and same_packages and (same_source or args.keep_stale):
+            why = "same source and packages" if same_source else f"--keep-stale: measured at {done.get('commit')}"
+            print(f"[{args.env}] {stage}: kept from {done.get('finished', '?')} ({why})", flush=True)
             continue
         print(f"[{args.env}] {stage}: running", flush=True)
         t0 = time.monotonic()

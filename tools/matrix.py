@@ -101,11 +101,13 @@ def install(env: str, fresh: bool) -> bool:
     return ok
 
 
-def run_stages(env: str, stages: list[str], fresh: bool) -> int:
+def run_stages(env: str, stages: list[str], fresh: bool, keep_stale: bool = False) -> int:
     python = REPO / ".tox" / env / "bin" / "python"
     cmd = [str(python), str(REPO / "tools" / "compat_stages.py"), env, "--stages", ",".join(stages)]
     if fresh:
         cmd.append("--fresh")
+    if keep_stale:
+        cmd.append("--keep-stale")
     environ = dict(os.environ)
     environ.setdefault("ISLP_CH10_DATA", str(REPO.parent / "shared" / "data"))
     environ["ISLP_CH10_EXPECT_WHEEL"] = "1"
@@ -119,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--envs", default=None, help="comma-separated matrix environments (default: all)")
     ap.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {','.join(STAGES)}")
     ap.add_argument("--fresh", action="store_true", help="measure again what the artifacts already hold")
+    ap.add_argument(
+        "--keep-stale",
+        action="store_true",
+        help="keep stages measured at another commit of the source (the table names each stage's commit)",
+    )
     ap.add_argument("--install-only", action="store_true", help="only install (and measure) the environments")
     args = ap.parse_args(argv)
     envs = args.envs.split(",") if args.envs else matrix_envs()
@@ -136,10 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for env in installed:
         if first:
-            status |= run_stages(env, first, args.fresh) != 0
+            status |= run_stages(env, first, args.fresh, args.keep_stale) != 0
     if "bench" in stages:
         for env in installed:
-            status |= run_stages(env, ["bench"], args.fresh) != 0
+            status |= run_stages(env, ["bench"], args.fresh, args.keep_stale) != 0
     subprocess.run([sys.executable, str(REPO / "tools" / "render_compat.py")], cwd=REPO, check=False)
     return int(status)
 
