@@ -33,6 +33,19 @@ def _import_islp() -> str | None:
     return None
 
 
+def _import_without_pkg_resources() -> str | None:
+    """``import ISLP, pytorch_lightning`` where setuptools has no pkg_resources (setuptools >= 81, or none)."""
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['pkg_resources'] = None; import ISLP, ISLP.torch, pytorch_lightning"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+        raise ImportError(f"without pkg_resources: {last}")
+    return None
+
+
 def _seed_and_determinism() -> str | None:
     import torch
     from pytorch_lightning import seed_everything
@@ -170,6 +183,13 @@ def _numpy_scalar_print() -> str | None:
 
 PROBES: tuple[Probe, ...] = (
     Probe("import ISLP", "470-471, 533-544", "import ISLP, ISLP.models, ISLP.torch", _import_islp, dist="islp"),
+    Probe(
+        "import ISLP without pkg_resources",
+        "470-471, 533-544",
+        "the same imports where setuptools ships no pkg_resources (>= 81, or no setuptools: a fresh Python 3.12 venv)",
+        _import_without_pkg_resources,
+        dist="setuptools",
+    ),
     Probe(
         "seed_everything",
         "507-515",
