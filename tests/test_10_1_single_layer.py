@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from islp_ch10 import claims
+from islp_ch10.reference import backprop as ref_bp
 from islp_ch10.reference import single_layer as ref
 from islp_ch10.testing import strategies as hs
 from islp_ch10.testing.networks import single_layer_torch
@@ -65,6 +66,42 @@ def test_forward_hypothesis(case):
     )
 
 
+def test_parameter_vector_is_W_w0_beta_beta0():
+    """theta = (W row by row, w0, beta, beta0), and from_vector inverts vector() with beta0 last;
+    a vector of the wrong length K*p + 2K + 1 is refused, naming both lengths."""
+    K, p = 3, 2
+    theta = np.arange(1.0, K * p + 2 * K + 2)
+    par = ref.SingleLayerParams.from_vector(theta, K, p)
+    assert par.beta0 == theta[-1]
+    np.testing.assert_array_equal(par.beta, theta[K * p + K : K * p + 2 * K])
+    np.testing.assert_array_equal(par.vector(), theta)
+    with pytest.raises(ValueError, match=r"theta must have K\*p \+ 2K \+ 1 = 13 entries, got \(12,\)"):
+        ref.SingleLayerParams.from_vector(theta[:-1], K, p)
+
+
+def test_parameters_are_float64_arrays_with_K_entries():
+    """Parameters given as nested lists and ints are stored as float64 arrays and a float beta0
+    (so the references compute in the float64 the torch comparisons use); w0 and beta must each
+    have K entries."""
+    par = ref.SingleLayerParams([[1, 2]], [0], [3], 4)
+    for value in (par.W, par.w0, par.beta):
+        assert isinstance(value, np.ndarray) and value.dtype == np.float64
+    assert type(par.beta0) is float and par.beta0 == 4.0
+    two = ref_bp.TwoLayerParams(np.zeros((2, 1)), np.zeros(2), np.zeros((1, 2)), np.zeros(1), np.zeros(1), 1)
+    assert type(two.beta0) is float
+    for w0, beta in (([0, 0], [3]), ([0], [3, 3])):
+        with pytest.raises(ValueError, match=r"w0 and beta must have K = 1 entries"):
+            ref.SingleLayerParams([[1, 2]], w0, beta, 4)
+
+
+def test_forward_takes_n_rows_of_p_inputs():
+    """X is (n, p): a 1-d X or one with p + 1 columns is refused with the expected shape."""
+    par = ref.SingleLayerParams(np.ones((3, 2)), np.zeros(3), np.ones(3), 0.0)
+    for X in (np.ones(2), np.ones((4, 3))):
+        with pytest.raises(ValueError, match=r"X must have shape \(n, 2\)"):
+            ref.forward(X, par)
+
+
 # ----------------------------------------------------------------------------- 10.1/sigmoid
 @pytest.mark.claim("10.1/sigmoid")
 @given(z=hs.float_arrays(st.integers(1, 20), bound=30.0))
@@ -111,6 +148,32 @@ def test_relu_bias_moves_threshold(w, w0, x):
         assert unit > 0.0
     elif x < threshold - 1e-9:
         assert unit == 0.0
+
+
+def test_relu_is_the_default_activation():
+    """ReLU is the book's default: the chapter names it as the activation modern networks use
+    (chapter10-notes.zh.txt:41) and every lab network uses it (notes:663, 891, 1115).  The
+    references take it unless told otherwise: single layer (10.1), two hidden layers (10.7)."""
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(5, 3)), rng.normal(size=5)
+    one = ref.SingleLayerParams(rng.normal(size=(4, 3)), rng.normal(size=4), rng.normal(size=4), 0.3)
+    np.testing.assert_array_equal(ref.forward(X, one), ref.forward(X, one, "relu"))
+    np.testing.assert_array_equal(ref.hidden_activations(X, one), ref.hidden_activations(X, one, "relu"))
+    for name, value in ref.per_observation_gradients(X, y, one).items():
+        np.testing.assert_array_equal(value, ref.per_observation_gradients(X, y, one, "relu")[name])
+    for name, value in ref.gradients(X, y, one).items():
+        np.testing.assert_array_equal(value, ref.gradients(X, y, one, "relu")[name])
+    two = ref_bp.TwoLayerParams(
+        rng.normal(size=(4, 3)),
+        rng.normal(size=4),
+        rng.normal(size=(2, 4)),
+        rng.normal(size=2),
+        rng.normal(size=2),
+        -0.2,
+    )
+    np.testing.assert_array_equal(ref_bp.forward(X, two), ref_bp.forward(X, two, "relu"))
+    for name, value in ref_bp.gradients(X, y, two).items():
+        np.testing.assert_array_equal(value, ref_bp.gradients(X, y, two, "relu")[name])
 
 
 # ----------------------------------------------------------------------------- 10.1/nonlinearity

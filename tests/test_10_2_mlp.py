@@ -129,6 +129,24 @@ def test_cross_entropy_hypothesis(case):
     _check_cross_entropy(*case)
 
 
+def test_multinomial_nll_takes_n_by_M_scores_and_one_label_per_row():
+    """Scores are (n, M) with one label per row; other shapes are refused, naming both."""
+    with pytest.raises(ValueError, match=r"Z must be \(n, M\) and labels \(n,\), got \(3,\) and \(3,\)"):
+        ref.multinomial_nll(np.array([0, 1, 2]), np.zeros(3))
+    with pytest.raises(ValueError, match=r"got \(3, 2\) and \(2,\)"):
+        ref.multinomial_nll(np.array([0, 1]), np.zeros((3, 2)))
+
+
+def test_one_hot_takes_integer_labels_in_range():
+    """Labels are a 1-d integer array in [0, num_classes); the error names the range found."""
+    for labels in (np.array([[0, 1]]), np.array([0.0, 1.0])):
+        with pytest.raises(ValueError, match="labels must be a 1-d integer array"):
+            ref.one_hot(labels, 3)
+    for labels, lo, hi in ((np.array([0, 3]), 0, 3), (np.array([-1, 2]), -1, 2)):
+        with pytest.raises(ValueError, match=rf"labels must lie in \[0, 3\), got \[{lo}, {hi}\]"):
+            ref.one_hot(labels, 3)
+
+
 # ----------------------------------------------------------------------------- 10.2/entropy
 @st.composite
 def _distribution_pairs(draw):
@@ -175,6 +193,32 @@ def test_entropy_values():
     assert ref.distribution_cross_entropy(np.array([0.5, 0.5]), np.array([0.9, 0.1])) == pytest.approx(
         -(np.log(0.9) + np.log(0.1)) / 2, rel=1e-15
     )
+
+
+def test_information_measures_are_per_distribution():
+    """Entropy, cross-entropy and KL divergence reduce the last axis only: one value per
+    distribution (row), and KL = cross-entropy - entropy row by row."""
+    p = np.array([[0.5, 0.5], [1.0, 0.0]])
+    q = np.array([[0.25, 0.75], [0.5, 0.5]])
+    np.testing.assert_allclose(ref.entropy(p), [np.log(2), 0.0], rtol=1e-15)
+    np.testing.assert_allclose(
+        ref.distribution_cross_entropy(p, q), [-0.5 * np.log(0.25) - 0.5 * np.log(0.75), np.log(2)], rtol=1e-15
+    )
+    np.testing.assert_allclose(
+        ref.kl_divergence(p, q), ref.distribution_cross_entropy(p, q) - ref.entropy(p), rtol=1e-12
+    )
+
+
+def test_information_measures_broadcast_p_against_q():
+    """p and q broadcast against each other: several p against one q, or one p against several q."""
+    P = np.array([[0.5, 0.5], [1.0, 0.0]])
+    q = np.array([0.25, 0.75])
+    rows = [ref.distribution_cross_entropy(p, q) for p in P]
+    np.testing.assert_allclose(ref.distribution_cross_entropy(P, q), rows, rtol=1e-15)
+    one = ref.distribution_cross_entropy(q, P[0])
+    np.testing.assert_allclose(ref.distribution_cross_entropy(q, P[:1]), [one], rtol=1e-15)
+    np.testing.assert_allclose(ref.kl_divergence(P, q), [ref.kl_divergence(p, q) for p in P], rtol=1e-15)
+    np.testing.assert_allclose(ref.kl_divergence(q, P[:1]), [ref.kl_divergence(q, P[0])], rtol=1e-15)
 
 
 # ----------------------------------------------------------------------------- 10.2/binary-cross-entropy

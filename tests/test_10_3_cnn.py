@@ -93,6 +93,14 @@ def test_conv_example_numeric():
     np.testing.assert_allclose(_torch_conv2d(image, kernel), by_hand, rtol=0, atol=ATOL)
 
 
+def test_conv2d_takes_one_2d_image_and_one_2d_filter():
+    """conv2d is the chapter's single-channel convolution: one 2-D image, one 2-D filter."""
+    with pytest.raises(ValueError, match=r"conv2d expects a 2-D image and a 2-D filter, got shapes \(5,\), \(3, 3\)"):
+        conv2d(np.zeros(5), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"got shapes \(5, 5\), \(3,\)"):
+        conv2d(np.zeros((5, 5)), np.zeros(3))
+
+
 # ----------------------------------------------------------------------------- 10.3/conv-size
 @st.composite
 def image_and_filter_sizes(draw, max_side: int = 12):
@@ -115,6 +123,15 @@ def test_conv_size(sizes, seed):
     assert ours.shape == expected
     assert theirs.shape == expected
     np.testing.assert_allclose(theirs, ours, rtol=0, atol=ATOL)
+
+
+def test_conv2d_filter_must_fit_the_image_in_each_direction():
+    """A filter taller or wider than the image, or empty, is refused (1 <= h <= H, 1 <= w <= W):
+    the output (H - h + 1) x (W - w + 1) would be empty."""
+    image = np.zeros((5, 5))
+    for h, w in ((6, 3), (3, 6), (0, 3), (3, 0)):
+        with pytest.raises(ValueError, match=rf"a {h}x{w} filter does not fit a 5x5 image"):
+            conv2d(image, np.zeros((h, w)))
 
 
 # ----------------------------------------------------------------------------- 10.3/conv-similarity
@@ -196,6 +213,18 @@ def test_multichannel():
     np.testing.assert_allclose(conv2d_multichannel(image, kernel[None])[0], summed, rtol=0, atol=ATOL)
 
 
+def test_multichannel_filters_have_the_images_channels():
+    """The image is (C, H, W) and the filters (K, C, h, w) with the image's C; other ranks or
+    channel counts are refused, naming the shapes."""
+    x, k = np.zeros((2, 5, 5)), np.zeros((4, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"expected image \(C, H, W\) and filters \(K, C, h, w\), got \(5, 5\)"):
+        conv2d_multichannel(x[0], k)
+    with pytest.raises(ValueError, match=r"got \(2, 5, 5\), \(2, 3, 3\)"):
+        conv2d_multichannel(x, k[0])
+    with pytest.raises(ValueError, match="filters have 3 channels but the image has 2"):
+        conv2d_multichannel(x, np.zeros((4, 3, 2, 2)))  # 2x2 filters: C is axis 1, not 2
+
+
 # ----------------------------------------------------------------------------- 10.3/k-filters
 @pytest.mark.claim("10.3/k-filters")
 @pytest.mark.parametrize("K", [1, 6, 32])
@@ -238,6 +267,20 @@ def test_maxpool_example():
     np.testing.assert_array_equal(max_pool2d(image, 2), pooled)
     torch_pooled = F.max_pool2d(torch.tensor(image, dtype=torch.float64)[None, None], kernel_size=2)
     np.testing.assert_array_equal(torch_pooled[0, 0].numpy(), pooled)
+
+
+def test_pools_are_2x2_unless_told_otherwise():
+    """The book pools 2x2 blocks (the max-pool example, chapter10-notes.zh.txt:165, and every
+    MaxPool2d of the lab CNN, notes:1116), so the references' pool size defaults to 2."""
+    x = np.arange(36.0).reshape(6, 6)
+    assert max_pool2d(x).shape == avg_pool2d(x).shape == (3, 3)
+
+
+@pytest.mark.parametrize("fn", [max_pool2d, avg_pool2d])
+def test_pools_need_two_axes_and_say_which_pool_refused(fn):
+    """A pool over fewer than 2 axes is refused by name."""
+    with pytest.raises(ValueError, match=rf"^{fn.__name__} needs at least 2 axes, got shape \(4,\)$"):
+        fn(np.zeros(4))
 
 
 # ----------------------------------------------------------------------------- 10.3/padding-same
@@ -361,11 +404,9 @@ def test_augmentation(dtype):
 
 # ----------------------------------------------------------------------------- 10.3/pretrained
 @pytest.mark.claim("10.3/pretrained")
-def test_pretrained_param_count():
+def test_pretrained_param_count(resnet50_architecture):
     """The architecture's count only: ResNet50 built without weights (no download)."""
-    from torchvision.models import resnet50
-
-    assert count_parameters(resnet50(weights=None)) == claims.book_value("10.3/pretrained")
+    assert count_parameters(resnet50_architecture) == claims.book_value("10.3/pretrained")
 
 
 # ----------------------------------------------------------------------------- 10.3/avg-pool
@@ -502,6 +543,14 @@ def test_stacked_conv_rejects_broken_compositions():
         _check_stacked_equals_single(padded_stack, padded_single, image, first, second)
 
 
+def test_only_two_2d_filters_compose():
+    """Two stacked convolutions compose into one filter only for two 2-D filters."""
+    with pytest.raises(ValueError, match=r"two 2-D filters, got shapes \(3,\), \(3, 3\)"):
+        compose_kernels(np.zeros(3), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"got shapes \(3, 3\), \(3,\)"):
+        compose_kernels(np.zeros((3, 3)), np.zeros(3))
+
+
 # ----------------------------------------------------------------------------- 10.3/translation-equivariance
 def _check_equivariant(feature_map, image: np.ndarray, kernel: np.ndarray, dy: int, dx: int) -> None:
     """Shifting the image by (dy, dx) shifts ``feature_map(image, kernel)`` by (dy, dx), wherever
@@ -574,11 +623,13 @@ def test_translation_equivariance_rejects_location_dependent_filters():
 # ----------------------------------------------------------------------------- 10.3/transfer-head
 @pytest.fixture(scope="module")
 def resnet50_architecture():
-    """ResNet50 built without weights (the architecture only; nothing is downloaded)."""
+    """ResNet50 built without weights (the architecture only; nothing is downloaded).  Shared by
+    the module's tests: those that change it work on a deep copy."""
     from torchvision.models import resnet50
 
-    torch.manual_seed(0)
-    return resnet50(weights=None)
+    with torch.random.fork_rng(devices=[]):  # a module fixture: keep its seed out of later tests
+        torch.manual_seed(0)
+        return resnet50(weights=None)
 
 
 def _replace_head_and_freeze(model: nn.Module, K: int) -> nn.Module:
@@ -606,8 +657,11 @@ def test_transfer_head(resnet50_architecture, K):
 
     model = _replace_head_and_freeze(copy.deepcopy(resnet50_architecture), K)
     _check_transfer_head(model, K)
-    assert model(torch.randn(2, 3, 64, 64)).shape == (2, K)
-    model(torch.randn(2, 3, 64, 64)).sum().backward()
+    # 32 x 32, the smallest side ResNet50's five halvings leave a 1 x 1 map for: which tensors
+    # train does not depend on the image size
+    out = model(torch.randn(2, 3, 32, 32))
+    assert out.shape == (2, K)
+    out.sum().backward()
     got_grad = {n for n, p in model.named_parameters() if p.grad is not None}
     assert got_grad == {"fc.weight", "fc.bias"}
 
@@ -629,3 +683,12 @@ def test_transfer_head_rejects_broken_recipes(resnet50_architecture):
         p.requires_grad_(False)
     with pytest.raises(AssertionError):
         _check_transfer_head(frozen_head, K)
+
+
+def test_transfer_head_has_features_times_classes_plus_classes_parameters():
+    """A features -> classes head has features * classes + classes parameters; both must be >= 1."""
+    assert transfer_head(1, 1) == 2
+    assert transfer_head(2048, 10) == 20490
+    for f, c in ((0, 5), (5, 0)):
+        with pytest.raises(ValueError, match=rf"features and classes must be >= 1, got {f} and {c}"):
+            transfer_head(f, c)

@@ -133,6 +133,32 @@ def test_softmax_no_overflow_rejects_unshifted_formula():
         _check_no_overflow(ref.softmax_direct)
 
 
+def test_softmax_direct_normalises_along_the_given_axis():
+    """The book's unshifted formula normalises each row (axis=-1, the default: classes last) or
+    column (axis=0) separately, and agrees with the stable softmax on moderate scores."""
+    Z = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
+    for axis in (-1, 0):
+        P = ref.softmax_direct(Z, axis=axis)
+        assert P.shape == Z.shape
+        np.testing.assert_allclose(P.sum(axis=axis), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(P, ref.softmax(Z, axis=axis), rtol=1e-12)
+
+
+def test_softmax_subtracts_each_slices_own_maximum():
+    """The stable softmax subtracts each slice's own maximum (rows at +-1000 both give 1/2, 1/2);
+    log_softmax along axis 0 is the log of softmax along axis 0."""
+    Z = np.array([[1000.0, 1000.0], [-1000.0, -1000.0]])
+    np.testing.assert_allclose(ref.softmax(Z), 0.5, rtol=1e-15)
+    Z = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
+    np.testing.assert_allclose(ref.log_softmax(Z, axis=0), np.log(ref.softmax(Z, axis=0)), rtol=1e-12)
+
+
+def test_logsumexp_shifts_each_row_by_its_own_maximum():
+    """logsumexp along axis -1 shifts each row by its own maximum: rows at +-1000 are both finite."""
+    Z = np.array([[1000.0, 1000.0], [-1000.0, -1000.0]])
+    np.testing.assert_allclose(ref.logsumexp(Z), [1000 + np.log(2), -1000 + np.log(2)], rtol=1e-15)
+
+
 def _reduced_probabilities(A: np.ndarray, B: np.ndarray, b0: np.ndarray, pin_bias: bool = True) -> torch.Tensor:
     """A model with only K - 1 coefficient sets: class m < K-1 scores (b0_m - b0_last) + A (B_m - B_last),
     the last class's score is fixed at 0.  ``pin_bias=False`` forgets to subtract the last intercept."""

@@ -34,6 +34,23 @@ from islp_ch10.solvers import lbfgs_fit
 
 ATOL = 1e-12
 
+# 10.5/last-output runs on each recurrent model, small where the property does not depend on
+# size: name -> (build the model, draw a batch for it, the attribute holding its recurrent
+# layer).  Built in this order after one seed, so every run sees the same weights and inputs.
+LAST_OUTPUT_MODELS = {
+    "NYSERNN": (NYSERNN, lambda: torch.randn(5, 5, 3, dtype=torch.float64), "rnn"),
+    "IMDBLSTM": (
+        lambda: IMDBLSTM(vocab=50, embedding_dim=8, hidden=6),
+        lambda: torch.randint(0, 50, (5, 9)),
+        "recurrent",
+    ),
+    "IMDBRNN": (
+        lambda: IMDBRNN(vocab=50, embedding_dim=8, hidden=6),
+        lambda: torch.randint(0, 50, (5, 9)),
+        "recurrent",
+    ),
+}
+
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy()
@@ -93,6 +110,29 @@ def test_rnn_formula_nyse_model():
     B = book_output_weights(_np(model.dense.weight), _np(model.dense.bias))
     O = rnn_outputs(rnn_forward(X.numpy(), W, U), B)  # (6, 5): O_1..O_5
     np.testing.assert_allclose(_np(pred), O[:, -1], rtol=0, atol=ATOL)
+
+
+def test_rnn_hidden_state_carries_over_between_sequence_pieces():
+    """A_l depends on A_{l-1}: running X_1..X_L in two pieces, the second starting from the
+    first piece's last state A0, gives the same activations as one run."""
+    rng = np.random.default_rng(0)
+    X, W, U = rng.normal(size=(2, 6, 3)), rng.normal(size=(4, 4)), 0.5 * rng.normal(size=(4, 4))
+    whole = rnn_forward(X, W, U)
+    first = rnn_forward(X[:, :2], W, U)
+    second = rnn_forward(X[:, 2:], W, U, A0=first[:, -1])
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole, rtol=1e-12)
+    assert not np.allclose(rnn_forward(X[:, 2:], W, U), whole[:, 2:])  # A0 matters
+
+
+def test_rnn_weights_must_have_the_books_shapes():
+    """W is K x (p+1) for inputs with p entries, U K x K, B K+1 entries; the errors name the shapes."""
+    W, U = np.zeros((4, 4)), np.zeros((4, 4))
+    with pytest.raises(ValueError, match=r"W is K x \(p\+1\) = \(4, 4\) but X_l has 5 entries"):
+        rnn_forward(np.zeros((6, 5)), W, U)
+    with pytest.raises(ValueError, match=r"U must be K x K = 4 x 4, got \(3, 3\)"):
+        rnn_forward(np.zeros((6, 3)), W, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"B must have K\+1 = 5 entries, got shape \(4,\)"):
+        rnn_outputs(np.zeros((6, 4)), np.zeros(4))
 
 
 # ----------------------------------------------------------------------------- 10.5/rnn-shapes
@@ -181,19 +221,15 @@ def _capture_recurrent_output(module: nn.Module, store: dict):
 
 
 @pytest.mark.claim("10.5/last-output")
-@pytest.mark.parametrize("name", ["NYSERNN", "IMDBLSTM", "IMDBRNN"])
+@pytest.mark.parametrize("name", list(LAST_OUTPUT_MODELS))
 def test_last_output(name):
     """The squared-error loss sees only the last position: its gradient with respect to the
     recurrent layer's outputs at positions 1..L-1 is exactly zero (they matter only through
     the recurrence), and the prediction is the dense layer applied to A_L."""
+    build, batch, layer_name = LAST_OUTPUT_MODELS[name]
     torch.manual_seed(4)
-    if name == "NYSERNN":
-        model, x = NYSERNN().double().eval(), torch.randn(5, 5, 3, dtype=torch.float64)
-        layer = model.rnn
-    else:
-        cls = IMDBLSTM if name == "IMDBLSTM" else IMDBRNN
-        model = cls(vocab=50, embedding_dim=8, hidden=6).double().eval()
-        x, layer = torch.randint(0, 50, (5, 9)), model.recurrent
+    model = build().double().eval()
+    x, layer = batch(), getattr(model, layer_name)
     store: dict = {}
     handle = _capture_recurrent_output(layer, store)
     pred = model(x)
@@ -396,6 +432,16 @@ def test_flatten_trained_matches_least_squares(seed):
         np.testing.assert_allclose(_np(model(X)), M @ beta, rtol=0, atol=10 * claim.threshold)
 
 
+def test_ar_lags_must_leave_a_target():
+    """L lags of a length-T series leave T - L >= 1 targets: L = T is refused, L = T - 1 is not."""
+    s = np.arange(5.0)
+    assert lag_array(s, 4).shape == (1, 4, 1)
+    with pytest.raises(ValueError, match="need 1 <= L < T, got L=5, T=5"):
+        lag_array(s, 5)
+    with pytest.raises(ValueError, match=r"series must have shape \(T,\) or \(T, p\), got \(2, 2, 2\)"):
+        lag_array(np.zeros((2, 2, 2)), 1)
+
+
 # ----------------------------------------------------------------------------- 10.5/doc-rnn-params
 def _check_doc_rnn_counts(blocks_fn, D: int, m: int, K: int, outputs: int) -> None:
     """The book's blocks ``blocks_fn(D, m, K, outputs)`` match the tensors of Embedding(D, m) ->
@@ -454,6 +500,20 @@ def test_doc_rnn_params_rejects_broken_counts():
             _check_doc_rnn_counts(broken, 100, 4, 3, 2)
 
 
+@pytest.mark.parametrize("name", ["dictionary", "embed_dim", "hidden", "outputs"])
+def test_doc_rnn_block_sizes_must_be_positive(name):
+    """Every block size must be >= 1, and the error names the one that is not."""
+    sizes = dict(dictionary=10, embed_dim=3, hidden=4, outputs=1) | {name: 0}
+    with pytest.raises(ValueError, match=rf"^{name} must be >= 1, got 0$"):
+        doc_rnn_blocks(**sizes)
+
+
+def test_doc_rnn_has_one_output_unless_told_otherwise():
+    """The book's document classifier ends in one logit (chapter10-notes.zh.txt:1558, 1568),
+    so one output is the default: B has K + 1 entries."""
+    assert doc_rnn_blocks(10, 3, 4)["B"] == 5
+
+
 # ----------------------------------------------------------------------------- 10.5/doc-lengths
 def _toy_sequences(lengths):
     """Reviews of the given word counts, encoded and padded as the IMDB loader does (L = 500)."""
@@ -494,6 +554,23 @@ def test_doc_lengths(imdb):
         assert S.shape == (25_000, claim.extra["maxlen"])
         share = share_shorter_than(review_word_counts(S), claim.extra["maxlen"])
         assert share > claim.book_value, f"only {share:.2%} of the reviews are shorter than 500 words"
+
+
+def test_review_word_counts_truncated_reviews_count_maxlen():
+    """Padding (0) and the start marker (1) are not words; a row that begins with a word id was
+    cut to maxlen and counts maxlen."""
+    S = np.array([[0, 0, 1, 5, 6], [7, 8, 9, 10, 11], [1, 2, 3, 4, 5], [0, 0, 0, 0, 1]])
+    np.testing.assert_array_equal(review_word_counts(S), [2, 5, 4, 0])
+    with pytest.raises(ValueError, match=r"expected an \(n, maxlen\) array of ids, got shape \(5,\)"):
+        review_word_counts(S[0])
+
+
+def test_share_shorter_than_counts_strictly_below_L():
+    """The share of counts strictly below L, defined for one count or more."""
+    assert share_shorter_than(np.array([3]), 4) == 1.0
+    assert share_shorter_than(np.array([3, 4]), 4) == 0.5
+    with pytest.raises(ValueError, match="no counts given"):
+        share_shorter_than(np.array([]), 4)
 
 
 # ----------------------------------------------------------------------------- 10.5/autocorrelation
@@ -554,3 +631,22 @@ def test_autocorrelation_rejects_shuffled_series(nyse):
     shuffled = np.random.default_rng(0).permutation(v)
     with pytest.raises(AssertionError):
         _check_autocorrelated(autocorrelation, shuffled)
+
+
+def test_autocorrelation_lags_lie_in_1_to_T_minus_1_and_need_variance():
+    """Lags lie in [1, T - 1]; a constant series has no autocorrelation (zero variance)."""
+    v = np.array([1.0, 3.0, 2.0, 5.0])
+    assert autocorrelation(v, [3]).shape == (1,)
+    for lags in ([0], [4], [], [1, 4]):
+        with pytest.raises(ValueError, match=r"lags must lie in \[1, 3\] for a series of length 4"):
+            autocorrelation(v, lags)
+    with pytest.raises(ValueError, match="autocorrelation of a constant series is undefined"):
+        autocorrelation(np.full(4, 2.0), [1])
+
+
+def test_white_noise_band_is_two_over_root_T():
+    """The approximate 95% band for white-noise autocorrelations is +-2/sqrt(T), for every T >= 1."""
+    assert white_noise_band(100) == pytest.approx(0.2, rel=1e-15)
+    assert white_noise_band(1) == pytest.approx(2.0, rel=1e-15)
+    with pytest.raises(ValueError, match="need T >= 1, got 0"):
+        white_noise_band(0)

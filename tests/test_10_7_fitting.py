@@ -146,6 +146,20 @@ def test_gradient_descent_network_hypothesis(case):
         pytest.fail(f"no step down to rho = {rho:g} lowered R = {R.item():g} (|grad|^2 = {sq_norm:g})")
 
 
+def test_least_squares_loss_is_half_the_rss():
+    """R(theta) = 1/2 ||y - X theta||^2: at theta = 0 with y = (3, 4) it is 12.5."""
+    assert ref_opt.least_squares_loss(np.eye(2), np.array([3.0, 4.0]), np.zeros(2)) == 12.5
+
+
+def test_gradient_descent_zero_steps_returns_the_start():
+    """Zero iterations leave theta0 (the path is theta0 alone); negative counts are refused."""
+    X, y, theta0 = np.eye(2), np.ones(2), np.array([3.0, -1.0])
+    np.testing.assert_array_equal(ref_opt.gradient_descent(X, y, theta0, 0.1, 0), theta0)
+    np.testing.assert_array_equal(ref_opt.gradient_descent(X, y, theta0, 0.1, 0, return_path=True), [theta0])
+    with pytest.raises(ValueError, match="steps must be >= 0, got -1"):
+        ref_opt.gradient_descent(X, y, theta0, 0.1, -1)
+
+
 # ----------------------------------------------------------------------------- 10.7/backprop
 def _autograd_gradients(case_params, activation, X, y):
     net = single_layer_torch(case_params, activation)
@@ -204,6 +218,17 @@ def test_backprop_hypothesis(case):
     if case.activation == "relu":  # g' is undefined at the kink; rounding could put z on either side
         assume(np.all(np.abs(ref.pre_activations(case.X, case.params)) > 1e-9))
     _assert_gradients_match(case.params, case.activation, case.X, case.y, tol=1e-9)
+
+
+def test_relu_derivative_at_zero_is_zero_as_in_autograd():
+    """At z = 0 the reference takes ReLU's derivative as 0, as torch's autograd does: with all
+    hidden pre-activations at 0 the gradients of W and w0 vanish."""
+    K, p = 3, 2
+    par = ref.SingleLayerParams(np.zeros((K, p)), np.zeros(K), np.ones(K), 0.0)
+    X, y = np.ones((4, p)), np.ones(4)
+    g = ref.gradients(X, y, par, "relu")
+    np.testing.assert_array_equal(g["W"], 0.0)
+    np.testing.assert_array_equal(g["w0"], 0.0)
 
 
 # ----------------------------------------------------------------------------- 10.7/sgd
@@ -374,6 +399,16 @@ def test_implicit_ridge_hypothesis(problem, steps):
     np.testing.assert_allclose(P @ theta_min, theta_min, rtol=0, atol=1e-8 * (1.0 + np.abs(theta_min).max()))
 
 
+def test_row_space_projector_ignores_rounding_level_singular_values():
+    """u v^T has rank 1: its row-space projector is v v^T / |v|^2, although the SVD returns
+    singular values of order 1e-17 besides the real one; the zero matrix projects onto {0}."""
+    rng = np.random.default_rng(0)
+    u, v = rng.normal(size=(5, 1)), rng.normal(size=(1, 4))
+    P = ref_opt.row_space_projector(u @ v)
+    np.testing.assert_allclose(P, v.T @ v / (v @ v.T), atol=1e-12)
+    np.testing.assert_array_equal(ref_opt.row_space_projector(np.zeros((3, 4))), np.zeros((4, 4)))
+
+
 # ----------------------------------------------------------------------------- 10.7/epoch
 @pytest.mark.claim("10.7/epoch")
 @given(n=st.integers(1, 5000), batch_size=hs.batch_sizes(), drop_last=st.booleans())
@@ -400,6 +435,15 @@ def test_epoch_mnist_lab():
     assert (len(train), len(val)) == (48_000, 12_000)
     assert len(loader) == ref_opt.steps_per_epoch(48_000, 256) == 188
     assert sum(1 for _ in DataLoader(train, batch_size=256)) == 188
+
+
+def test_steps_per_epoch_bounds():
+    """No observations make no steps; a negative n or a batch size below 1 is refused."""
+    assert ref_opt.steps_per_epoch(0, 32) == 0
+    assert ref_opt.steps_per_epoch(1, 32) == 1
+    for n, b in ((-1, 32), (10, 0)):
+        with pytest.raises(ValueError, match=rf"need n >= 0 and batch_size >= 1, got n={n}, batch_size={b}"):
+            ref_opt.steps_per_epoch(n, b)
 
 
 # ----------------------------------------------------------------------------- 10.7/early-stopping
@@ -515,6 +559,34 @@ def test_early_stopping_hypothesis(values, patience):
     assert values[result.best_epoch] == min(seen)
 
 
+def test_early_stopping_counts_epochs_without_improvement():
+    """Lightning's rule: stop when `patience` epochs in a row fail to beat the best by more than
+    min_delta; epochs count from 0.  The reference stands in for Lightning's EarlyStopping, so
+    its default patience is that callback's (3): the book gives none."""
+    import inspect
+
+    from pytorch_lightning.callbacks import EarlyStopping
+
+    lightning_default = inspect.signature(EarlyStopping).parameters["patience"].default
+    assert inspect.signature(ref_opt.early_stopping).parameters["patience"].default == lightning_default == 3
+    ES = ref_opt.EarlyStoppingResult
+    loss = [1.0, 0.8, 0.85, 0.9, 0.95, 0.7]
+    assert ref_opt.early_stopping(loss) == ES(stopped_epoch=4, best_epoch=1, epochs_run=5)
+    assert ref_opt.early_stopping(loss, patience=4) == ES(stopped_epoch=None, best_epoch=5, epochs_run=6)
+    # mode="max": higher is better (an accuracy)
+    acc = [0.5, 0.7, 0.6, 0.65, 0.69]
+    assert ref_opt.early_stopping(acc, mode="max") == ES(stopped_epoch=4, best_epoch=1, epochs_run=5)
+    # min_delta: 0.95, 0.96, 0.97 do not beat 1.0 by more than 0.1, so patience runs out
+    assert ref_opt.early_stopping([1.0, 0.95, 0.96, 0.97], min_delta=0.1) == ES(3, 0, 4)
+    # ... and in mode "max" it is measured on the values themselves: +0.05 is no improvement, +0.08 is
+    assert ref_opt.early_stopping([0.5, 0.55, 0.58], patience=2, min_delta=0.06, mode="max") == ES(None, 2, 3)
+    # a non-finite value stops at once; before any finite value no epoch is best
+    assert ref_opt.early_stopping([1.0, float("nan")]) == ES(1, 0, 2)
+    assert ref_opt.early_stopping([float("nan")]) == ES(0, -1, 1)
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max', got 'mean'"):
+        ref_opt.early_stopping(loss, mode="mean")
+
+
 # ----------------------------------------------------------------------------- 10.7/dropout
 def _check_dropout_output(out: np.ndarray, phi: float) -> None:
     """Dropout applied to ones: about phi zeros, survivors exactly 1/(1-phi), mean about 1."""
@@ -565,6 +637,22 @@ def test_dropout_keeps_expectation():
     # the numpy reference behaves the same way
     masks = ref_opt.dropout_mask((draws, 8), phi, np.random.default_rng(2))
     np.testing.assert_allclose((masks * x.numpy()).mean(axis=0), x.numpy(), atol=float(5 * sd.max()) + 1e-12)
+
+
+def test_dropout_rates_lie_in_zero_one():
+    """phi = 0 drops nothing (mask of ones, expectation unchanged); phi >= 1 or < 0 is refused;
+    the exact expectation enumerates 2^K masks for 0 <= K <= 16 only."""
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(ref_opt.dropout_mask((3, 4), 0.0, rng), np.ones((3, 4)))
+    assert ref_opt.expected_over_masks(np.sum, 3, 0.0, 1.0) == pytest.approx(3.0)
+    for phi in (1.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match=rf"dropout rate phi must lie in \[0, 1\), got {phi}"):
+            ref_opt.dropout_mask((3,), phi, rng)
+        with pytest.raises(ValueError, match=rf"dropout rate phi must lie in \[0, 1\), got {phi}"):
+            ref_opt.expected_over_masks(np.sum, 3, phi, 1.0)
+    assert ref_opt.expected_over_masks(lambda m: 7.0, 0, 0.5, 2.0) == 7.0  # K = 0: one empty mask
+    with pytest.raises(ValueError, match="enumerating 2\\^K masks needs 0 <= K <= 16, got K = 17"):
+        ref_opt.expected_over_masks(np.sum, 17, 0.5, 2.0)
 
 
 # ----------------------------------------------------------------------------- 10.7/backprop-layers
@@ -768,6 +856,29 @@ def test_dropout_gradient_rejects_mask_free_backward():
         _check_dropout_gradient(lambda X, y, params, masks: ref_bp.gradients(X, y, params, "sigmoid"))
 
 
+def test_two_layer_dropout_masks_reach_the_forward_pass():
+    """Masks multiply the hidden activations: all-zero masks leave the intercept beta0 alone, and
+    masks of ones are no dropout.  Each mask is (n, units of its layer)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(5, 3))
+    two = ref_bp.TwoLayerParams(
+        rng.normal(size=(4, 3)),
+        rng.normal(size=4),
+        rng.normal(size=(2, 4)),
+        rng.normal(size=2),
+        rng.normal(size=2),
+        -0.2,
+    )
+    zeros = (np.zeros((5, 4)), np.zeros((5, 2)))
+    np.testing.assert_array_equal(ref_bp.forward(X, two, masks=zeros), np.full(5, -0.2))
+    ones = (np.ones((5, 4)), np.ones((5, 2)))
+    np.testing.assert_array_equal(ref_bp.forward(X, two, masks=ones), ref_bp.forward(X, two))
+    with pytest.raises(ValueError, match=r"dropout masks must be \(n, K1\) and \(n, K2\), got \(5, 4\) and \(5, 4\)"):
+        ref_bp.forward(X, two, masks=(np.ones((5, 4)), np.ones((5, 4))))
+    with pytest.raises(ValueError, match=r"X must have shape \(n, 3\), got \(5,\)"):
+        ref_bp.forward(X[:, 0], two)
+
+
 # ----------------------------------------------------------------------------- 10.7/dropout-expectation
 def _check_expectations(
     a: np.ndarray, b: np.ndarray, b0: float, phi: float, inverted_scale: float, classic_test_factor: float
@@ -823,6 +934,27 @@ def test_dropout_expectation_rejects_broken_scaling():
         _check_expectations(a, b, b0, phi, inverted_scale=1.0, classic_test_factor=1 - phi)
     with pytest.raises(AssertionError):
         _check_expectations(a, b, b0, phi, inverted_scale=1 / (1 - phi), classic_test_factor=phi)
+
+
+def test_classic_dropout_rate_zero_keeps_every_unit():
+    """phi = 0 keeps every unit (training and test output equal the input); phi must lie in [0, 1)."""
+    a = np.arange(1.0, 7.0)
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(ref_opt.classic_dropout(a, 0.0, rng), a)
+    np.testing.assert_array_equal(ref_opt.classic_dropout(a, 0.0, rng, training=False), a)
+    for phi in (1.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match=rf"dropout rate phi must lie in \[0, 1\), got {phi}"):
+            ref_opt.classic_dropout(a, phi, rng)
+
+
+def test_classic_dropout_trains_by_default_with_one_draw_per_unit():
+    """Each unit is kept (unchanged) or zeroed on its own draw.  Training is the default mode, as
+    for inverted_dropout and for a torch module, which starts in training mode."""
+    a = np.arange(1.0, 201.0)
+    out = ref_opt.classic_dropout(a, 0.5, np.random.default_rng(0))
+    kept = out != 0
+    np.testing.assert_array_equal(out[kept], a[kept])
+    assert 0 < kept.sum() < a.size
 
 
 # ----------------------------------------------------------------------------- validation split (erratum of 10.9.2)

@@ -25,6 +25,7 @@ from islp_ch10.double_descent import (
     simulate,
     spike_by_noise,
 )
+from islp_ch10.reference import splines
 from islp_ch10.reference.min_norm import min_norm_closed_form, min_norm_lstsq, ridge
 
 
@@ -62,6 +63,23 @@ def test_min_norm(n, extra, seed):
         other = beta + z
         np.testing.assert_allclose(X @ other, y, rtol=0, atol=1e-9 * scale)
         assert np.linalg.norm(other) > np.linalg.norm(beta)
+
+
+def test_min_norm_closed_form_needs_n_at_most_p():
+    """With n = p the closed form is the unique solution; n > p is refused (X X^T is singular)."""
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(4, 4)), rng.normal(size=4)
+    np.testing.assert_allclose(min_norm_closed_form(X, y), np.linalg.solve(X, y), rtol=1e-10)
+    with pytest.raises(ValueError, match=r"the closed form needs n <= p, got X of shape \(5, 4\)"):
+        min_norm_closed_form(rng.normal(size=(5, 4)), rng.normal(size=5))
+
+
+def test_min_norm_lstsq_rcond_cuts_small_singular_values():
+    """By default every non-zero singular value counts (the exact minimum-norm solution); a
+    cut-off rcond treats singular values below rcond * s_max as zero (pinv's rule)."""
+    X, y = np.diag([1.0, 1e-3]), np.ones(2)
+    np.testing.assert_allclose(min_norm_lstsq(X, y), [1.0, 1e3], rtol=1e-12)
+    np.testing.assert_allclose(min_norm_lstsq(X, y, rcond=1e-2), [1.0, 0.0], atol=1e-15)
 
 
 # ----------------------------------------------------------------------------- 10.8/double-descent
@@ -228,6 +246,42 @@ def test_double_descent_spline_basis(d):
         left = 2 * one_sided(t, h / 2, -1) - one_sided(t, h, -1)
         right = 2 * one_sided(t, h / 2, +1) - one_sided(t, h, +1)
         np.testing.assert_allclose(left, right, rtol=0, atol=1e-4 * max(1.0, np.abs(left).max()))
+
+
+def test_truncated_power_basis_columns():
+    """ESL's natural-spline basis: N_1 = 1, N_2 = x, and every N_{k+2} vanishes left of the first knot."""
+    knots = np.array([0.0, 1.0, 2.0, 3.0])
+    x = np.array([-2.0, -1.0, 0.5, 2.5, 4.0])
+    N = splines.truncated_power_basis(x, knots)
+    np.testing.assert_array_equal(N[:, 0], 1.0)
+    np.testing.assert_array_equal(N[:, 1], x)
+    np.testing.assert_array_equal(N[:2, 2:], 0.0)
+    # N_3 at x = 0.5: D_1 - D_3 with D_1 = 0.5^3 / 3 and D_3 = 0 (x below xi_3 and xi_4)
+    assert N[2, 2] == pytest.approx(0.125 / 3, rel=1e-12)
+
+
+def test_natural_spline_knots_must_be_distinct():
+    """Knots at quantiles of x with ties would coincide: refused, since the basis needs distinct knots."""
+    with pytest.raises(ValueError, match="knots must be distinct"):
+        splines.natural_spline_knots(np.array([0.0, 0.0, 0.0, 0.0, 1.0]), 3)
+    np.testing.assert_array_equal(splines.natural_spline_knots(np.array([0.0, 1.0, 2.0]), 3), [0.0, 1.0, 2.0])
+
+
+def test_natural_spline_default_interval_and_orthonormality():
+    """Without an interval the basis lives on the data's range [min x, max x]; with any interval,
+    the columns are orthonormal in L2 over it (mean of B_j B_k over the interval is delta_jk),
+    also when the interval is narrower than the data and some knots fall outside it."""
+    x = np.linspace(0.0, 10.0, 40) ** 1.3
+    d = 6
+    default = splines.NaturalSpline.fit(x, d)
+    explicit = splines.NaturalSpline.fit(x, d, interval=(x.min(), x.max()))
+    assert default.d == d and default.interval == explicit.interval
+    np.testing.assert_allclose(default.basis(x), explicit.basis(x), rtol=1e-12, atol=1e-12)
+    for spline in (default, splines.NaturalSpline.fit(x, d, interval=(2.0, 12.0))):
+        lo, hi = spline.interval
+        grid = lo + (hi - lo) * (np.arange(20000) + 0.5) / 20000  # midpoint rule
+        B = spline.basis(grid)
+        np.testing.assert_allclose(B.T @ B / grid.size, np.eye(d), atol=1e-3)
 
 
 # ----------------------------------------------------------------------------- 10.8/min-norm-shrinks

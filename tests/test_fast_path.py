@@ -1,5 +1,5 @@
 """The training entry point: refusal of non-finite data, no files left behind, in-memory history,
-what callbacks see on both paths, the thread policy and the benchmark ratios."""
+what callbacks see on both paths."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from islp_ch10 import benchmarking, threads
 from islp_ch10.training import HistoryRecorder, TrainConfig, fit
 
 PATHS = ("fast", "islp")
@@ -270,64 +269,3 @@ def test_max_steps_stops_both_paths_at_the_same_weights():
     assert all(torch.equal(a[k], b[k]) for k in a)
     one_more = fit(_classifier(), train, test, TrainConfig(**{**cfg, "max_steps": 4})).model.state_dict()
     assert not all(torch.equal(a[k], one_more[k]) for k in a)
-
-
-# ----------------------------------------------------------------------------- thread policy
-def test_threads_default_to_the_cores_this_process_may_use():
-    choice = threads.choose_threads({})
-    assert choice.threads == choice.cores_available == threads.available_cores()
-    assert choice.source == "affinity" and "sched_getaffinity" in choice.reason
-
-
-def test_threads_follow_the_environment_variable():
-    choice = threads.choose_threads({threads.ENV: "3"})
-    assert choice.threads == 3 and choice.source == threads.ENV and "ISLP_CH10_THREADS=3" in str(choice)
-
-
-@pytest.mark.parametrize("value", ["0", "-2", "abc", "1.5"])
-def test_threads_refuse_a_bad_variable(value):
-    with pytest.raises(ValueError, match=r"^ISLP_CH10_THREADS=.* is not a positive whole number; [^\n]*$"):
-        threads.choose_threads({threads.ENV: value})
-
-
-def test_apply_threads_sets_torch():
-    before = torch.get_num_threads()
-    try:
-        assert threads.apply_threads({threads.ENV: "1"}).threads == 1 == torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
-
-
-# ----------------------------------------------------------------------------- benchmark ratios
-def _record(variant, seconds, case="hitters", group="train-epoch-paths"):
-    return {
-        "group": group,
-        "name": f"test[{variant}-{case}]",
-        "stats": {"min": seconds, "median": 2 * seconds},
-        "extra_info": {"variant": variant, "device": "cpu", "case": case},
-    }
-
-
-def test_ratios_divide_the_configured_pairs_per_case():
-    records = [
-        _record("plain", 1.0),
-        _record("fast", 1.2),
-        _record("islp", 3.0),
-        _record("plain", 2.0, case="nyse-rnn"),
-        _record("fast", 5.0, case="nyse-rnn"),
-    ]
-    table = benchmarking.ratios(records)
-    assert table["train-epoch-paths[cpu][hitters] fast/plain"]["ratio_min"] == pytest.approx(1.2)
-    assert table["train-epoch-paths[cpu][hitters] islp/fast"]["ratio_median"] == pytest.approx(2.5)
-    assert table["train-epoch-paths[cpu][nyse-rnn] fast/plain"]["ratio_min"] == pytest.approx(2.5)
-    assert "train-epoch-paths[cpu][nyse-rnn] islp/fast" not in table  # one side missing: no ratio
-    lines = benchmarking.format_ratios(table)
-    assert "ratio train-epoch-paths[cpu][hitters]: fast/plain = 1.20 (min), 1.20 (median)" in lines
-
-
-def test_machine_state_extends_the_report_environment():
-    from islp_ch10.report import environment
-
-    state = benchmarking.machine_state()
-    assert set(environment()) <= set(state)
-    assert state["cores_available"] == threads.available_cores()

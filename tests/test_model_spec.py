@@ -3,12 +3,29 @@ and the machinery it rests on: the registry's own validation, the numpy evaluato
 tables (which must fail for a wrong formula too), the snapshot files and the dtype policy."""
 
 import ast
+import dataclasses
+import functools
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from islp_ch10 import models
+from islp_ch10.models import MODELS
+from islp_ch10.reference import networks
+from islp_ch10.reference import rnn as _rnn_ref
+from islp_ch10.testing import model_checks as mc
 from islp_ch10.testing.model_checks import parametrize_with_model_checks
+
+# Float models that by design also accept inputs other than (batch, *input_shape): model ->
+# (the extra shapes it takes, as a test on (shape, spec)).
+#   LinearAR: the (batch, L, p) lag array with L * p inputs, which it flattens (10.5/flatten).
+OTHER_ACCEPTED_SHAPES = {
+    "LinearAR": lambda shape, spec: len(shape) == 3 and shape[1] * shape[2] == spec.input_shape[0],
+}
 
 
 @parametrize_with_model_checks()
@@ -30,19 +47,10 @@ def test_every_module_in_models_is_registered():
 
 def test_token_models_reject_ids_outside_the_vocabulary():
     model = models.IMDBLSTM()
-    import pytest
-
     with pytest.raises(ValueError, match=r"\[0, 10003\)"):
         model(torch.tensor([[1, 2, 10003]]))
     with pytest.raises(ValueError, match=r"\[0, 10003\)"):
         model(torch.tensor([[-1, 2, 3]]))
-
-
-import pytest  # noqa: E402
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from islp_ch10.models import MODELS  # noqa: E402
 
 
 @given(
@@ -50,32 +58,27 @@ from islp_ch10.models import MODELS  # noqa: E402
     shape=st.lists(st.integers(1, 40), min_size=1, max_size=5),
 )
 def test_float_models_refuse_every_wrong_shape(name, shape):
-    """Any input whose shape is not (batch, *expected) is refused with a ValueError naming the shape."""
-    import pytest
-    from hypothesis import assume
-
+    """Any input whose shape is not (batch, *expected), nor one the model takes by design
+    (OTHER_ACCEPTED_SHAPES), is refused with a ValueError naming the shape."""
     spec = MODELS[name]
     assume(tuple(shape[1:]) != spec.input_shape or len(shape) < 2)
-    if name == "LinearAR":  # also takes the (batch, L, p) lag array with L * p inputs, by design
-        assume(not (len(shape) == 3 and shape[1] * shape[2] == spec.input_shape[0]))
-    model = spec.build()
+    if name in OTHER_ACCEPTED_SHAPES:
+        assume(not OTHER_ACCEPTED_SHAPES[name](shape, spec))
+    # the shape without its memory (a stride-0 view of one zero; up to 40^5 floats otherwise):
+    # the check reads the shape and the dtype only
     with pytest.raises(ValueError, match=r"shape"):
-        model(torch.rand(*shape))
+        _built(name)(torch.zeros(()).expand(shape))
+
+
+@functools.cache
+def _built(name):
+    """One instance per model for the shape test: a refused input changes nothing in it."""
+    return MODELS[name].build()
 
 
 # ----------------------------------------------------------------------------- the registry
-import dataclasses  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from islp_ch10.reference import networks  # noqa: E402
-from islp_ch10.testing import model_checks as mc  # noqa: E402
-
-
 def test_spec_refuses_dropout_rates_that_do_not_fit_its_table():
     spec = MODELS["MNISTMLP"]
-    import pytest
-
     with pytest.raises(ValueError, match=r"MNISTMLP: 2 Dropout rows but rates \(0\.4,\)"):
         dataclasses.replace(spec, dropout=(0.4,))
     with pytest.raises(ValueError, match=r"task 'ordinal'"):
@@ -83,8 +86,6 @@ def test_spec_refuses_dropout_rates_that_do_not_fit_its_table():
 
 
 def test_register_model_refuses_a_second_model_of_the_same_name():
-    import pytest
-
     spec = MODELS["LinearAR"]
     book = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in ("name", "factory")}
     with pytest.raises(ValueError, match=r"'LinearAR' is registered twice"):
@@ -97,6 +98,59 @@ def test_table_renders_with_the_lab_batch():
     assert "[1770, 5, 12]" in text and "Total params: 217" in text
 
 
+def _spec(**changes):
+    """A small valid regression spec (Linear-ReLU-Linear), with ``changes`` applied."""
+    fields = dict(
+        name="Tiny",
+        factory=object,
+        task="regression",
+        lab_input=(8, 3),
+        layers=[["Linear", [4], 16], ["ReLU", [4], 0], ["Linear", [1], 5]],
+    )
+    return models.ModelSpec(**(fields | changes))
+
+
+def test_model_spec_normalises_its_table():
+    """Table rows given as lists become Layer tuples with tuple shapes and int parameter counts."""
+    Layer = models.Layer
+    spec = _spec(layers=[["Linear", [4], 16.0], ["ReLU", [4], 0], ["Linear", [1], 5]])
+    assert spec.layers == (Layer("Linear", (4,), 16), Layer("ReLU", (4,), 0), Layer("Linear", (1,), 5))
+    assert all(
+        isinstance(layer, Layer) and isinstance(layer.shape, tuple) and type(layer.params) is int
+        for layer in spec.layers
+    )
+    assert spec.param_count == 21
+
+
+def test_model_spec_rejects_inconsistent_book_entries():
+    """A spec is refused, with every problem named, when a dropout rate is outside (0, 1), the
+    last row is not the output Linear layer, or the vocabulary does not match the input kind."""
+    drop = [["Linear", [4], 16], ["Dropout", [4], 0], ["Linear", [1], 5]]
+    assert _spec(layers=drop, dropout=(0.5,)).dropout == (0.5,)
+    for rate in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match=r"1 Dropout rows but rates .* \(need one rate in \(0, 1\) per row\)"):
+            _spec(layers=drop, dropout=(rate,))
+    for layers in ([], [["Flatten", [3], 0], ["Linear", [4], 16], ["ReLU", [4], 0]]):
+        with pytest.raises(ValueError, match=r"^ModelSpec Tiny: the last row must be the output Linear layer$"):
+            _spec(layers=layers)
+    assert _spec(input_kind="tokens", vocab=1).vocab == 1  # any vocabulary of at least one id
+    with pytest.raises(ValueError, match=r"token models need vocab > 0 and float models vocab = 0"):
+        _spec(vocab=5)
+    with pytest.raises(ValueError, match=r"input_kind 'image' is not one of \('float', 'tokens'\); token models"):
+        _spec(input_kind="image", vocab=5)  # two problems, both named
+
+
+def test_model_spec_table_has_torchinfo_columns():
+    """The printed table uses torchinfo's column titles, one line per row, '--' for a layer
+    without parameters, and the total."""
+    lines = _spec().table().split("\n")
+    assert lines[1].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#"]
+    assert lines[2].split() == ["Linear", "[8,", "4]", "16"]
+    assert lines[3].split() == ["ReLU", "[8,", "4]", "--"]
+    assert lines[-1] == "Total params: 21"
+    assert len(lines) == 2 + 3 + 1
+
+
 # ----------------------------------------------------------------------------- the numpy evaluator
 def _weights(spec):
     torch.manual_seed(0)
@@ -104,8 +158,6 @@ def _weights(spec):
 
 
 def test_evaluator_refuses_a_table_that_does_not_fit_the_weights():
-    import pytest
-
     spec = MODELS["HittersNet"]
     x = np.zeros((2, 19))
     wrong_params = list(spec.layers)
@@ -131,6 +183,42 @@ def test_conv_same_is_the_filter_by_filter_sum():
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
+def test_conv2d_same_keeps_the_map_size_for_any_odd_filter():
+    """'same' padding pads (h - 1) / 2 on each side: a 5x5 filter keeps H x W as a 3x3 one does,
+    and equals the multichannel convolution of the image padded by 2."""
+    from islp_ch10.reference.conv import conv2d_multichannel
+
+    rng = np.random.default_rng(4)
+    x, kernels, bias = rng.normal(size=(1, 2, 6, 6)), rng.normal(size=(3, 2, 5, 5)), rng.normal(size=3)
+    out = networks.conv2d_same(x, kernels, bias)
+    assert out.shape == (1, 3, 6, 6)
+    np.testing.assert_allclose(out[0], conv2d_multichannel(x[0], kernels, bias, padding=2), rtol=1e-12)
+    for bad_x, bad_k in ((x[0], kernels), (x[:, :1], kernels), (x, kernels[..., :4, :]), (x, kernels[..., :4])):
+        with pytest.raises(ValueError, match=r"expected images \(n, 2, H, W\) and odd filters|odd filters, got"):
+            networks.conv2d_same(bad_x, bad_k, bias)
+
+
+def test_lstm_forward_weights_are_4K_by_p_4K_by_K_and_4K():
+    """An LSTM layer of K units on p inputs has weights (4K, p), (4K, K) and biases (4K,); the
+    evaluator refuses others, and inputs whose length is not p."""
+    K, p = 2, 3
+    good = dict(
+        weight_ih=np.zeros((4 * K, p)), weight_hh=np.zeros((4 * K, K)), bias_ih=np.zeros(4 * K), bias_hh=np.zeros(4 * K)
+    )
+    X = np.zeros((1, 2, p))
+    assert networks.lstm_forward(X, **good).shape == (1, 2, K)
+    long_bias = np.zeros(4 * K + 1)
+    for bad in (
+        {"weight_ih": np.zeros((7, p))},
+        {"weight_hh": np.zeros((4 * K, K + 1))},
+        {"bias_ih": long_bias, "bias_hh": long_bias},
+    ):
+        with pytest.raises(ValueError, match=r"LSTM weights must be \(4K, p\), \(4K, K\), \(4K,\)"):
+            networks.lstm_forward(X, **(good | bad))
+    with pytest.raises(ValueError, match="for inputs of 4 entries"):
+        networks.lstm_forward(np.zeros((1, 2, p + 1)), **good)
+
+
 def _lstm_gates_swapped(X, w_ih, w_hh, b_ih, b_hh):
     """A wrong LSTM: input and forget gates exchanged."""
     K = w_hh.shape[1]
@@ -152,8 +240,6 @@ _REAL_CONV = networks.conv2d_same
 def _rnn_relu(X, W, U, g=np.tanh, A0=None):
     return _REAL_RNN(X, W, U, g=lambda z: np.maximum(z, 0), A0=A0)
 
-
-from islp_ch10.reference import rnn as _rnn_ref  # noqa: E402
 
 _REAL_RNN = _rnn_ref.rnn_forward
 

@@ -1,6 +1,6 @@
 """Pytest plugin: the suite's shared fixtures and per-process set-up.
 
-* every test leaves the python / numpy / torch RNG state as it found it (autouse);
+* every test leaves the python / numpy / torch (CPU and CUDA) RNG state as it found it (autouse);
 * ``one_torch_thread``: run a test on one intra-op thread;
 * under ``pytest -n N`` each worker gets its share of the cores as torch threads;
 * one session fixture per real data set (``mnist``, ``imdb``, ``nyse``, ``hitters``,
@@ -32,14 +32,20 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _restore_rng_state():
-    """Every test leaves python, numpy and torch RNG state as it found it (order independence)."""
+    """Every test leaves python, numpy and torch RNG state as it found it (order independence):
+    torch's CPU generator and, where CUDA is available, every CUDA device's generator, as
+    torchvision's ``prevent_leaking_rng`` does.  (Reading the CUDA states initialises CUDA in the
+    process once, at the first test, on a machine that has it.)"""
     import torch
 
     py, npy, tch = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     yield
     random.setstate(py)
     np.random.set_state(npy)
     torch.set_rng_state(tch)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
 
 
 @pytest.fixture
