@@ -101,6 +101,27 @@ def install(env: str, fresh: bool) -> bool:
     return ok
 
 
+def build_wheel() -> Path:
+    """islp-ch10's wheel from the checkout as it is now (tox reuses an installed one of the same version)."""
+    out = REPO / ".tox" / ".matrix-wheel"
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), str(REPO)],
+        check=True,
+    )
+    (wheel,) = out.glob("islp_ch10-*.whl")
+    return wheel
+
+
+def reinstall(env: str, wheel: Path) -> None:
+    python = REPO / ".tox" / env / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheel)],
+        check=True,
+        env=dict(os.environ, PIP_CONSTRAINT="/dev/null"),
+    )
+
+
 def run_stages(env: str, stages: list[str], fresh: bool, keep_stale: bool = False) -> int:
     python = REPO / ".tox" / env / "bin" / "python"
     cmd = [str(python), str(REPO / "tools" / "compat_stages.py"), env, "--stages", ",".join(stages)]
@@ -137,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         print("[matrix] python3.12 and python3.13 must be on PATH (pyenv: PYENV_VERSION=3.11.7:3.12.1:3.13.0)")
         return 2
     installed = [env for env in envs if install(env, args.fresh)]
+    wheel = build_wheel()
+    for env in installed:
+        reinstall(env, wheel)
+    print(f"[matrix] {wheel.name} from the checkout installed into {', '.join(installed)}", flush=True)
     if args.install_only:
         return 0 if len(installed) == len(envs) else 1
     first = [s for s in stages if s != "bench"]
