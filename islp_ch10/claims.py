@@ -17,7 +17,9 @@ list of ``[[claim]]`` tables).  Fields:
 ``spread``        empirical only: the measured figures per seed, or their range, in words
 ``spread_values`` optional: the per-seed figures as data, one table per artifact of
                   ``docs/spreads/`` (``{"<artifact stem>": {seeds = [...], values = [...]}}``);
-                  ``tests/test_spreads.py`` checks them against the artifact files
+                  ``tests/test_spreads.py`` checks them against the artifact files.  A traced
+                  figure is judged two-sided: inside the band :func:`islp_ch10.judge.band` derives
+                  from these values (one rule for every figure), as well as against its threshold
 ``margin_why``    empirical only: why the threshold sits where it does relative to the spread
 ``deviation``     optional: where the book's figure does not reproduce, what does
 ``parts``         optional: ``[claim.parts.NAME]`` tables (book_value, threshold, direction,
@@ -35,6 +37,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from islp_ch10 import judge
 
 KINDS = {"exact", "property", "empirical"}
 ID_PATTERN = re.compile(r"^10\.\d/[a-z0-9][a-z0-9-]*$")
@@ -77,24 +81,16 @@ class Claim:
 
     def criterion(self, part: str | None = None) -> tuple[Any, float | None, str | None]:
         """``(book_value, threshold, direction)`` for the claim or one of its parts (``None`` where unset)."""
-        if part in self.parts:
-            p = self.parts[part]
-            return p.get("book_value", self.book_value), p.get("threshold"), p.get("direction", self.direction)
-        return self.book_value, self.threshold, self.direction
-
-    def _field(self, name: str, part: str | None):
-        if part in self.parts and name in self.parts[part]:
-            return self.parts[part][name]
-        return self.extra.get(name, getattr(self, name, None))
+        c = judge.criterion(self, part)
+        return c.book_value, c.threshold, c.direction
 
     def passes(self, measured: float, part: str | None = None) -> bool:
-        """Whether a measured figure meets this empirical claim's (or part's) threshold."""
-        _, threshold, direction = self.criterion(part)
-        if threshold is None or direction not in DIRECTIONS:
-            raise ValueError(f"claim {self.id} (part {part}) has no threshold/direction to judge by")
-        if direction == "==":
-            return abs(measured - threshold) <= self._field("tolerance", part)
-        return measured >= threshold if direction == ">=" else measured <= threshold
+        """Whether a measured figure meets this empirical claim's (or part's) threshold and lies in its band."""
+        return judge.passes(self, measured, part)
+
+    def band(self, part: str | None = None) -> tuple[float, float] | None:
+        """The two-sided band around the traced per-seed figures (:func:`islp_ch10.judge.band`'s rule)."""
+        return judge.claim_band(self, part)
 
     def spread_values(self, part: str | None = None) -> dict[str, dict[int, float]]:
         """Per-seed figures of the claim (or part) by artifact stem: ``{stem: {seed: value}}``."""
@@ -120,7 +116,7 @@ class Claim:
         return parts or [None]
 
 
-DIRECTIONS = (">=", "<=", "==")
+DIRECTIONS = judge.DIRECTIONS
 _KNOWN = {f for f in Claim.__dataclass_fields__ if f != "extra"}
 
 
