@@ -88,6 +88,20 @@ def import_sweep_artifact(path: Path) -> str:
     return _merge(stem, {k: v for k, v in payload.items() if k != "runs"}, payload["runs"], prov)
 
 
+def _last_commit(path: Path) -> str:
+    """The commit that last changed ``path`` (the report's measurements were made at or before it)."""
+    import subprocess
+
+    out = subprocess.run(  # noqa: S603 - a fixed git command on a path of this checkout
+        ["git", "log", "-1", "--format=%h", "--", str(path)],  # noqa: S607 - git from PATH
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    ).stdout.strip()
+    return f"{out} (the commit that last changed {os.path.relpath(path.resolve(), ROOT)})" if out else "unknown"
+
+
 def import_report(folder: Path) -> list[str]:
     """A reproduction report's per-experiment measurement files (one seed each) as sweep runs."""
     results = json.loads((folder / "results.json").read_text())
@@ -114,7 +128,7 @@ def import_report(folder: Path) -> list[str]:
             "command": "islp-ch10 reproduce (the sample report), imported by tools/trace_spreads.py --import",
             "machine": {"cpu": env["processor"], "tag": tag, "torch_threads": threads, "cuda": env.get("cuda")},
             "versions": {k: env[k] for k in ("python", "torch", "numpy", "pytorch_lightning", "sklearn", "ISLP")},
-            "code": "the commit that last changed " + os.path.relpath(mpath.resolve(), ROOT),
+            "code": _last_commit(mpath),
         }
         prov = {**_source(mpath), "what": f"the sample reproduction report's seed {m['seed']} ({results['generated']})"}
         out.append(_merge(f"{m['experiment']}__{tag}__t{threads}", payload, runs, prov))
