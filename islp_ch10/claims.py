@@ -17,9 +17,14 @@ list of ``[[claim]]`` tables).  Fields:
 ``spread``        empirical only: the measured figures per seed, or their range, in words
 ``spread_values`` optional: the per-seed figures as data, one table per artifact of
                   ``docs/spreads/`` (``{"<artifact stem>": {seeds = [...], values = [...]}}``);
-                  ``tests/test_spreads.py`` checks them against the artifact files
+                  ``tests/test_spreads.py`` checks them against the artifact files.  A traced
+                  figure is judged two-sided: inside the band :func:`islp_ch10.judge.band` derives
+                  from these values (one rule for every figure), as well as against its threshold
 ``margin_why``    empirical only: why the threshold sits where it does relative to the spread
 ``deviation``     optional: where the book's figure does not reproduce, what does
+``reference``     optional, traced floors/ceilings: a stricter figure the threshold is held to than
+                  the band's edge: ``"book"``, another figure ``"ID[:part]"`` (its traced median)
+                  or a number the statement defines (:func:`islp_ch10.judge.derived_threshold`)
 ``parts``         optional: ``[claim.parts.NAME]`` tables (book_value, threshold, direction,
                   tolerance, spread_values) for a claim that states several figures
 
@@ -36,8 +41,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from islp_ch10 import judge
+
 KINDS = {"exact", "property", "empirical"}
 ID_PATTERN = re.compile(r"^10\.\d/[a-z0-9][a-z0-9-]*$")
+FIGURE_PATTERN = re.compile(r"^10\.\d/[a-z0-9][a-z0-9-]*(:[a-z0-9-]+)?$")
 
 
 @dataclass(frozen=True)
@@ -77,10 +85,8 @@ class Claim:
 
     def criterion(self, part: str | None = None) -> tuple[Any, float | None, str | None]:
         """``(book_value, threshold, direction)`` for the claim or one of its parts (``None`` where unset)."""
-        if part in self.parts:
-            p = self.parts[part]
-            return p.get("book_value", self.book_value), p.get("threshold"), p.get("direction", self.direction)
-        return self.book_value, self.threshold, self.direction
+        c = judge.criterion(self, part)
+        return c.book_value, c.threshold, c.direction
 
     def _field(self, name: str, part: str | None):
         if part in self.parts and name in self.parts[part]:
@@ -88,13 +94,31 @@ class Claim:
         return self.extra.get(name, getattr(self, name, None))
 
     def passes(self, measured: float, part: str | None = None) -> bool:
-        """Whether a measured figure meets this empirical claim's (or part's) threshold."""
-        _, threshold, direction = self.criterion(part)
-        if threshold is None or direction not in DIRECTIONS:
-            raise ValueError(f"claim {self.id} (part {part}) has no threshold/direction to judge by")
-        if direction == "==":
-            return abs(measured - threshold) <= self._field("tolerance", part)
-        return measured >= threshold if direction == ">=" else measured <= threshold
+        """Whether a measured figure meets this empirical claim's (or part's) threshold and lies in its band."""
+        return judge.passes(self, measured, part)
+
+    def band(self, part: str | None = None) -> tuple[float, float] | None:
+        """The two-sided band around the traced per-seed figures (:func:`islp_ch10.judge.band`'s rule)."""
+        return judge.claim_band(self, part)
+
+    def reference_value(self, part: str | None = None) -> float | None:
+        """The figure named by ``reference`` (the book's, another traced figure's median, or a number)."""
+        ref = self._field("reference", part)
+        if ref is None:
+            return None
+        if ref == "book":
+            return float(self.criterion(part)[0])
+        if isinstance(ref, str):
+            cid, _, other = ref.partition(":")
+            return judge.statistic(judge.traced_values(get(cid), other or None))
+        return float(ref)
+
+    def derived_threshold(self, part: str | None = None) -> float | None:
+        """The threshold the band rule gives this traced floor/ceiling (None for an untraced or ``==`` figure)."""
+        b, direction = self.band(part), self.criterion(part)[2]
+        if b is None or direction not in (">=", "<="):
+            return None
+        return judge.derived_threshold(b, direction, self.reference_value(part))
 
     def spread_values(self, part: str | None = None) -> dict[str, dict[int, float]]:
         """Per-seed figures of the claim (or part) by artifact stem: ``{stem: {seed: value}}``."""
@@ -120,7 +144,7 @@ class Claim:
         return parts or [None]
 
 
-DIRECTIONS = (">=", "<=", "==")
+DIRECTIONS = judge.DIRECTIONS
 _KNOWN = {f for f in Claim.__dataclass_fields__ if f != "extra"}
 
 
@@ -139,6 +163,11 @@ def _claim_from_table(table: dict, source: str) -> Claim:
             raise ValueError(f"{source}: claim {cid}{where} direction must be one of {DIRECTIONS}")
         if t.get("direction") == "==" and "tolerance" not in t:
             raise ValueError(f"{source}: claim {cid}{where} has direction '==' but no tolerance")
+        ref = t.get("reference")
+        if ref is not None and not (
+            ref == "book" or isinstance(ref, int | float) or (isinstance(ref, str) and FIGURE_PATTERN.match(ref))
+        ):
+            raise ValueError(f"{source}: claim {cid}{where} reference must be 'book', a number or 'ID[:part]'")
     known = {k: v for k, v in table.items() if k in _KNOWN}
     known["tests"] = tuple(known["tests"])
     known["seeds"] = tuple(known.get("seeds", ()))

@@ -49,9 +49,12 @@ def register(monkeypatch, **fakes) -> None:
 
 def _judged_by_threshold(monkeypatch) -> None:
     """CLAIM with every part judged ``<= THRESHOLD`` (in the real catalogue the least-squares and
-    lasso parts are exact figures), so the fakes' values decide pass and fail."""
+    lasso parts are exact figures) and no traced band, so the fakes' values decide pass and fail."""
     real = claims.get(CLAIM)
-    parts = {name: {**spec, "threshold": THRESHOLD, "direction": "<="} for name, spec in real.parts.items()}
+    parts = {
+        name: {**{k: v for k, v in spec.items() if k != "spread_values"}, "threshold": THRESHOLD, "direction": "<="}
+        for name, spec in real.parts.items()
+    }
     patched = dataclasses.replace(real, extra={**real.extra, "parts": parts})
     table = {**claims.catalogue(), CLAIM: patched}
     monkeypatch.setattr(claims, "catalogue", lambda: table)

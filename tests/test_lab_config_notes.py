@@ -127,7 +127,7 @@ def test_every_lab_cell_leaves_the_optimisers_other_knobs_at_torchs_defaults():
 
     params = [torch.nn.Parameter(torch.zeros(1))]
     for name, lab in LABS.items():
-        opt = lab.train_config(RunSettings(), name).make_optimizer(params)
+        opt = lab.make_optimizer(params)
         sig = N.signature_defaults(type(opt))
         differs = {
             k: v for k, v in opt.defaults.items() if k in sig and k not in ("lr", "weight_decay") and v != sig[k]

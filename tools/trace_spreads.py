@@ -2,6 +2,13 @@
 
     python tools/trace_spreads.py            # every (claim, part) that has artifacts in docs/spreads
     python tools/trace_spreads.py --check    # exit 1 if the catalogue would change
+    python tools/trace_spreads.py --import PATH ...   # bring other machines' figures in first
+
+``--import`` takes a sweep artifact measured elsewhere (``../shared/measurements/<dir>/*.json``,
+the sweep's own format) or a reproduction report folder (``results.json`` + ``measurements/``) and
+writes it into ``docs/spreads/`` under its own machine/thread stem, with a ``provenance`` block
+(source path, sha256, what it is); a seed already traced under that stem must agree to the
+catalogue's four decimals (else it stops, naming the disagreement) and is not duplicated.
 
 For every artifact ``docs/spreads/<experiment>__<machine>__t<threads>.json`` and every judged
 figure it holds, the catalogue entry (the claim's table, or its ``[claim.parts.NAME]`` table) gets
@@ -12,7 +19,9 @@ one ``spread_values`` line listing all artifacts of that figure, values rounded 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -20,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from islp_ch10.sweep import quoted  # noqa: E402
+from islp_ch10.sweep import _tag, quoted  # noqa: E402
 
 SPREADS = ROOT / "docs" / "spreads"
 CATALOGUE = ROOT / "islp_ch10" / "catalogue"
@@ -38,13 +47,101 @@ def figures() -> dict[tuple[str, str | None], dict[str, dict]]:
     return out
 
 
+def _source(path: Path) -> dict:
+    return {
+        "source": os.path.relpath(path.resolve(), ROOT),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+
+
+def _merge(stem: str, payload: dict, runs: list[dict], provenance: dict) -> str:
+    """Add ``runs`` to the artifact ``stem`` (created from ``payload`` if absent); equal seeds must agree."""
+    dest = SPREADS / f"{stem}.json"
+    current = json.loads(dest.read_text()) if dest.exists() else {**payload, "runs": []}
+    key = lambda r: (r["seed"], r["claim"], r.get("part"))  # noqa: E731
+    have = {key(r): r for r in current["runs"]}
+    added = 0
+    for r in runs:
+        if key(r) in have:
+            if quoted(have[key(r)]["value"]) != quoted(r["value"]):
+                raise SystemExit(
+                    f"{stem}: seed {r['seed']} {r['claim']} [{r.get('part')}] is {have[key(r)]['value']} here "
+                    f"but {r['value']} in {provenance['source']}"
+                )
+            continue
+        current["runs"].append(r)
+        added += 1
+    if added:
+        sources = current.setdefault("imported", [])
+        if provenance not in sources:
+            sources.append(provenance)
+        dest.write_text(json.dumps(current, indent=1) + "\n")
+    return f"{stem}: {added} run(s) added" + ("" if added else " (all already traced, and equal)")
+
+
+def import_sweep_artifact(path: Path) -> str:
+    """A sweep artifact from another machine, kept as it is plus where it came from."""
+    payload = json.loads(path.read_text())
+    machine = payload["machine"]
+    stem = f"{payload['experiment']}__{machine['tag']}__t{machine['torch_threads']}"
+    prov = {**_source(path), "what": "sweep artifact measured on another machine, copied as it is"}
+    return _merge(stem, {k: v for k, v in payload.items() if k != "runs"}, payload["runs"], prov)
+
+
+def _last_commit(path: Path) -> str:
+    """The commit that last changed ``path`` (the report's measurements were made at or before it)."""
+    import subprocess
+
+    out = subprocess.run(  # noqa: S603 - a fixed git command on a path of this checkout
+        ["git", "log", "-1", "--format=%h", "--", str(path)],  # noqa: S607 - git from PATH
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    ).stdout.strip()
+    return f"{out} (the commit that last changed {os.path.relpath(path.resolve(), ROOT)})" if out else "unknown"
+
+
+def import_report(folder: Path) -> list[str]:
+    """A reproduction report's per-experiment measurement files (one seed each) as sweep runs."""
+    results = json.loads((folder / "results.json").read_text())
+    env = results["environment"]
+    tag, threads = _tag(env["processor"]), env["torch_threads"]
+    out = []
+    for mpath in sorted((folder / "measurements").glob("*.json")):
+        m = json.loads(mpath.read_text())
+        runs = [
+            {
+                "seed": m["seed"],
+                "claim": r["claim"],
+                "part": r.get("part"),
+                "metric": r["metric"],
+                "value": r["value"],
+                "raw": r.get("raw", {}),
+                "epochs": r.get("epochs"),
+                "seconds": r.get("wall_time"),
+            }
+            for r in m["measurements"]
+        ]
+        payload = {
+            "experiment": m["experiment"],
+            "command": "islp-ch10 reproduce (the sample report), imported by tools/trace_spreads.py --import",
+            "machine": {"cpu": env["processor"], "tag": tag, "torch_threads": threads, "cuda": env.get("cuda")},
+            "versions": {k: env[k] for k in ("python", "torch", "numpy", "pytorch_lightning", "sklearn", "ISLP")},
+            "code": _last_commit(mpath),
+        }
+        prov = {**_source(mpath), "what": f"the sample reproduction report's seed {m['seed']} ({results['generated']})"}
+        out.append(_merge(f"{m['experiment']}__{tag}__t{threads}", payload, runs, prov))
+    return out
+
+
 def inline(table: dict[str, dict]) -> str:
     parts = [f'"{stem}" = {{ seeds = {t["seeds"]}, values = {t["values"]} }}' for stem, t in table.items()]
     return "spread_values = { " + ", ".join(parts) + " }"
 
 
-def update(text: str, claim: str, part: str | None, line: str) -> str:
-    """Put ``line`` into the claim's (or part's) table of one catalogue file's text."""
+def update(text: str, claim: str, part: str | None, line: str, key: str = "spread_values") -> str:
+    """Put ``line`` (the ``key = ...`` line) into the claim's (or part's) table of one catalogue file's text."""
     start = text.index(f'id = "{claim}"')
     nxt = text.find("[[claim]]", start)
     end = len(text) if nxt < 0 else nxt
@@ -62,8 +159,8 @@ def update(text: str, claim: str, part: str | None, line: str) -> str:
         p1 = block.find("\n[claim.parts.")
         p1 = len(block) if p1 < 0 else p1 + 1
         sub = block[p0:p1]
-    if re.search(r"^spread_values = .*$", sub, flags=re.M):
-        new_sub = re.sub(r"^spread_values = .*$", line, sub, count=1, flags=re.M)
+    if re.search(rf"^{key} = .*$", sub, flags=re.M):
+        new_sub = re.sub(rf"^{key} = .*$", lambda _: line, sub, count=1, flags=re.M)
     else:
         m = re.search(r"^direction = .*$", sub, flags=re.M)
         if m is None:
@@ -73,7 +170,38 @@ def update(text: str, claim: str, part: str | None, line: str) -> str:
     return text[:start] + block + text[end:]
 
 
+def derive_thresholds(texts: dict[Path, str]) -> list[str]:
+    """Set each traced floor's/ceiling's ``threshold`` to what the band rule gives (islp_ch10.judge)."""
+    import tomllib
+
+    from islp_ch10 import claims
+
+    table = {}
+    for path, text in texts.items():
+        for t in tomllib.loads(text).get("claim", []):
+            table[t["id"]] = (path, claims._claim_from_table(t, path.name))
+    original = claims.get
+    claims.get = lambda cid: table[cid][1]  # references resolve against the new texts
+    changed = []
+    try:
+        for cid, (path, claim) in sorted(table.items()):
+            for part in claim.judged_parts():
+                derived = claim.derived_threshold(part)
+                if derived is None or derived == claim.criterion(part)[1]:
+                    continue
+                texts[path] = update(texts[path], cid, part, f"threshold = {derived!r}", key="threshold")
+                changed.append(f"{cid}" + (f":{part}" if part else "") + f" threshold -> {derived}")
+    finally:
+        claims.get = original
+    return changed
+
+
 def main(argv: list[str]) -> int:
+    if "--import" in argv:
+        for arg in argv[argv.index("--import") + 1 :]:
+            path = Path(arg)
+            print("\n".join(import_report(path) if path.is_dir() else [import_sweep_artifact(path)]))
+        argv = argv[: argv.index("--import")]
     check = "--check" in argv
     changed = []
     texts = {p: p.read_text() for p in CATALOGUE.glob("*.toml")}
@@ -93,6 +221,7 @@ def main(argv: list[str]) -> int:
             changed.append(f"{claim}" + (f":{part}" if part else ""))
         key = f'"{claim}' + (f":{part}" if part else "") + '" = '
         untraced = "\n".join(line for line in untraced.splitlines() if not line.startswith(key)) + "\n"
+    changed += derive_thresholds(texts)
     if check:
         print("\n".join(changed) or "catalogue up to date")
         return 1 if changed else 0

@@ -1,0 +1,288 @@
+"""The judge's own checks: each function of :mod:`islp_ch10.judge` (and the two test helpers of
+:mod:`islp_ch10.testing.empirical`) passes its checks, and every broken variant of
+:mod:`islp_ch10.testing.judge_zoo` is rejected by the check it names.
+
+A check returns the list of its problems with a candidate function (empty: the candidate is right).
+"""
+
+from __future__ import annotations
+
+import warnings
+from types import SimpleNamespace
+
+import pytest
+
+from islp_ch10 import claims, judge
+from islp_ch10.testing import empirical
+from islp_ch10.testing.judge_zoo import ZOO
+
+pytestmark = pytest.mark.fast
+
+
+def _claim(threshold=None, direction=None, tolerance=None, parts=None, spread=None, cid="10.9/judge-example"):
+    extra = {}
+    if parts:
+        extra["parts"] = parts
+    if spread:
+        extra["spread_values"] = {"toy__machine__t1": {"seeds": list(range(len(spread))), "values": list(spread)}}
+    return claims.Claim(
+        id=cid,
+        kind="empirical",
+        statement="a claim built for the judge's checks",
+        tests=(),
+        threshold=threshold,
+        direction=direction,
+        tolerance=tolerance,
+        extra=extra,
+    )
+
+
+def _spread(*values):
+    return {"toy__machine__t1": {"seeds": list(range(len(values))), "values": list(values)}}
+
+
+# ----------------------------------------------------------------------------- checks
+def check_boundary_meets(meets) -> list[str]:
+    """A figure exactly at its threshold meets it, in each direction (the catalogue says >=, <=)."""
+    cases = [((0.82, 0.82, ">="), True), ((300.0, 300.0, "<="), True), ((0.5, 0.25, "==", 0.25), True)]
+    return [f"meets{args} is {not want}" for args, want in cases if meets(*args) != want]
+
+
+def check_direction(meets) -> list[str]:
+    """A floor rejects what is under it, a ceiling what is over it."""
+    cases = [
+        ((0.90, 0.82, ">="), True),
+        ((0.70, 0.82, ">="), False),
+        ((250.0, 300.0, "<="), True),
+        ((350.0, 300.0, "<="), False),
+    ]
+    return [f"meets{args} is {not want}" for args, want in cases if meets(*args) != want]
+
+
+def check_tolerance(meets) -> list[str]:
+    """``==`` is an absolute tolerance that loosens nothing else, and cannot be used without one."""
+    problems = []
+    cases = [
+        ((259.72, 259.7153, "==", 5e-5), False),
+        ((259.71532, 259.7153, "==", 5e-5), True),
+        ((0.80, 0.82, ">=", 0.05), False),
+        ((310.0, 300.0, "<=", 20.0), False),
+    ]
+    problems += [f"meets{args} is {not want}" for args, want in cases if meets(*args) != want]
+    try:
+        meets(1.0, 1.0, "==", None)
+        problems.append("'==' without a tolerance was judged instead of refused")
+    except ValueError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - any other failure is not the clear refusal asked for
+        problems.append(f"'==' without a tolerance raised {type(exc).__name__}, not ValueError")
+    return problems
+
+
+PARTED = _claim(
+    threshold=0.6,
+    direction=">=",
+    tolerance=0.1,
+    parts={
+        "lstm": {"threshold": 0.82},
+        "mae": {"threshold": 300.0, "direction": "<="},
+        "ar": {"threshold": 0.41, "direction": "==", "tolerance": 0.005},
+        "reported": {"book_value": 1.0},
+    },
+)
+
+
+def check_part_lookup(criterion) -> list[str]:
+    """A part judges by its own threshold (none: not judged); direction and tolerance fall back."""
+    want = {
+        None: (0.6, ">=", 0.1),
+        "lstm": (0.82, ">=", 0.1),
+        "mae": (300.0, "<=", 0.1),
+        "ar": (0.41, "==", 0.005),
+        "reported": (None, ">=", 0.1),
+    }
+    problems = []
+    for part, expected in want.items():
+        c = criterion(PARTED, part)
+        got = (c.threshold, c.direction, c.tolerance)
+        if got != expected:
+            problems.append(f"part {part}: {got}, want {expected}")
+    return problems
+
+
+FLOOR = _claim(threshold=0.82, direction=">=", spread=[0.8502, 0.8495, 0.8443])  # band [0.8384, 0.8561]
+STRICT = _claim(threshold=0.846, direction=">=", spread=[0.8502, 0.8495, 0.8443])  # threshold inside the band
+CEILING = _claim(threshold=259.7, direction="<=", spread=[244.79, 208.08, 213.63])  # band [171.4, 281.5]
+
+
+def check_two_sided(passes) -> list[str]:
+    """Threshold and band both judge: a leak above the band fails, so does a miss of a strict threshold."""
+    cases = [
+        (FLOOR, 0.848, True),
+        (FLOOR, 0.95, False),  # above the band: leakage
+        (FLOOR, 0.80, False),
+        (STRICT, 0.840, False),  # inside the band, under the claim's threshold
+        (CEILING, 230.0, True),
+        (CEILING, 120.0, False),  # an MAE far under every seed: leakage
+        (CEILING, 270.0, False),
+    ]
+    return [f"{c.threshold} {c.direction}: {v} judged {not want}" for c, v, want in cases if passes(c, v) != want]
+
+
+def check_band_rule(band) -> list[str]:
+    """The band holds every traced value of every machine, and a deterministic figure's has width."""
+    problems = []
+    two_machines = [0.70, 0.71, 0.72, 0.80, 0.81, 0.82]
+    lo, hi = band(two_machines)
+    if not all(lo <= v <= hi for v in two_machines):
+        problems.append(f"band [{lo}, {hi}] leaves out traced values {two_machines}")
+    if (lo, hi) != pytest.approx((0.70 - judge.K * 0.12, 0.82 + judge.K * 0.12)):
+        problems.append(f"band [{lo}, {hi}] is not the documented rule")
+    lo, hi = band([0.4129, 0.4129, 0.4129])
+    if not (lo < 0.4129 - 1e-5 and hi > 0.4129 + 1e-5):
+        problems.append(f"deterministic figure's band [{lo}, {hi}] has no room for float noise")
+    if (lo, hi) != pytest.approx((0.4129 - judge.K * 1e-4, 0.4129 + judge.K * 1e-4)):
+        problems.append(f"deterministic band [{lo}, {hi}] is not the floor's")
+    return problems
+
+
+def check_statistic(statistic) -> list[str]:
+    """The median over seeds: neither one collapsed seed nor one lucky seed decides."""
+    cases = [([0.10, 0.90, 0.91], 0.90), ([0.50, 0.50, 0.99], 0.50), ([0.95, 0.50, 0.50], 0.50)]
+    return [f"{vals} -> {statistic(vals)}, want {want}" for vals, want in cases if statistic(vals) != want]
+
+
+def _r(test, outcome):
+    return {"test": test, "outcome": outcome}
+
+
+def check_rollup(claim_status) -> list[str]:
+    """``passed`` only when every listed test ran and every case passed."""
+    a, b = "tests/x.py::test_a", "tests/x.py::test_b"
+    cases = [
+        ([a, b], [_r(a, "passed"), _r(b, "passed")], "passed"),
+        ([a, b], [_r(a, "passed"), _r(b, "skipped")], "incomplete"),
+        ([a, b], [_r(a, "passed")], "incomplete"),  # b never ran (deselected)
+        ([a], [_r(a + "[0]", "passed"), _r(a + "[1]", "skipped")], "incomplete"),
+        ([a], [_r(a, "passed"), _r(a + "[x]", "error")], "failed"),
+        ([a, b], [_r(a, "passed"), _r(b, "xfailed")], "xfailed"),
+        ([a], [_r(a, "skipped")], "skipped"),
+        ([a], [], "not run"),
+    ]
+    return [
+        f"{[r['outcome'] for r in recs]} of {tests} -> {got}, want {want}"
+        for tests, recs, want in cases
+        if (got := claim_status(tests, recs)) != want
+    ]
+
+
+def _raiser(exc):
+    def runner(name, settings):
+        raise exc
+
+    return runner
+
+
+def check_run_or_skip(run_or_skip) -> list[str]:
+    """Only a missing data set skips; any other error, a missing file included, fails the test."""
+    from islp_ch10.data import DataMissing
+
+    problems = []
+    if run_or_skip("toy", None, runner=lambda name, settings: ("m1", "m2")) != ["m1", "m2"]:
+        problems.append("the measurements did not come back")
+    try:
+        run_or_skip("toy", None, runner=_raiser(DataMissing("toy", "toy.csv", "/nowhere", "fetch it")))
+        problems.append("missing data gave no skip")
+    except pytest.skip.Exception:
+        pass
+    for exc in (ValueError("diverged"), FileNotFoundError("checkpoint.ckpt"), RuntimeError("shape mismatch")):
+        try:
+            run_or_skip("toy", None, runner=_raiser(exc))
+            problems.append(f"{type(exc).__name__} was swallowed")
+        except pytest.skip.Exception:
+            problems.append(f"{type(exc).__name__} became a skip")
+        except type(exc):
+            pass
+    return problems
+
+
+LSTM_LIKE = _claim(
+    threshold=0.6,
+    direction=">=",
+    parts={"lstm": {"threshold": 0.82, "spread_values": _spread(0.8502, 0.8495, 0.8443)}},
+    cid="10.5/judge-example",
+)
+
+
+def _measured(value, part="lstm"):
+    return SimpleNamespace(
+        claim=LSTM_LIKE.id, part=part, metric="accuracy", value=value, seed=0, epochs=20, path="fast"
+    )
+
+
+def check_assert_meets_claim(assert_meets_claim) -> list[str]:
+    """Passes a figure in its part's band; fails a miss and a leak, and says 'leakage' for the leak."""
+    problems = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            assert_meets_claim(_measured(0.848), LSTM_LIKE)
+        except AssertionError as exc:
+            problems.append(f"an in-band figure failed: {exc}")
+        for value, why in ((0.70, "under the part's threshold"), (0.95, "above the band")):
+            try:
+                assert_meets_claim(_measured(value), LSTM_LIKE)
+                problems.append(f"{value} ({why}) passed")
+            except AssertionError as exc:
+                if value > 0.9 and "leakage" not in str(exc):
+                    problems.append(f"a leak's message does not name leakage: {exc}")
+    return problems
+
+
+CHECKS = {
+    "meets": (judge.meets, ["check_boundary_meets", "check_direction", "check_tolerance"]),
+    "criterion": (judge.criterion, ["check_part_lookup"]),
+    "passes": (judge.passes, ["check_two_sided"]),
+    "band": (judge.band, ["check_band_rule"]),
+    "statistic": (judge.statistic, ["check_statistic"]),
+    "claim_status": (judge.claim_status, ["check_rollup"]),
+    "run_or_skip": (empirical.run_or_skip, ["check_run_or_skip"]),
+    "assert_meets_claim": (empirical.assert_meets_claim, ["check_assert_meets_claim"]),
+}
+
+
+@pytest.mark.parametrize("target", sorted(CHECKS))
+def test_the_judge_passes_its_checks(target):
+    real, names = CHECKS[target]
+    for name in names:
+        assert globals()[name](real) == [], name
+
+
+@pytest.mark.parametrize("variant", sorted(ZOO))
+def test_broken_judge_is_rejected(variant):
+    v = ZOO[variant]
+    assert v.rejected_by in CHECKS[v.target][1], f"{variant}: {v.rejected_by} is not a check of {v.target}"
+    assert globals()[v.rejected_by](v.fn), f"{variant} ({v.slip}) passed {v.rejected_by}"
+
+
+def test_every_check_rejects_some_variant():
+    """A check no broken variant fails would be a check that cannot fail."""
+    used = {v.rejected_by for v in ZOO.values()}
+    assert {n for _, names in CHECKS.values() for n in names} <= used
+
+
+def test_verdict_judges_the_statistic(monkeypatch):
+    """The report's verdict judges :func:`judge.statistic` of the seeds: a broken statistic changes it."""
+    seeds = [0.30, 0.848, 0.849]  # one collapsed seed; the median is in the band
+    assert judge.verdict(FLOOR, seeds) == "pass"
+    monkeypatch.setattr(judge, "statistic", ZOO["statistic_mean"].fn)
+    assert judge.verdict(FLOOR, seeds) == "FAIL"
+    assert judge.verdict(_claim(), seeds) == "n/a"
+
+
+def test_claims_judge_through_the_judge():
+    """``Claim.passes``/``criterion``/``band`` are the judge's (one judging code for tests and report)."""
+    assert FLOOR.passes(0.848) and not FLOOR.passes(0.95) and not FLOOR.passes(0.80)
+    assert PARTED.criterion("mae") == (None, 300.0, "<=")
+    assert FLOOR.band() == judge.band([0.8502, 0.8495, 0.8443])
+    assert _claim(threshold=1.0, direction=">=").band() is None
