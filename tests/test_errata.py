@@ -228,7 +228,7 @@ def _fake_imdb():
     )
 
 
-def _fake_fit(factory, train, test, config, path="fast"):
+def _fake_fit(factory, train, test, config, path="fast", **_):
     """Scores 'predict positive' on the set it is given as test."""
     accuracy = float(test[1].float().mean())
     return SimpleNamespace(
@@ -244,7 +244,7 @@ def imdb_rnn_split_problems(monkeypatch, evaluate_on="test") -> list[str]:
     if evaluate_on == "test":
         monkeypatch.setattr(experiments, "fit", _fake_fit)
     else:  # broken variant: the figure scored on the training reviews
-        monkeypatch.setattr(experiments, "fit", lambda f, train, test, c, path="fast": _fake_fit(f, train, train, c))
+        monkeypatch.setattr(experiments, "fit", lambda f, train, test, c, path="fast", **_: _fake_fit(f, train, train, c))
     (m,) = experiments.imdb_rnn(RunSettings())
     problems = []
     if (m.claim, m.part) != ("10.5/imdb-rnn", "rnn"):

@@ -89,13 +89,17 @@ def _config(validation):
 
 def fast_path_rows(validation):
     """``(rows trained on, validation rows)`` of the fast path's module."""
-    m = training._fast_module(nn.Linear(1, 1), _config(validation), X_TRAIN, Y_TRAIN, X_TEST, Y_TEST)
+    config = _config(validation)
+    m = training._fast_module(nn.Linear(1, 1), config, config.settings(), X_TRAIN, Y_TRAIN, X_TEST, Y_TEST)
     return m.train_set.x[:, 0].tolist(), (m.valid_set.x[:, 0].tolist() if m.valid_set else [])
 
 
 def islp_path_rows(validation):
     """``(rows trained on, validation rows)`` of ISLP's SimpleDataModule as the project builds it."""
-    _, dm = training._islp_objects(nn.Linear(1, 1), _config(validation), X_TRAIN, Y_TRAIN, X_TEST, Y_TEST)
+    config = _config(validation)
+    _, dm = training._islp_objects(
+        nn.Linear(1, 1), config, config.settings("islp"), X_TRAIN, Y_TRAIN, X_TEST, Y_TEST
+    )
     rows = lambda ds: [float(ds[i][0][0]) for i in range(len(ds))]  # noqa: E731
     return rows(dm.train_dataset), rows(dm.validation_dataset)
 
