@@ -39,7 +39,11 @@ def simple_module_optimizer() -> dict:
     import torch
     from ISLP.torch import SimpleModule
 
-    probe = SimpleModule.binary_classification(torch.nn.Linear(1, 1))
+    # The probe layer's initialisation draws from the global RNG; fork it so that reading the
+    # default never moves a seeded run's random stream (the first read may happen mid-fit, in
+    # configure_optimizers, after the model was seeded and built).
+    with torch.random.fork_rng(devices=[]):
+        probe = SimpleModule.binary_classification(torch.nn.Linear(1, 1))
     opt = probe.configure_optimizers()
     if isinstance(opt, (list, tuple)):
         opt = opt[0]

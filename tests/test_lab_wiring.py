@@ -205,3 +205,29 @@ def test_lab_configuration_rejects_incomplete_entries():
         )
     with pytest.raises(ValueError, match="cite the notes"):
         LabConfig(task="binary", epochs=1, batch_size=1, validation=None, metric="accuracy", source="the lab")
+
+
+def _rng_moves(read) -> bool:
+    import torch
+
+    before = torch.random.get_rng_state()
+    read()
+    return not torch.equal(before, torch.random.get_rng_state())
+
+
+def test_reading_simple_modules_default_optimiser_leaves_the_seeded_stream_alone():
+    """The first read of SimpleModule's default can happen inside a seeded fit (configure_optimizers):
+    it must draw nothing from the global RNG, or a run's figures would depend on whether an earlier
+    experiment had read it first (MNIST MLP seed 0 moved from 0.9633 to 0.9686 that way)."""
+    from islp_ch10 import lab_defaults
+
+    lab_defaults.simple_module_optimizer.cache_clear()
+    assert not _rng_moves(lab_defaults.simple_module_optimizer)
+
+
+def test_a_default_reader_that_draws_from_the_rng_is_caught():
+    """Broken variant: building the probe module outside a forked RNG moves the stream."""
+    import torch
+    from ISLP.torch import SimpleModule
+
+    assert _rng_moves(lambda: SimpleModule.binary_classification(torch.nn.Linear(1, 1)).configure_optimizers())
