@@ -203,7 +203,8 @@ def _unwrap_env(argv, env):
             elif "=" in option and not option.startswith("-"):
                 env = {**env, option.split("=", 1)[0]: option.split("=", 1)[1]}
             elif option in ("-u", "--unset") and argv:
-                env = {k: v for k, v in env.items() if k != argv.pop(0)}
+                unset = argv.pop(0)
+                env = {k: v for k, v in env.items() if k != unset}
     return argv, env
 
 
@@ -255,10 +256,13 @@ def _audit(sandbox: dict, event: str, args: tuple) -> None:
         name = args[1]
         if isinstance(name, str) and name in NET_SYMBOLS:
             raise _blocked("ctypes look-up", name)
-    elif event == "subprocess.Popen":
-        check_child(args[0], args[1], args[3])
-    elif event in ("os.posix_spawn", "os.exec"):
-        check_child(None, args[1], args[2])
+    elif event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
+        # an odd argument must not break the start of a child: it is then just not checked
+        with contextlib.suppress(TypeError, ValueError, IndexError, KeyError, AttributeError):
+            if event == "subprocess.Popen":
+                check_child(args[0], args[1], args[3])
+            else:
+                check_child(None, args[1], args[2])
 
 
 def _patch(real: dict) -> dict:
