@@ -378,6 +378,7 @@ IN_PROCESS = {
     "_socket.gethostbyname": lambda: _socket.gethostbyname("example.invalid"),
     "ctypes connect": lambda: ctypes.CDLL(None).connect,
     "ctypes syscall": lambda: ctypes.CDLL(None).syscall,
+    "ctypes dlsym": lambda: ctypes.CDLL(None).dlsym,
     "AF_PACKET": lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW),
 }
 

@@ -65,6 +65,7 @@ NET_SYMBOLS = frozenset(
         *("gethostbyname_r", "gethostbyname2_r", "gethostbyaddr_r"),
         *("res_query", "res_search", "res_send", "res_nquery", "res_nsearch", "res_nsend"),
         *("__res_query", "__res_search", "__res_send"),
+        *("dlsym", "dlvsym", "__libc_dlsym"),  # a look-up that would hand back any of the above
     }
 )
 _AF_PACKET = getattr(socket, "AF_PACKET", None)
