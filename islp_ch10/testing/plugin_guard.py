@@ -86,8 +86,8 @@ def _early_options(config, parser) -> dict:
         args = [*config.getini("addopts"), *shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))]
         namespace = parser.parse_known_args([*args, *map(str, config.invocation_params.args)])
         return {"allow": namespace.allow_network, "mode": namespace.network_guard}
-    except (pytest.UsageError, ValueError, SystemExit):  # a malformed command line: pytest reports it later
-        return {"allow": True, "mode": "sandbox"}
+    except (pytest.UsageError, ValueError, SystemExit):  # a malformed command line: pytest reports it
+        return {"allow": False, "mode": "auto"}  # later; until then, the safe default
 
 
 def _choose_guard(config, options: dict) -> tuple[str, str]:
