@@ -462,8 +462,13 @@ def test_children_that_cannot_carry_the_sandbox_are_recorded(argv):
 
 @pytest.mark.parametrize(
     "argv",
-    [[sys.executable, "-X", "utf8", "-c", "pass"], [sys.executable, "-W", "error", "-c", "pass"], ["true", "-I"]],
-    ids=["-X utf8", "-W error", "not python"],
+    [
+        [sys.executable, "-X", "utf8", "-c", "pass"],
+        [sys.executable, "-W", "error", "-c", "pass"],
+        [sys.executable, "-c", "pass", "-I"],  # an argument of the script, not an interpreter flag
+        ["true", "-I"],
+    ],
+    ids=["-X utf8", "-W error", "-I after -c", "not python"],
 )
 def test_children_that_carry_the_sandbox_are_not_recorded(argv):
     with sandbox.expect_blocked() as seen:
