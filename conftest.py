@@ -5,9 +5,11 @@
                                     ``--benchmark``
 ``plugin_claims``                   ``@pytest.mark.claim`` IDs checked at collection,
                                     ``--claims-report PATH``
-``plugin_guard``                    loopback-only network (pytest-socket and more, children
-                                    included, ``--allow-network``), temporary folders kept
-                                    out of the system temp folder
+``plugin_guard``                    loopback-only network: an empty network namespace where
+                                    the system allows one, under it pytest-socket and more,
+                                    children included (``--network-guard``,
+                                    ``--allow-network``); temporary folders kept out of the
+                                    system temp folder
 ``fixtures``                        RNG restore, torch threads per xdist worker, the data
                                     set fixtures
 ``hypothesis_profiles``             ``HYPOTHESIS_PROFILE`` = dev / ci / thorough
@@ -30,11 +32,11 @@ if "ISLP_CH10_DATA" not in os.environ and _SHARED_DATA.is_dir():
 os.environ.setdefault("ISLP_CH10_EXPECT_DIR", str(Path(__file__).resolve().parent / "tests" / "expect"))
 
 pytest_plugins = [
+    "islp_ch10.testing.plugin_guard",  # first: it enters the network namespace before a thread starts
     "pytester",  # tests/test_plugin.py runs the plugins on small test files
     "islp_ch10.testing.hypothesis_profiles",
     "islp_ch10.testing.plugin_markers",
     "islp_ch10.testing.plugin_claims",
-    "islp_ch10.testing.plugin_guard",
     "islp_ch10.testing.fixtures",
     "islp_ch10.testing.plugin_known",
 ]

@@ -6,7 +6,8 @@ Each hole of the old socket guard has a test here that shows it closed: a non-lo
 name, UDP ``sendto``, a child Python process, a child started with an env that drops the sandbox,
 and a test that swallows the error, serially and under ``pytest -n 2``.  Tripwires stand in for
 the real socket functions behind the guard, so no blocked call could leave the machine even if
-the guard failed.
+the guard failed.  The network namespace under the sandbox, and the paths around the sandbox's
+patches, are tried in ``tests/test_network_escapes.py``.
 """
 
 from __future__ import annotations

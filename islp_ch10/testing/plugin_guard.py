@@ -1,14 +1,29 @@
 """Pytest plugin: a test touches nothing outside itself.
 
-Network
-    :mod:`islp_ch10.testing.sandbox` (pytest-socket plus resolver/UDP guards, loopback only) is
-    installed for the whole run in every test process, and, through ``childsite/sitecustomize.py``
-    on ``PYTHONPATH``, in every Python process a test starts.  After each test phase the attempts
-    recorded by the sandbox are read back; a phase that made one is reported failed even if the
-    test caught the exception.  The failure is on the test's report, so ``pytest -n N`` (which
-    forwards worker reports) fails too.  A child started with an ``env=`` that drops the sandbox
-    variables fails its test as well (build such an env with ``fakes.child_env``).  Attempts
-    outside any test fail the session.  ``--allow-network`` turns the guard off.
+Network, two layers
+    1. **The floor: an empty network namespace** (:mod:`islp_ch10.testing.netns`).  Before any
+       test, worker or thread starts, the pytest process enters a new user + network namespace
+       with only ``lo`` (up): what any test starts afterwards, in any language, with any
+       environment or interpreter flags, inherits it, and no socket reaches beyond loopback, whatever
+       the path to the kernel.  The user namespace means the run cannot leave it again (``setns``
+       back to the host's network needs capabilities it does not have there).  A run started in
+       such a namespace already (``unshare -rn pytest ...``) keeps it.  Where the system refuses
+       namespaces (not Linux, user namespaces disabled, the process already multi-threaded), the
+       run goes on with layer 2 alone and the header says why.  ``--network-guard=namespace``
+       (or ``ISLP_CH10_NETWORK_GUARD=namespace``) makes a refused namespace a usage error;
+       ``--network-guard=sandbox`` skips the namespace (the fallback, on purpose).
+    2. **The sandbox** (:mod:`islp_ch10.testing.sandbox`: pytest-socket plus resolver/UDP guards
+       and an audit hook, loopback only), installed for the whole run in every test process and,
+       through ``childsite/sitecustomize.py`` on ``PYTHONPATH``, in every Python process a test
+       starts.  It is what names the offending test: after each test phase the attempts it
+       recorded are read back; a phase that made one is reported failed even if the test caught
+       the exception.  The failure is on the test's report, so ``pytest -n N`` (which forwards
+       worker reports) fails too.  A Python child that cannot load the sandbox (an ``env`` without
+       its variables, ``-I``/``-E``/``-S``) fails its test as well (build a child's env with
+       ``fakes.child_env``).  Attempts outside any test fail the session.  Patches undone by the
+       test (``importlib.reload(socket)``) are re-applied after each phase.
+
+    The run's header says which guard is active.  ``--allow-network`` turns both off.
 
 Temporary folders
     For the whole session ``tempfile`` (and ``TMPDIR`` for children) points into pytest's base
@@ -20,15 +35,15 @@ Temporary folders
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
-import sys
 import tempfile
 import warnings
 from pathlib import Path
 
 import pytest
 
-from islp_ch10.testing import sandbox
+from islp_ch10.testing import netns, sandbox
 
 LOG_PREFIX = "islp-ch10-logs-"
 SYSTEM_TMP = pytest.StashKey[Path]()  # the temporary folder before this plugin redirected it
@@ -37,26 +52,80 @@ _LOG_FOLDER = pytest.StashKey[Path]()
 _SAVED_ENV = pytest.StashKey[dict]()
 _OUTSIDE = pytest.StashKey[list]()  # attempts made outside any test phase (all workers)
 _WORKER_KEY = "islp_ch10_sandbox_attempts"
-_audit_added = False
+GUARD = pytest.StashKey[tuple]()  # ("namespace" | "fallback" | "off", the header's description)
+GUARD_ENV = "ISLP_CH10_NETWORK_GUARD"  # the default of --network-guard
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser, pluginmanager):
     parser.getgroup("islp-ch10").addoption(
         "--allow-network",
         action="store_true",
         default=False,
         help="do not block non-loopback network access (sockets, name resolution) during the run",
     )
+    parser.getgroup("islp-ch10").addoption(
+        "--network-guard",
+        choices=("auto", "namespace", "sandbox"),
+        default=os.environ.get(GUARD_ENV) or "auto",
+        help="auto (default; ISLP_CH10_NETWORK_GUARD overrides it): an empty network namespace where the "
+        "system allows one, else the in-process sandbox alone; namespace: refuse to run without one; "
+        "sandbox: the in-process sandbox alone",
+    )
+    # The namespace is entered now, while pytest loads this plugin (first in conftest.py): later,
+    # importing numpy (the next plugins) starts a thread, and unshare(CLONE_NEWUSER) needs a
+    # single-threaded process.  The options are parsed here the way pytest will parse them.
+    config = pluginmanager.get_plugin("pytestconfig")
+    if config is not None and GUARD not in config.stash:
+        config.stash[GUARD] = _choose_guard(config, _early_options(config, parser))
+
+
+def _early_options(config, parser) -> dict:
+    """``--allow-network`` and ``--network-guard`` from the ini file's addopts, PYTEST_ADDOPTS and the
+    command line (pytest's order), before pytest itself has parsed them."""
+    try:
+        args = [*config.getini("addopts"), *shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))]
+        namespace = parser.parse_known_args([*args, *map(str, config.invocation_params.args)])
+        return {"allow": namespace.allow_network, "mode": namespace.network_guard}
+    except (pytest.UsageError, ValueError, SystemExit):  # a malformed command line: pytest reports it
+        return {"allow": False, "mode": "auto"}  # later; until then, the safe default
+
+
+def _choose_guard(config, options: dict) -> tuple[str, str]:
+    """Enter the network namespace if asked and possible; return the guard's kind and description
+    (kind "error": --network-guard=namespace without one, reported as a usage error at configure)."""
+    if options["allow"]:
+        return "off", "off (--allow-network)"
+    mode = options["mode"]
+    if mode == "sandbox":
+        return "fallback", "pytest-socket fallback: --network-guard=sandbox"
+    if netns.isolated():
+        where = "inherited from the xdist controller" if hasattr(config, "workerinput") else "the run started in one"
+        return "namespace", f"network namespace (only lo; {where}) + pytest-socket sandbox"
+    if hasattr(config, "workerinput"):  # the controller could not make one; a worker does not try
+        why = "the xdist controller runs without a network namespace"
+    else:
+        why = netns.enter()
+        if why is None:
+            return "namespace", "network namespace (unshare: user + net, only lo) + pytest-socket sandbox"
+    if mode == "namespace":
+        return "error", f"--network-guard=namespace: no network namespace: {why}"
+    return "fallback", f"pytest-socket fallback: {why}"
 
 
 def pytest_configure(config):
     config.stash[SYSTEM_TMP] = Path(tempfile.gettempdir())
     config.stash[_TMP_BEFORE] = _log_folders(config.stash[SYSTEM_TMP])
     config.stash[_OUTSIDE] = []
-    if config.getoption("--allow-network"):
+    if GUARD not in config.stash:  # this plugin was registered after option parsing
+        options = {"allow": config.getoption("--allow-network"), "mode": config.getoption("--network-guard")}
+        config.stash[GUARD] = _choose_guard(config, options)
+    kind, description = config.stash[GUARD]
+    if kind == "error":
+        raise pytest.UsageError(description)
+    if kind == "off":
         return
     try:
-        sandbox.install()
+        import pytest_socket  # noqa: F401
     except ImportError as exc:
         raise pytest.UsageError(
             f"the network guard needs pytest-socket ({exc}): install the test extra, "
@@ -69,10 +138,11 @@ def pytest_configure(config):
     ]
     config.stash[_SAVED_ENV] = {k: os.environ.get(k) for k in (sandbox.ENV_ON, sandbox.ENV_LOG, "PYTHONPATH")}
     os.environ.update({sandbox.ENV_ON: "1", sandbox.ENV_LOG: str(folder), "PYTHONPATH": os.pathsep.join(path)})
-    global _audit_added
-    if not _audit_added:
-        sys.addaudithook(_audit_child_env)
-        _audit_added = True
+    sandbox.install(folder)
+
+
+def pytest_report_header(config):
+    return f"islp-ch10 network guard: {config.stash[GUARD][1]}"
 
 
 def pytest_unconfigure(config):
@@ -81,30 +151,10 @@ def pytest_unconfigure(config):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+    if _LOG_FOLDER in config.stash and sandbox.state() is not None:  # an outer run's record, if any
+        sandbox.state()["log"] = config.stash[_SAVED_ENV][sandbox.ENV_LOG]
     if _LOG_FOLDER in config.stash:
         shutil.rmtree(config.stash[_LOG_FOLDER], ignore_errors=True)
-
-
-def _is_python(program) -> bool:
-    program = os.fsdecode(program or "")
-    return os.path.basename(program).startswith("python") or os.path.realpath(program) == os.path.realpath(
-        sys.executable
-    )
-
-
-def _audit_child_env(event, args):
-    """A Python child given its own ``env`` must keep the sandbox: else record it against the test.
-    (Other programs, such as ``ldconfig`` run by ``ctypes.util`` with ``env={"LC_ALL": "C"}``,
-    are not Python and cannot load the sandbox anyway.)"""
-    if event != "subprocess.Popen" or os.environ.get(sandbox.ENV_ON) != "1" or args[3] is None:
-        return
-    executable, argv, _, env = args
-    argv = [argv] if isinstance(argv, (str, bytes, os.PathLike)) else list(argv)
-    if not _is_python(executable or (argv[:1] or [""])[0]):
-        return
-    path = str(env.get("PYTHONPATH", "")).split(os.pathsep)
-    if env.get(sandbox.ENV_ON) != "1" or str(sandbox.CHILD_SITE) not in path:
-        sandbox.record("python child with an env that drops the sandbox (use fakes.child_env)", argv[:3])
 
 
 def _describe(attempts) -> str:
@@ -115,6 +165,7 @@ def _describe(attempts) -> str:
 def pytest_runtest_makereport(item, call):
     """Fail the phase that tried the network, whatever the test did with the exception."""
     report = yield
+    sandbox.rearm()  # a test that reloaded the socket module undid the Python-level patches
     attempts = sandbox.harvest(item.config.stash.get(_LOG_FOLDER, None))
     if attempts:
         message = f"the network guard blocked: {_describe(attempts)}"
