@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("training", "models", "solvers", "errors"),
     ("data",),
     ("claims", "threads", "machine", "fileio", "reference", "__init__"),
+    ("judge",),
 )
 
 

@@ -141,11 +141,11 @@ class FitSpy:
         monkeypatch.setattr(experiments, "lbfgs_fit", lambda *a, **k: self._keep(lbfgs(*a, **k)))
         monkeypatch.setattr(experiments, "lasso_path", lambda *a, **k: self._keep_path(lasso(*a, **k)))
 
-    def network_fit(self, model, train, test, config, path="fast", callbacks=()):
-        self.seeds.append(config.seed)
+    def network_fit(self, model, train, test, config, path=None, callbacks=(), *, run=None, **kw):
+        self.seeds.append(run.seed if run is not None else config.seed)
         small = isinstance(config.validation, int) and not isinstance(config.validation, bool)
         config = dataclasses.replace(config, epochs=1, validation=4 if small else config.validation)
-        result = self._fit(model, train, test, config, path=path, callbacks=callbacks)
+        result = self._fit(model, train, test, config, path=path, callbacks=callbacks, run=run, **kw)
         self.fits.append(_arrays(result.model))
         return result
 
@@ -215,8 +215,8 @@ def test_the_seed_reaches_every_fit(name, path, monkeypatch):
     assert not seed_problems(runs, SEEDS)
 
 
-def _ignores_the_seed(model, train, test, config, **kw):
-    return training.fit(model, train, test, dataclasses.replace(config, seed=0), **kw)
+def _ignores_the_seed(model, train, test, config, *, run=None, **kw):
+    return training.fit(model, train, test, config, run=dataclasses.replace(run, seed=0), **kw)
 
 
 def _never_seeds(model, train, test, config, **kw):

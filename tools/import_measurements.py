@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from islp_ch10 import experiments, sweep  # noqa: E402
+from islp_ch10 import experiments, fileio, machine, sweep  # noqa: E402
 
 # the model a measurement file names -> the experiment that trains it
 MODEL_EXPERIMENT = {"IMDBLSTM": "imdb-lstm", "IMDBRNN": "imdb-rnn"}
@@ -63,7 +63,7 @@ def import_measurements(source: Path, out_dir: Path | None = None) -> list[Path]
         )
     paths = []
     for name, runs in by_experiment.items():
-        tag = sweep._tag(data["machine"]["cpu"])
+        tag = machine.tag(data["machine"]["cpu"])
         payload = {
             "experiment": name,
             "runs": sorted(runs, key=lambda r: r["seed"]),
@@ -81,7 +81,7 @@ def import_measurements(source: Path, out_dir: Path | None = None) -> list[Path]
             },
         }
         path = (out_dir or sweep.SPREADS_DIR) / f"{name}__{tag}__t{threads}.json"
-        sweep._write_atomic(path, payload)
+        fileio.write_json(path, payload)
         paths.append(path)
     return paths
 
