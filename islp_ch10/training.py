@@ -865,6 +865,10 @@ def fit(
             name=getattr(config, "name", "run"),
         )
         trainer.fit(module, datamodule=dm)
+        if getattr(trainer, "interrupted", False):
+            # Lightning < 2.4 catches Ctrl-C inside fit, stops "gracefully" and returns as if the fit had
+            # ended: the truncated model would be measured as the lab's.  Re-raise instead.
+            raise KeyboardInterrupt(f"training interrupted after {trainer.current_epoch} epoch(s)")
         wall = time.perf_counter() - start
         extra = {}
         if run.path == "islp":  # the book reads its test figures from trainer.test + ErrorTracker
