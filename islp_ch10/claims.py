@@ -225,23 +225,6 @@ STATUS_ORDER = ("passed", "failed", "xfailed", "incomplete", "skipped", "not run
 
 
 def claim_status(claim: Claim, records: list[dict] | None) -> str:
-    """A claim's roll-up from its test outcomes (``{"test": node id, "outcome": ...}`` records as
-    ``pytest --claims-report`` writes them): ``passed`` only when every test listed for it ran and
-    passed; ``failed`` if any failed; ``incomplete`` when some passed but others were skipped or did
-    not run (deselected); ``skipped`` / ``not run`` when none ran."""
-    records = records or []
-    outcomes = [r["outcome"] for r in records]
-    if "failed" in outcomes or "error" in outcomes:
-        return "failed"
-    if "xfailed" in outcomes:
-        return "xfailed"
-    passed = [r["test"] for r in records if r["outcome"] == "passed"]
-
-    def ran(test: str) -> bool:
-        return any(t == test or t.startswith(test + "[") for t in passed)
-
-    if passed and all(ran(t) for t in claim.tests) and all(o == "passed" for o in outcomes):
-        return "passed"
-    if passed:
-        return "incomplete"
-    return "skipped" if outcomes else "not run"
+    """A claim's roll-up from its test outcomes (``pytest --claims-report`` records): the judge's
+    rule, :func:`islp_ch10.judge.claim_status`, over the tests the catalogue lists for it."""
+    return judge.claim_status(claim.tests, records)
