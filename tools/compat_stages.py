@@ -50,6 +50,14 @@ SLOW = {
     "lab-v2.2": ("mnist-mlp", "imdb-dense", "imdb-lstm"),
     "newest": ("mnist-mlp", "imdb-dense"),
 }
+# Tests of the committed table against the artifacts: meaningless while a matrix run rewrites them
+# (they run in the README's test command, on the committed files).
+WHILE_WRITING = (
+    "test_compat.py::test_the_committed_table_is_what_the_artifacts_render",
+    "test_compat.py::test_every_catalogue_claim_has_a_row",
+    "test_compat.py::test_every_artifact_names_its_environment_machine_and_versions",
+    "test_compat.py::test_a_tampered_artifact_no_longer_matches_the_table",
+)
 # One experiment per model family that the quick set lacks is added to the book-path stage.
 BOOK_EXTRA = ("nyse-rnn",)
 
@@ -256,7 +264,12 @@ def stage_result(stage: str, env: str, workdir: Path) -> dict:
     if stage == "probes":
         return run_probes()
     if stage == "fast":
-        return run_pytest("fast", [tests], ["-n", "2"], workdir)
+        deselect = [a for node in WHILE_WRITING for a in ("--deselect", f"{tests}/{node}")]
+        result = run_pytest("fast", [tests], ["-n", "2", *deselect], workdir)
+        result["deselected"] = {
+            node: "reads docs/compat/*.json, which this matrix run is rewriting" for node in WHILE_WRITING
+        }
+        return result
     if stage == "data":
         return run_pytest("data and not slow and not gpu", [tests], [], workdir)
     if stage == "quick":

@@ -106,7 +106,18 @@ def build_wheel() -> Path:
     out = REPO / ".tox" / ".matrix-wheel"
     shutil.rmtree(out, ignore_errors=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(REPO),
+        ],
         check=True,
     )
     (wheel,) = out.glob("islp_ch10-*.whl")
