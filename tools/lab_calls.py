@@ -208,8 +208,8 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         "SimpleModule fit",
         "708-756",
-        "SimpleDataModule, SimpleModule.regression(metrics=MAE), Trainer(deterministic=True, callbacks=[ErrorTracker()])"
-        ".fit/.test with a CSVLogger",
+        "SimpleDataModule, SimpleModule.regression(metrics=MAE), "
+        "Trainer(deterministic=True, callbacks=[ErrorTracker()]).fit/.test with a CSVLogger",
         _simple_module_fit,
         dist="pytorch-lightning",
     ),

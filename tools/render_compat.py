@@ -100,8 +100,10 @@ def claim_cells(art: dict) -> dict[str, str]:
         failed_rows = [r for r in rows if verdict(r) not in ("pass", None)]
         if "failed" in outcomes or "error" in outcomes or failed_rows:
             shown = "; ".join(
-                f"{r.get('part') or r['stage']} {_fmt(r.get('median'))} vs {r.get('direction', '')}{_fmt(r.get('threshold'))}"
-                for r in failed_rows
+                dict.fromkeys(
+                    f"{r.get('part') or '-'} {_fmt(r.get('median'))} vs {r.get('direction', '')}{_fmt(r.get('threshold'))}"
+                    for r in failed_rows
+                )
             )
             n_failed = sum(o in ("failed", "error") for o in outcomes)
             cell = (
@@ -254,7 +256,7 @@ def _dist_of(library: str) -> str:
 
 
 def _since(arts: dict, envs: list[str], present: list[str], dist: str) -> str:
-    """'; seen from X, not in Y': the lowest release of the raising library where it appears and the highest where not."""
+    """'; X and later here, not Y': the lowest release where it appears and the highest below it where not."""
     from packaging.version import InvalidVersion, Version
 
     def ver(e):

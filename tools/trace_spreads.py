@@ -92,8 +92,8 @@ def _last_commit(path: Path) -> str:
     """The commit that last changed ``path`` (the report's measurements were made at or before it)."""
     import subprocess
 
-    out = subprocess.run(  # noqa: S603 - a fixed git command on a path of this checkout
-        ["git", "log", "-1", "--format=%h", "--", str(path)],  # noqa: S607 - git from PATH
+    out = subprocess.run(
+        ["git", "log", "-1", "--format=%h", "--", str(path)],
         capture_output=True,
         text=True,
         cwd=ROOT,
