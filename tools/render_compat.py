@@ -101,7 +101,8 @@ def claim_cells(art: dict) -> dict[str, str]:
         if "failed" in outcomes or "error" in outcomes or failed_rows:
             shown = "; ".join(
                 dict.fromkeys(
-                    f"{r.get('part') or '-'} {_fmt(r.get('median'))} vs {r.get('direction', '')}{_fmt(r.get('threshold'))}"
+                    f"{r.get('part') or '-'} {_fmt(r.get('median'))} vs {r.get('direction', '')}"
+                    f"{_fmt(r.get('threshold'))}"
                     for r in failed_rows
                 )
             )
