@@ -104,3 +104,20 @@ def test_a_table_that_lost_a_claim_is_reported():
     text = "| 10.1/a | pass |\n| 10.2/b | pass |\n"
     assert missing_claims(text, ids) == []
     assert missing_claims(text.replace("| 10.2/b | pass |\n", ""), ids) == ["10.2/b"]
+
+
+def test_a_known_incompatibility_marks_its_figure_only_where_it_applies():
+    """The table applies the strict-xfail data as pytest does: by the environment's recorded
+    versions, and a listed figure that passes is a stale entry, shown as a failure."""
+    row = {"claim": "10.9/hitters-mae", "part": "network", "median": 336.8, "threshold": 259.7, "direction": "<="}
+
+    def cell(torch_version, median):
+        art = {
+            "packages": {"torch": torch_version},
+            "stages": {"quick": {"results": {"summary": [{**row, "median": median}]}}},
+        }
+        return render_compat.claim_cells(art)["10.9/hitters-mae"]
+
+    assert cell("2.3.0", 336.8).startswith("xfail (known)")
+    assert cell("2.10.0", 336.8).startswith("**fail**")
+    assert cell("2.3.0", 244.8).startswith("**fail**"), "a listed figure that passes is a stale entry"
