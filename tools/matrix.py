@@ -126,11 +126,10 @@ def build_wheel() -> Path:
 
 def reinstall(env: str, wheel: Path) -> None:
     python = REPO / ".tox" / env / "bin" / "python"
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheel)],
-        check=True,
-        env=dict(os.environ, PIP_CONSTRAINT="/dev/null"),
-    )
+    environ = dict(os.environ, PIP_CONSTRAINT="/dev/null")  # nothing installed is changed: no --upgrade
+    pip = [str(python), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--force-reinstall", "--no-deps", str(wheel)], check=True, env=environ)
+    subprocess.run([*pip, f"{wheel}[test]"], check=True, env=environ)  # a dependency the checkout added
 
 
 def run_stages(env: str, stages: list[str], fresh: bool, keep_stale: bool = False) -> int:
