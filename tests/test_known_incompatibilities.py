@@ -85,7 +85,10 @@ def _run_with_table(pytester, monkeypatch, table_text):
             assert True
         """
     )
-    return pytester.runpytest_inprocess("-p", "islp_ch10.testing.plugin_known", "-p", "no:cacheprovider")
+    # -p no:socket as in the project's addopts: pytest-socket's own teardown would lift the outer run's guard
+    return pytester.runpytest_inprocess(
+        "-p", "islp_ch10.testing.plugin_known", "-p", "no:cacheprovider", "-p", "no:socket"
+    )
 
 
 def test_a_known_failure_is_reported_xfail_and_a_fixed_one_turns_red(pytester, monkeypatch):
