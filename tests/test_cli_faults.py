@@ -246,7 +246,7 @@ def test_claims_on_truncated_results(good_report, capsys):
     broken.write_bytes(results.read_bytes()[:200])
     code, _out, err = run(capsys, "claims", "--results", broken)
     assert code == errors.DATA_CORRUPT
-    assert f"--results {broken} is not valid JSON" in err and len(err.strip().splitlines()) == 1
+    assert f"--results {broken} is damaged (not valid JSON" in err and len(err.strip().splitlines()) == 1
 
 
 def test_claims_on_a_folder(good_report, capsys):
@@ -570,3 +570,281 @@ def test_claims_default_paths_do_not_depend_on_the_current_folder(capsys, tmp_pa
     code, out, _ = run(capsys, "claims", "--section", "10.1")
     assert code == 0  # the broken file in the current folder is not the default
     assert str(outdir.default_reports_dir()) in out or "claims:" in out
+
+
+# ============================================================================= issue 17: inputs refused before work (exit 2)
+MAX_SEED = 2**32 - 1
+
+
+def test_the_seed_bound_is_what_numpy_and_lightning_accept():
+    """The bound the command line enforces is the stack's: 2**32-1 seeds numpy and Lightning, 2**32 does not."""
+    import numpy as np
+    import pytorch_lightning as pl
+
+    assert cli.MAX_SEED == MAX_SEED
+    np.random.seed(MAX_SEED)
+    assert pl.seed_everything(MAX_SEED, verbose=False) == MAX_SEED
+    with pytest.raises(ValueError):
+        np.random.seed(MAX_SEED + 1)
+
+
+@pytest.mark.parametrize("seeds", [str(MAX_SEED + 1), f"0,{2**64}"])
+def test_a_seed_above_2_32_is_refused_before_any_experiment_runs(good_report, capsys, monkeypatch, seeds):
+    calls: list = []
+    register(monkeypatch, **{"fake-a": fake("least-squares", calls=calls)})
+    code, out, err = run(capsys, "reproduce", "--only", "fake-a", "--seeds", seeds, "--out", good_report[0])
+    assert code == errors.USAGE and calls == [] and out == ""
+    assert_intact(good_report, f"is above {MAX_SEED} (2**32-1), the largest seed numpy and Lightning accept", err)
+
+
+def test_the_largest_seed_runs(env, capsys, monkeypatch):
+    calls: list = []
+    register(monkeypatch, **{"fake-a": fake("least-squares", calls=calls)})
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--seeds", MAX_SEED, "--out", env)
+    assert code in (errors.OK, errors.BELOW_THRESHOLD), err
+    assert calls == [("least-squares", MAX_SEED)]
+
+
+def _sweep_env(tmp_path, monkeypatch, calls):
+    """A fake sweep experiment and an artifact folder holding one earlier artifact."""
+    register(monkeypatch, **{"fake-s": fake("network", calls=calls)})
+    folder = tmp_path / "spreads"
+    folder.mkdir()
+    (folder / "earlier.json").write_text('{"experiment": "x", "runs": []}')
+    return folder
+
+
+def test_sweep_refuses_a_seed_above_2_32(env, capsys, monkeypatch, tmp_path):
+    calls: list = []
+    folder = _sweep_env(tmp_path, monkeypatch, calls)
+    before = snapshot(folder)
+    code, _, err = run(capsys, "sweep", "fake-s", "--seeds", f"1,{MAX_SEED + 1}", "--out", folder)
+    assert code == errors.USAGE and calls == [] and snapshot(folder) == before
+    assert len(err.strip().splitlines()) == 1 and f"seed {MAX_SEED + 1} is above {MAX_SEED}" in err
+
+
+def test_a_thread_count_far_above_the_cores_is_refused(good_report, capsys, monkeypatch):
+    """ISLP_CH10_THREADS=100000 ended in a MemoryError with an empty message; now: exit 2, the bound named."""
+    cores = threads.available_cores()
+    monkeypatch.setenv(threads.ENV, "100000")
+    code, out, err = run(capsys, "reproduce", "--only", "fake-a", "--out", good_report[0])
+    assert code == errors.USAGE and out == ""
+    assert_intact(good_report, f"{threads.ENV}='100000' is more than 4 x the {cores} core(s) available", err)
+    assert f"from 1 to {4 * cores}" in err
+
+
+def test_four_threads_per_core_is_still_allowed(env, capsys, monkeypatch):
+    register(monkeypatch, **{"fake-a": fake("least-squares")})
+    limit = threads.OVERSUBSCRIPTION * threads.available_cores()
+    monkeypatch.setenv(threads.ENV, str(limit))
+    code, out, _ = run(capsys, "reproduce", "--only", "fake-a", "--out", env)
+    assert code == errors.OK and f"{limit} torch thread(s) from {threads.ENV}" in out
+
+
+@pytest.mark.parametrize("command", ["reproduce", "sweep"])
+def test_an_empty_out_is_refused_not_read_as_the_default(env, capsys, monkeypatch, tmp_path, command):
+    calls: list = []
+    register(monkeypatch, **{"fake-a": fake("least-squares", calls=calls)})
+    argv = ["reproduce", "--only", "fake-a"] if command == "reproduce" else ["sweep", "fake-a"]
+    before = snapshot(outdir.default_reports_dir())
+    code, _, err = run(capsys, *argv, "--out", "")
+    assert code == errors.USAGE and calls == [] and snapshot(outdir.default_reports_dir()) == before
+    assert len(err.strip().splitlines()) == 1 and "--out is empty; name a folder, or leave --out out" in err
+
+
+def _bare_env(tmp_path, **extra) -> dict:
+    """The environment of a child ``python -m islp_ch10`` with no folder variables but ``extra``."""
+    drop = ("MPLCONFIGDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", data.CACHE_ENV, data.DATA_ENV)
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    repo = str(Path(cli.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo, env.get("PYTHONPATH")]))
+    env["TMPDIR"] = str(tmp_path)  # where matplotlib would leave its temporary folder
+    return {**env, **extra}
+
+
+def _child(tmp_path, *argv, **extra):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "islp_ch10", *map(str, argv)],
+        env=_bare_env(tmp_path, **extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+
+
+@pytest.mark.parametrize(
+    "home, says",
+    [("", "HOME='' is empty"), ("relative/home", "is not an absolute path"), ("/proc/self", "is not writable")],
+)
+def test_an_unusable_home_is_one_line_before_any_warning(tmp_path, home, says):
+    """HOME="" put the cache at /.cache; an unwritable HOME printed matplotlib's warnings first."""
+    done = _child(tmp_path, "reproduce", "--only", "hitters-linear", "--out", tmp_path / "out", HOME=home)
+    assert done.returncode == errors.USAGE, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith("islp-ch10: ")
+    assert says in done.stderr and f"the cache folder (or set {data.CACHE_ENV})" in done.stderr
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("matplotlib-*"))
+
+
+def test_an_unusable_home_is_fine_when_no_default_folder_needs_it(tmp_path):
+    """With the folders set explicitly an unusable HOME is no error, and matplotlib stays quiet."""
+    cache = tmp_path / "cache"
+    done = _child(tmp_path, "claims", "--results", tmp_path / "nope.json", HOME="/proc/self", **{data.CACHE_ENV: cache})
+    assert done.returncode == errors.USAGE
+    assert done.stderr.strip() == f"islp-ch10: --results {tmp_path / 'nope.json'} does not exist; pass an existing file"
+    assert not list(tmp_path.glob("matplotlib-*"))
+
+
+# ============================================================================= issue 17: damaged files (exit 4, named)
+def _damage(kind: str, path: Path) -> None:
+    """Damage the measurement file at ``path`` the way ``kind`` says."""
+    payload = json.loads(path.read_text())
+    if kind == "truncated":
+        path.write_bytes(path.read_bytes()[:120])
+        return
+    if kind == "wrong shape":
+        payload = [payload]
+    elif kind == "measurements not a list":
+        payload["measurements"] = {"0": payload["measurements"][0]}
+    elif kind == "unknown claim":
+        payload["measurements"][0]["claim"] = "10.99/no-such-claim"
+    elif kind == "NaN figure":
+        payload["measurements"][0]["value"] = float("nan")
+    elif kind == "infinite figure":
+        payload["measurements"][0]["value"] = float("-inf")
+    elif kind == "string figure":
+        payload["measurements"][0]["value"] = "200.0"
+    elif kind == "other experiment":
+        payload["experiment"] = "fake-b"
+    path.write_text(json.dumps(payload))  # NaN and inf as Python writes them
+
+
+DAMAGE = {
+    "truncated": "not valid JSON",
+    "wrong shape": "Input should be an object",
+    "measurements not a list": "measurements: Input should be a valid array",
+    "unknown claim": "claim '10.99/no-such-claim' is not in the catalogue",
+    "NaN figure": "measurements.0.value: Input should be a finite number",
+    "infinite figure": "measurements.0.value: Input should be a finite number",
+    "string figure": "measurements.0.value: Input should be a valid number",
+    "other experiment": "it holds fake-b seed 0, not what its name says",
+}
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_measurement_file_is_refused_before_work(good_report, capsys, monkeypatch, kind):
+    """A damaged file the run will not rewrite: exit 4 naming it, before anything is trained (it
+    used to be exit 70 after the work, and every later run into the folder failed the same way)."""
+    out_dir = good_report[0]
+    damaged = report.measurement_path(out_dir, "fake-a", 0)
+    _damage(kind, damaged)
+    good_report = (out_dir, snapshot(out_dir), good_report[2])
+    calls: list = []
+    register(monkeypatch, **{"fake-b": fake("lasso", calls=calls)})
+    code, _, err = run(capsys, "reproduce", "--only", "fake-b", "--seeds", "3", "--out", out_dir)
+    assert code == errors.DATA_CORRUPT and calls == []
+    assert_intact(good_report, f"measurement file {damaged} is damaged (", err)
+    assert DAMAGE[kind] in err and "delete it, or rerun that experiment and seed" in err
+
+
+@pytest.mark.parametrize("kind", ["truncated", "NaN figure", "unknown claim"])
+def test_resume_measures_a_damaged_file_again_instead_of_counting_it_done(good_report, capsys, monkeypatch, kind):
+    out_dir = good_report[0]
+    damaged = report.measurement_path(out_dir, "fake-a", 0)
+    _damage(kind, damaged)
+    calls: list = []
+    register(monkeypatch, **{"fake-a": fake("least-squares", calls=calls), "fake-b": fake("lasso", calls=calls)})
+    code, out, _ = run(capsys, "reproduce", "--only", "fake-a,fake-b", "--seeds", "0,1", "--out", out_dir, "--resume")
+    assert code == errors.OK
+    assert f"note: {damaged.name} is damaged (" in out and "measuring fake-a seed 0 again" in out
+    assert "resuming: 3 experiment/seed pair(s)" in out and calls == [("least-squares", 0)]
+    assert report.read_measurement_file(damaged)["measurements"][0]["value"] == 200.0
+    assert json.loads((out_dir / "results.json").read_text())["summary"] == json.loads(
+        good_report[1]["results.json"]
+    )["summary"]
+
+
+def _results_variant(good_report, tmp_path, change) -> Path:
+    payload = json.loads((good_report[0] / "results.json").read_text())
+    path = tmp_path / "results-variant.json"
+    path.write_text(json.dumps(change(payload)))
+    return path
+
+
+def _set(row_key, value):
+    def change(payload):
+        payload["summary"][0][row_key] = value
+        return payload
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        (lambda p: {"summary": {"claim": CLAIM}}, "summary: Input should be a valid array"),
+        (lambda p: {"results": p["summary"]}, "summary: Field required"),
+        (lambda p: p["summary"], "Input should be an object"),
+        (lambda p: {**p, "summary": [{**p["summary"][0], "median": "200"}]}, "summary.0.median"),
+        (_set("median", float("nan")), "summary.0.median: Input should be a finite number"),
+        (_set("median", float("inf")), "summary.0.median: Input should be a finite number"),
+        (_set("claim", "10.99/no-such-claim"), "claim '10.99/no-such-claim' is not in the catalogue"),
+        (_set("verdict", "maybe"), "summary.0.verdict"),
+    ],
+)
+def test_claims_refuses_a_damaged_results_file_before_printing(good_report, capsys, tmp_path, change, says):
+    path = _results_variant(good_report, tmp_path, change)
+    code, out, err = run(capsys, "claims", "--results", path)
+    assert code == errors.DATA_CORRUPT and out == ""
+    assert err.strip() == err.strip().splitlines()[0] and f"--results {path} is damaged (" in err and says in err
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ([{"test": "t", "outcome": "passed"}], "Input should be an object"),
+        ({CLAIM: {"test": "t", "outcome": "passed"}}, f"{CLAIM}: Input should be a valid array"),
+        ({CLAIM: [{"test": "t"}]}, f"{CLAIM}.0.outcome: Field required"),
+        ({CLAIM: [{"test": "t", "outcome": "great"}]}, "Input should be 'passed', 'failed'"),
+        ({"10.99/nope": [{"test": "t", "outcome": "failed"}]}, "claim '10.99/nope' is not in the catalogue"),
+    ],
+)
+def test_claims_refuses_damaged_test_outcomes_before_printing(capsys, tmp_path, content, says):
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps(content))
+    code, out, err = run(capsys, "claims", "--tests", path, "--results", tmp_path / "absent.json")
+    assert code == errors.USAGE  # the explicit --results is absent: the first input refused wins
+    code, out, err = run(capsys, "claims", "--tests", path)
+    assert code == errors.DATA_CORRUPT and out == ""
+    assert len(err.strip().splitlines()) == 1 and f"--tests {path} is damaged (" in err and says in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "nan value", "runs not a list"])
+def test_a_damaged_sweep_artifact_is_exit_4_before_training(env, capsys, monkeypatch, tmp_path, damage):
+    from islp_ch10 import sweep
+
+    calls: list = []
+    folder = _sweep_env(tmp_path, monkeypatch, calls)
+    assert run(capsys, "sweep", "fake-s", "--seeds", "0,1", "--out", folder)[0] == errors.OK
+    (artifact,) = [p for p in folder.glob("fake-s__*.json")]
+    text = artifact.read_text()
+    if damage == "truncated":
+        artifact.write_text(text[: len(text) // 2])
+    elif damage == "nan value":
+        payload = json.loads(text)
+        payload["runs"][1]["value"] = float("nan")
+        artifact.write_text(json.dumps(payload))
+    else:
+        artifact.write_text(json.dumps({**json.loads(text), "runs": {"0": 1}}))
+    before, calls[:] = snapshot(folder), []
+    code, _, err = run(capsys, "sweep", "fake-s", "--seeds", "2", "--out", folder)
+    assert code == errors.DATA_CORRUPT and calls == [] and snapshot(folder) == before
+    assert len(err.strip().splitlines()) == 1
+    assert f"sweep artifact {artifact} is damaged (" in err and "move it away or rerun with --fresh" in err
+    with pytest.raises(ValueError, match="is damaged"):
+        sweep.read_artifact(artifact)
+    code, _, _ = run(capsys, "sweep", "fake-s", "--seeds", "2", "--out", folder, "--fresh")
+    assert code == errors.OK and [r["seed"] for r in sweep.read_artifact(artifact)["runs"]] == [2]
