@@ -848,3 +848,127 @@ def test_a_damaged_sweep_artifact_is_exit_4_before_training(env, capsys, monkeyp
         sweep.read_artifact(artifact)
     code, _, _ = run(capsys, "sweep", "fake-s", "--seeds", "2", "--out", folder, "--fresh")
     assert code == errors.OK and [r["seed"] for r in sweep.read_artifact(artifact)["runs"]] == [2]
+
+
+# ============================================================================= issue 17: SIGTERM (exit 143), --resume by path
+def _term_at(stop):
+    def action(seed):
+        if seed == stop:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return action
+
+
+def test_sigterm_is_exit_143_with_the_measurements_kept(env, capsys, monkeypatch):
+    """What `timeout`, CI and systemd send: reported as "internal error" (70) before."""
+    register(monkeypatch, **{"fake-a": fake("least-squares", action=_term_at(2))})
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--seeds", "0,1,2,3", "--out", env)
+    assert code == errors.TERMINATED == 143
+    assert err.strip() == (
+        f"islp-ch10: terminated (SIGTERM); 2 measurements kept in {env / report.MEASUREMENTS} "
+        "(rerun with --resume to continue)"
+    )
+    assert report.measured(env) == {("fake-a", 0), ("fake-a", 1)} and not leftovers(env)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+
+
+def test_sigterm_inside_lightning_training_is_exit_143(env, capsys, monkeypatch):
+    import pytorch_lightning as pl
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Tiny(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return ((self.lin(x) - y) ** 2).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    class Term(pl.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def train(seed):
+        trainer = pl.Trainer(
+            max_epochs=2,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=[Term()],
+            accelerator="cpu",
+        )
+        trainer.fit(Tiny(), DataLoader(TensorDataset(torch.zeros(8, 2), torch.zeros(8, 1)), batch_size=4))
+
+    register(monkeypatch, **{"fake-a": fake("least-squares"), "fake-fit": fake("network", action=train)})
+    handler = signal.getsignal(signal.SIGTERM)
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a,fake-fit", "--out", env)
+    assert code == errors.TERMINATED
+    assert "terminated (SIGTERM); 1 measurement kept" in err.strip().splitlines()[-1] and "--resume" in err
+    assert report.measured(env) == {("fake-a", 0)}
+    assert signal.getsignal(signal.SIGTERM) is handler
+
+
+def test_sigterm_during_a_sweep_is_exit_143(env, capsys, monkeypatch, tmp_path):
+    register(monkeypatch, **{"fake-s": fake("network", action=_term_at(1))})
+    folder = tmp_path / "spreads"
+    code, _, err = run(capsys, "sweep", "fake-s", "--seeds", "0,1", "--out", folder)
+    assert code == errors.TERMINATED and "terminated (SIGTERM); 1 measurement kept in" in err
+
+
+def test_exit_143_is_documented(capsys):
+    readme = (Path(cli.__file__).resolve().parent.parent / "README.md").read_text()
+    assert "143 terminated (SIGTERM" in cli.__doc__ and "143 terminated by SIGTERM" in readme
+    assert errors.EXIT_CODES[143].startswith("terminated (SIGTERM)")
+    code, out, _ = run(capsys, "reproduce", "--help")
+    assert code == 0 and "143  terminated (SIGTERM)" in out
+
+
+def _path_fake(calls):
+    """A fake whose figure depends on the training path, as a real network's does."""
+
+    def experiment(settings):
+        calls.append((settings.path, settings.seed))
+        value = 200.0 + settings.seed + (0.5 if settings.path == "islp" else 0.0)
+        return [experiments.Measurement(CLAIM, "mae", value, run=settings, part="network")]
+
+    experiment.__doc__ = "fake experiment whose figure depends on the path"
+    return experiment
+
+
+def test_resume_with_another_path_measures_again(env, capsys, monkeypatch):
+    """`--resume --path islp` reused the fast path's measurements and the report said fast."""
+    calls: list = []
+    register(monkeypatch, **{"fake-p": _path_fake(calls)})
+    args = ("reproduce", "--only", "fake-p", "--seeds", "0,1", "--out", env)
+    assert run(capsys, *args)[0] == errors.OK
+    calls.clear()
+    code, out, _ = run(capsys, *args, "--resume", "--path", "islp")
+    assert code == errors.OK and calls == [("islp", 0), ("islp", 1)]
+    assert "note: fake-p seed 0 was measured with other settings (path fast -> islp); measuring it again" in out
+    rows = json.loads((env / "results.json").read_text())["summary"]
+    assert [(r["path"], r["values"]) for r in rows] == [(["islp"], [200.5, 201.5])]
+    calls.clear()
+    code, out, _ = run(capsys, *args, "--resume", "--path", "islp")  # now the same settings: nothing to do
+    assert code == errors.OK and calls == [] and "resuming: 2 experiment/seed pair(s)" in out
+
+
+def test_resume_reads_the_settings_of_files_written_before_they_were_recorded(env, capsys, monkeypatch):
+    """Files of earlier versions carry the path only in each record's ``run``: still keyed by it."""
+    calls: list = []
+    register(monkeypatch, **{"fake-p": _path_fake(calls)})
+    args = ("reproduce", "--only", "fake-p", "--out", env)
+    assert run(capsys, *args)[0] == errors.OK
+    path = report.measurement_path(env, "fake-p", 0)
+    payload = json.loads(path.read_text())
+    del payload["settings"]
+    path.write_text(json.dumps(payload))
+    calls.clear()
+    assert run(capsys, *args, "--resume")[0] == errors.OK and calls == []
+    assert run(capsys, *args, "--resume", "--path", "islp")[0] == errors.OK and calls == [("islp", 0)]
