@@ -572,7 +572,7 @@ def test_claims_default_paths_do_not_depend_on_the_current_folder(capsys, tmp_pa
     assert str(outdir.default_reports_dir()) in out or "claims:" in out
 
 
-# ============================================================================= issue 17: inputs refused before work (exit 2)
+# ---------------------------------------------------------------- issue 17: inputs refused before work (exit 2)
 MAX_SEED = 2**32 - 1
 
 
@@ -698,7 +698,7 @@ def test_an_unusable_home_is_fine_when_no_default_folder_needs_it(tmp_path):
     assert not list(tmp_path.glob("matplotlib-*"))
 
 
-# ============================================================================= issue 17: damaged files (exit 4, named)
+# ---------------------------------------------------------------- issue 17: damaged files (exit 4, named)
 def _damage(kind: str, path: Path) -> None:
     """Damage the measurement file at ``path`` the way ``kind`` says."""
     payload = json.loads(path.read_text())
@@ -762,9 +762,10 @@ def test_resume_measures_a_damaged_file_again_instead_of_counting_it_done(good_r
     assert f"note: {damaged.name} is damaged (" in out and "measuring fake-a seed 0 again" in out
     assert "resuming: 3 experiment/seed pair(s)" in out and calls == [("least-squares", 0)]
     assert report.read_measurement_file(damaged)["measurements"][0]["value"] == 200.0
-    assert json.loads((out_dir / "results.json").read_text())["summary"] == json.loads(
-        good_report[1]["results.json"]
-    )["summary"]
+    assert (
+        json.loads((out_dir / "results.json").read_text())["summary"]
+        == json.loads(good_report[1]["results.json"])["summary"]
+    )
 
 
 def _results_variant(good_report, tmp_path, change) -> Path:
@@ -829,7 +830,7 @@ def test_a_damaged_sweep_artifact_is_exit_4_before_training(env, capsys, monkeyp
     calls: list = []
     folder = _sweep_env(tmp_path, monkeypatch, calls)
     assert run(capsys, "sweep", "fake-s", "--seeds", "0,1", "--out", folder)[0] == errors.OK
-    (artifact,) = [p for p in folder.glob("fake-s__*.json")]
+    (artifact,) = list(folder.glob("fake-s__*.json"))
     text = artifact.read_text()
     if damage == "truncated":
         artifact.write_text(text[: len(text) // 2])
@@ -850,7 +851,7 @@ def test_a_damaged_sweep_artifact_is_exit_4_before_training(env, capsys, monkeyp
     assert code == errors.OK and [r["seed"] for r in sweep.read_artifact(artifact)["runs"]] == [2]
 
 
-# ============================================================================= issue 17: SIGTERM (exit 143), --resume by path
+# ---------------------------------------------------------------- issue 17: SIGTERM (exit 143), --resume by path
 def _term_at(stop):
     def action(seed):
         if seed == stop:
@@ -972,3 +973,124 @@ def test_resume_reads_the_settings_of_files_written_before_they_were_recorded(en
     calls.clear()
     assert run(capsys, *args, "--resume")[0] == errors.OK and calls == []
     assert run(capsys, *args, "--resume", "--path", "islp")[0] == errors.OK and calls == [("islp", 0)]
+
+
+# ---------------------------------------------------------------- issue 17: the minor items
+def test_a_killed_runs_scratch_is_removed_by_the_next_run(env, capsys, monkeypatch):
+    """`kill -9` left OUT/.logs-* and a temporary folder of the fit behind; now every temporary
+    folder of a run lives in its OUT/.logs-*, and the next run on the folder removes stale ones."""
+    made: list[str] = []
+
+    def use_tmp(seed):  # what a fit does: a private temporary folder
+        made.append(tempfile.mkdtemp(prefix="islp-ch10-fit-"))
+
+    register(monkeypatch, **{"fake-a": fake("least-squares", action=use_tmp)})
+    env.mkdir()
+    stale = env / ".logs-killed"
+    (stale / "tmp" / "islp-ch10-fit-x").mkdir(parents=True)
+    (stale / "tmp" / "islp-ch10-fit-x" / "last.ckpt").write_bytes(b"x")
+    system_tmp = tempfile.gettempdir()
+    code, _, _ = run(capsys, "reproduce", "--only", "fake-a", "--out", env)
+    assert code == errors.OK and not stale.exists() and not leftovers(env)
+    assert len(made) == 1 and Path(made[0]).parent.parent.name.startswith(".logs-")
+    assert Path(made[0]).is_relative_to(env) and not Path(made[0]).exists()
+    assert tempfile.gettempdir() == system_tmp
+
+
+def test_a_full_disk_while_writing_the_report_names_the_file_and_keeps_the_hint(good_report, capsys, monkeypatch):
+    out_dir = good_report[0]
+    real = report.write_text
+
+    def full(path, text):
+        if Path(path).name == "results.json":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # a write or fsync names no file
+        return real(path, text)
+
+    monkeypatch.setattr(report, "write_text", full)
+    code, _, err = run(capsys, "reproduce", "--only", "fake-a", "--seeds", "4", "--out", out_dir)
+    assert code == errors.IO
+    assert_intact(good_report, f"{out_dir / 'results.json'}: No space left on device; free some space", err)
+    assert f"1 measurement(s) of this run kept in {out_dir / report.MEASUREMENTS}" in err and "--resume" in err
+    assert report.measurement_path(out_dir, "fake-a", 4).is_file()
+
+
+def _reads_imagenet_index(root: Path):
+    def action(seed):
+        data.load_imagenet_classes(root)
+
+    return action
+
+
+def test_an_unreadable_data_file_says_check_its_permissions(good_report, capsys, monkeypatch, tmp_path):
+    from islp_ch10.data import _core
+
+    root = tmp_path / "data"
+    index = root / "imagenet" / "imagenet_class_index.json"
+    index.parent.mkdir(parents=True)
+    index.write_text("{}")
+
+    def unreadable(path, *args, **kwargs):  # as root chmod does not stop a read; the OS error is the same
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(_core, "open", unreadable, raising=False)
+    data.clear_hash_memo()
+    register(monkeypatch, **{"fake-d": fake("network", action=_reads_imagenet_index(root))})
+    code, _, err = run(capsys, "reproduce", "--only", "fake-d", "--out", good_report[0])
+    assert code == errors.IO
+    assert_intact(good_report, f"{index}: Permission denied; not readable: check its permissions", err)
+    assert "make it writable" not in err
+
+
+def test_a_folder_in_place_of_a_data_file_says_so(good_report, capsys, monkeypatch, tmp_path):
+    root = tmp_path / "data"
+    (root / "imagenet" / "imagenet_class_index.json").mkdir(parents=True)
+    register(monkeypatch, **{"fake-d": fake("network", action=_reads_imagenet_index(root))})
+    code, _, err = run(capsys, "reproduce", "--only", "fake-d", "--out", good_report[0])
+    assert code == errors.DATA_MISSING
+    where = root / "imagenet" / "imagenet_class_index.json"
+    assert_intact(good_report, f"{where} is a folder, not the data file 'imagenet/imagenet_class_index.json'", err)
+    assert "not found" not in err
+
+
+def test_data_reports_every_data_set_the_download_table_knows(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
+    assert set(data.DATASETS) <= set(data.PRESENCE)
+    code, out, _ = run(capsys, "data")
+    assert code == errors.OK
+    listed = {line.split()[0] for line in out.splitlines() if line.startswith("  ")}
+    assert listed == set(data.PRESENCE)
+    for name in ("imdb", "imagenet", "mnist", "cifar100"):
+        row = next(line for line in out.splitlines() if line.split()[:1] == [name])
+        assert row.split()[1] == "missing:", row
+
+
+def test_download_all_goes_on_past_a_failure_and_exits_with_the_worst_code(capsys, monkeypatch, tmp_path):
+    from islp_ch10.data import _core
+
+    def fetch(url, out):
+        if "mnist" in url:
+            out.write(b"not the file")  # a checksum mismatch: exit 4
+        else:
+            raise OSError("network is unreachable")  # every mirror failing: exit 5
+
+    monkeypatch.setattr(_core, "fetch", fetch)
+    code, out, err = run(capsys, "download", "all", "--root", tmp_path)
+    assert code == errors.IO  # the worst of 4 and 5
+    names = sorted(data.DATASETS)
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("downloading ")] == names
+    assert out.count("    failed (exit ") == len(names) and "failed (exit 4): checksum mismatch" in out
+    assert err.strip() == (
+        f"islp-ch10: {len(names)} of {len(names)} data sets failed: "
+        + ", ".join(f"{n} (exit {4 if n == 'mnist' else 5})" for n in names)
+        + "; see the lines above"
+    )
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_download_of_one_data_set_still_stops_with_its_code(capsys, monkeypatch, tmp_path):
+    from islp_ch10.data import _core
+
+    monkeypatch.setattr(_core, "fetch", lambda url, out: (_ for _ in ()).throw(OSError("unreachable")))
+    code, _, err = run(capsys, "download", "imagenet", "--root", tmp_path)
+    assert code == errors.IO and "check the network connection" in err and len(err.strip().splitlines()) == 1
