@@ -6,6 +6,8 @@
 * :func:`hold`: the folder's lock (``OUT/.islp-ch10.lock``, :func:`islp_ch10.fileio.lock`) for a
   whole run; a second run on the folder is refused with :class:`~islp_ch10.errors.BusyError`
   (exit 6), a planted link or foreign file with :class:`~islp_ch10.errors.StorageError` (exit 5).
+* :func:`scratch`: the run's one folder for logs and temporary files, ``OUT/.logs-*``, removed on
+  exit; stale ones left by a killed run are removed by the next run, under the lock.
 * :func:`save_or_rescue`: one experiment's measurements into the folder, or, when the folder
   refuses them, into the temporary folder, named in the error.
 """
@@ -143,6 +145,33 @@ def hold(out: Path) -> Iterator[None]:
         ) from None
     except fileio.UnsafeLockFile as exc:
         raise StorageError(f"{exc.strerror}, or pass another --out") from None
+
+
+LOGS_PREFIX = ".logs-"
+
+
+@contextlib.contextmanager
+def scratch(out: Path) -> Iterator[str]:
+    """A fresh ``OUT/.logs-*`` folder for the run's logs and temporary files (``tempfile`` and
+    ``TMPDIR`` point into it meanwhile), removed on exit; stale ones of killed runs are removed
+    first.  Call it under the folder's lock."""
+    for stale in out.glob(LOGS_PREFIX + "*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=LOGS_PREFIX, dir=out)
+    tmp = os.path.join(folder, "tmp")
+    os.mkdir(tmp)
+    saved = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir, os.environ["TMPDIR"] = tmp, tmp
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved[0]
+        if saved[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[1]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def save_or_rescue(

@@ -10,19 +10,16 @@ its reason, the first failure stops the run, Ctrl-C or SIGTERM is
 the report and says what happened.
 
 Scratch files (Lightning's logs, every temporary folder of the fits) live in one ``OUT/.logs-*``
-folder removed on every exit; one left by a run that was killed (``kill -9``) is removed by the
-next run on the folder, under the lock.
+folder (:func:`islp_ch10.outdir.scratch`) removed on every exit; one left by a run that was killed
+(``kill -9``) is removed by the next run on the folder, under the lock.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,9 +28,6 @@ from islp_ch10.errors import InterruptGuard
 
 if TYPE_CHECKING:
     from islp_ch10.lab_defaults import RunSettings
-
-
-LOGS_PREFIX = ".logs-"
 
 
 def plan(
@@ -74,30 +68,6 @@ def plan(
     return [p for p in pairs if p not in done]
 
 
-@contextlib.contextmanager
-def scratch(out: Path) -> Iterator[str]:
-    """A fresh ``OUT/.logs-*`` folder for the run's logs and temporary files (``tempfile`` and
-    ``TMPDIR`` point into it meanwhile), removed on exit; stale ones of killed runs are removed
-    first.  Call it under the folder's lock."""
-    for stale in out.glob(LOGS_PREFIX + "*"):
-        if stale.is_dir() and not stale.is_symlink():
-            shutil.rmtree(stale, ignore_errors=True)
-    folder = tempfile.mkdtemp(prefix=LOGS_PREFIX, dir=out)
-    tmp = os.path.join(folder, "tmp")
-    os.mkdir(tmp)
-    saved = tempfile.tempdir, os.environ.get("TMPDIR")
-    tempfile.tempdir, os.environ["TMPDIR"] = tmp, tmp
-    try:
-        yield folder
-    finally:
-        tempfile.tempdir = saved[0]
-        if saved[1] is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = saved[1]
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 @dataclasses.dataclass
 class Reproduction:
     """One reproduce run's progress: what was measured, skipped for data, or failed."""
@@ -118,6 +88,8 @@ class Reproduction:
         from islp_ch10.report import MEASUREMENTS
 
         missing: set[str] = set()
+        from islp_ch10.outdir import scratch
+
         with scratch(self.out) as log_dir, InterruptGuard() as guard:
             for step, (name, seed) in enumerate(todo, 1):
                 if name in missing:

@@ -135,13 +135,13 @@ def run_sweep(
 
     from islp_ch10 import experiments
     from islp_ch10.lab_defaults import RunSettings
-    from islp_ch10.outdir import hold
+    from islp_ch10.outdir import hold, scratch
 
     out = out_dir or SPREADS_DIR
     threads = torch.get_num_threads()
     path = artifact_path(experiment, threads, out, accelerator)
     out.mkdir(parents=True, exist_ok=True)
-    with hold(out):
+    with hold(out), scratch(out):  # the fits' temporary folders inside out/.logs-*, removed at the end
         header = _header(experiment, seeds, threads, accelerator)
         done = {r["seed"] for r in (read_artifact(path) or {"runs": []})["runs"]} if resume else set()
         keep = resume

@@ -1094,3 +1094,14 @@ def test_download_of_one_data_set_still_stops_with_its_code(capsys, monkeypatch,
     monkeypatch.setattr(_core, "fetch", lambda url, out: (_ for _ in ()).throw(OSError("unreachable")))
     code, _, err = run(capsys, "download", "imagenet", "--root", tmp_path)
     assert code == errors.IO and "check the network connection" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_sweeps_temporary_folders_live_in_its_artifact_folder_and_go(env, capsys, monkeypatch, tmp_path):
+    made: list[str] = []
+    register(monkeypatch, **{"fake-s": fake("network", action=lambda seed: made.append(tempfile.mkdtemp()))})
+    folder = tmp_path / "spreads"
+    folder.mkdir()
+    (folder / ".logs-killed").mkdir()
+    assert run(capsys, "sweep", "fake-s", "--seeds", "0", "--out", folder)[0] == errors.OK
+    assert Path(made[0]).is_relative_to(folder) and not Path(made[0]).exists()
+    assert not leftovers(folder)
