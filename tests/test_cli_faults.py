@@ -724,8 +724,8 @@ def _damage(kind: str, path: Path) -> None:
 
 DAMAGE = {
     "truncated": "not valid JSON",
-    "wrong shape": "Input should be an object",
-    "measurements not a list": "measurements: Input should be a valid array",
+    "wrong shape": "Input should be a valid dictionary",
+    "measurements not a list": "measurements: Input should be a valid list",
     "unknown claim": "claim '10.99/no-such-claim' is not in the catalogue",
     "NaN figure": "measurements.0.value: Input should be a finite number",
     "infinite figure": "measurements.0.value: Input should be a finite number",
@@ -786,9 +786,9 @@ def _set(row_key, value):
 @pytest.mark.parametrize(
     "change, says",
     [
-        (lambda p: {"summary": {"claim": CLAIM}}, "summary: Input should be a valid array"),
+        (lambda p: {"summary": {"claim": CLAIM}}, "summary: Input should be a valid list"),
         (lambda p: {"results": p["summary"]}, "summary: Field required"),
-        (lambda p: p["summary"], "Input should be an object"),
+        (lambda p: p["summary"], "Input should be a valid dictionary"),
         (lambda p: {**p, "summary": [{**p["summary"][0], "median": "200"}]}, "summary.0.median"),
         (_set("median", float("nan")), "summary.0.median: Input should be a finite number"),
         (_set("median", float("inf")), "summary.0.median: Input should be a finite number"),
@@ -806,8 +806,8 @@ def test_claims_refuses_a_damaged_results_file_before_printing(good_report, caps
 @pytest.mark.parametrize(
     "content, says",
     [
-        ([{"test": "t", "outcome": "passed"}], "Input should be an object"),
-        ({CLAIM: {"test": "t", "outcome": "passed"}}, f"{CLAIM}: Input should be a valid array"),
+        ([{"test": "t", "outcome": "passed"}], "Input should be a valid dictionary"),
+        ({CLAIM: {"test": "t", "outcome": "passed"}}, f"{CLAIM}: Input should be a valid list"),
         ({CLAIM: [{"test": "t"}]}, f"{CLAIM}.0.outcome: Field required"),
         ({CLAIM: [{"test": "t", "outcome": "great"}]}, "Input should be 'passed', 'failed'"),
         ({"10.99/nope": [{"test": "t", "outcome": "failed"}]}, "claim '10.99/nope' is not in the catalogue"),
