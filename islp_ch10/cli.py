@@ -284,7 +284,8 @@ def cmd_sweep(args) -> int:
             path = sweep.run_sweep(args.experiment, args.seeds, out, not args.fresh, log, args.accelerator)
     except BaseException as exc:
         if guard.was_interrupt(exc):
-            raise guard.interrupted(max(0, sweep.runs_in(artifact) - before), str(artifact), exc) from exc
+            kept = max(0, sweep.runs_in(artifact) - before)
+            raise guard.interrupted(kept, str(artifact), exc, "rerun the same sweep: it skips the seeds kept") from exc
         raise
     print(f"wrote {path}")
     return 0

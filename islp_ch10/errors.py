@@ -92,12 +92,14 @@ class Interrupted(CLIError):
 
     code = INTERRUPTED
 
-    def __init__(self, kept: int, where: str | None = None, signum: int = signal.SIGINT):
+    def __init__(
+        self, kept: int, where: str | None = None, signum: int = signal.SIGINT, hint: str = "rerun with --resume"
+    ):
         self.kept = kept
         word = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
         msg = f"{word}; {kept} measurement{'s' if kept != 1 else ''} kept"
         if where:
-            msg += f" in {where} (rerun with --resume to continue)"
+            msg += f" in {where} ({hint} to continue)"
         super().__init__(msg, TERMINATED if signum == signal.SIGTERM else None)
 
 
@@ -189,10 +191,10 @@ class InterruptGuard:
     def was_interrupt(self, exc: BaseException) -> bool:
         return isinstance(exc, KeyboardInterrupt) or (isinstance(exc, SystemExit) and self.hit)
 
-    def interrupted(self, kept: int, where: str | None, exc: BaseException) -> Interrupted:
+    def interrupted(self, kept: int, where: str | None, exc: BaseException, hint: str = "rerun with --resume"):
         """The :class:`Interrupted` error (130 for Ctrl-C, 143 for SIGTERM) for ``exc``."""
         term = self.signum == signal.SIGTERM or isinstance(exc, Terminated)
-        return Interrupted(kept, where, signal.SIGTERM if term else signal.SIGINT)
+        return Interrupted(kept, where, signal.SIGTERM if term else signal.SIGINT, hint)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():

@@ -128,6 +128,7 @@ class Reproduction:
     def finish(self) -> int:
         """Rebuild the report from every measurement in the folder and say what happened."""
         from islp_ch10 import report
+        from islp_ch10.schemas import DamagedFile
 
         if not self.new and not self.resumed:
             if self.failure is not None:
@@ -142,7 +143,7 @@ class Reproduction:
         kept = f"{self.new} measurement(s) of this run kept in {self.out / report.MEASUREMENTS}"
         try:
             written = report.rebuild(self.out, double_descent=dd, wall_time=wall, skipped=self.skipped)
-        except OSError as exc:  # e.g. the disk filled up: what was measured is on disk all the same
+        except (OSError, DamagedFile) as exc:  # e.g. the disk filled up: what was measured is kept all the same
             err = errors.classify(self.failure or exc)
             err.args = (f"{err} -- {kept}, report not rebuilt; fix it and rerun with --resume",)
             raise err from exc

@@ -921,6 +921,7 @@ def test_sigterm_during_a_sweep_is_exit_143(env, capsys, monkeypatch, tmp_path):
     folder = tmp_path / "spreads"
     code, _, err = run(capsys, "sweep", "fake-s", "--seeds", "0,1", "--out", folder)
     assert code == errors.TERMINATED and "terminated (SIGTERM); 1 measurement kept in" in err
+    assert "(rerun the same sweep: it skips the seeds kept to continue)" in err
 
 
 def test_exit_143_is_documented(capsys):
@@ -1105,3 +1106,17 @@ def test_a_sweeps_temporary_folders_live_in_its_artifact_folder_and_go(env, caps
     assert run(capsys, "sweep", "fake-s", "--seeds", "0", "--out", folder)[0] == errors.OK
     assert Path(made[0]).is_relative_to(folder) and not Path(made[0]).exists()
     assert not leftovers(folder)
+
+
+def test_a_failure_before_a_damaged_file_is_measured_again_keeps_the_hint(good_report, capsys, monkeypatch):
+    """The damaged file was to be rewritten, but the run stopped first: the report cannot be rebuilt
+    from it, and the message still says what was kept and to resume (not exit 70 on the damage)."""
+    out_dir = good_report[0]
+    _damage("NaN figure", report.measurement_path(out_dir, "fake-a", 0))
+    register(monkeypatch, **{"fake-bug": fake("network", action=_raise(RuntimeError("boom")))})
+    argv = ("reproduce", "--only", "fake-b,fake-bug,fake-a", "--seeds", "0", "--out", out_dir)
+    code, out, err = run(capsys, *argv)
+    assert code == errors.INTERNAL and "measuring fake-a seed 0 again" in out
+    assert len(err.strip().splitlines()) == 1 and "internal error: RuntimeError: boom" in err
+    assert f"1 measurement(s) of this run kept in {out_dir / report.MEASUREMENTS}, report not rebuilt" in err
+    assert "rerun with --resume" in err
