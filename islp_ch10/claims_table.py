@@ -7,12 +7,11 @@ block per book section; the roll-up rule is :func:`islp_ch10.claims.claim_status
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
-from islp_ch10 import claims
-from islp_ch10.errors import DataCorruptError, UsageError
+from islp_ch10 import claims, schemas
+from islp_ch10.errors import UsageError
 from islp_ch10.report import fmt
 
 HEAD = f"{'claim':28s} {'kind':9s} {'tests':10s} {'book':>10s} {'threshold':>10s} {'measured':>9s} {'deviation':>9s}"
@@ -20,9 +19,12 @@ INDENT = " " * 4
 
 
 def load_json(path: Path, what: str, explicit: bool) -> dict | None:
-    """The JSON object at ``path`` (``what``: the option that names it); None when an implicit
-    default path does not exist.  A missing explicit path or a folder is a UsageError, a damaged
-    file or one that holds no object a DataCorruptError."""
+    """The JSON object at ``path`` (``what``: the option that names it, ``--results`` or
+    ``--tests``), checked against its schema (:class:`islp_ch10.schemas.Results`,
+    :class:`islp_ch10.schemas.ClaimOutcomes`) before any table is printed; None when an implicit
+    default path does not exist.  A missing explicit path or a folder is a UsageError; a
+    truncated file, a wrong shape, a non-finite median or a claim ID not in the catalogue is a
+    :class:`~islp_ch10.schemas.DamagedFile` naming the file (exit 4)."""
     if not path.exists():
         if explicit:
             raise UsageError(f"{what} {path} does not exist; pass an existing file")
@@ -31,18 +33,11 @@ def load_json(path: Path, what: str, explicit: bool) -> dict | None:
         inside = path / ("results.json" if what == "--results" else "claims.json")
         tip = f"; did you mean {inside}?" if inside.is_file() else ""
         raise UsageError(f"{what} {path} is a folder, not a JSON file{tip}")
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataCorruptError(
-            f"{what} {path} is not valid JSON ({exc}); it is truncated or damaged: rerun the command that writes it"
-        ) from None
-    if not isinstance(value, dict):
-        raise DataCorruptError(
-            f"{what} file holds {type(value).__name__}, not an object; "
-            "pass the file written by islp-ch10 reproduce / pytest --claims-report"
-        )
-    return value
+    if what == "--results":
+        model, todo = schemas.Results, "pass the results.json an islp-ch10 reproduce run wrote, or rerun it"
+    else:
+        model, todo = schemas.ClaimOutcomes, "pass the file `pytest --claims-report PATH` wrote, or rerun it"
+    return schemas.read(path, model, what, todo)
 
 
 def _num(value) -> str:

@@ -10,15 +10,21 @@ Every expected failure prints one line, ``islp-ch10: <what> ...; <what to do>``,
 with the code of its class (``--debug`` adds the traceback):
 
     0 success; 1 a claim below its threshold; 2 usage (bad option, environment value or
-    name); 3 data missing; 4 data corrupt (checksum, format, unreadable JSON); 5 I/O
-    (permissions, disk full, download failed); 6 another run holds the output folder;
-    70 internal error; 130 interrupted, with "interrupted; N measurements kept".
+    name, an unusable HOME); 3 data missing; 4 data corrupt (checksum, format, or a damaged
+    JSON file: a measurement file, results.json, claim outcomes, a sweep artifact, each
+    named); 5 I/O (permissions, disk full, download failed); 6 another run holds the output
+    folder; 70 internal error; 130 interrupted (Ctrl-C) and 143 terminated (SIGTERM, as
+    ``timeout``, CI and systemd send), each with "N measurements kept" and the --resume hint.
 
-``reproduce`` checks everything before it trains (options, ``ISLP_CH10_THREADS``, the output
-and cache folders, Lightning's accelerator/devices/strategy on this machine), takes a lock on
-the output folder, writes each experiment's measurements the moment it ends
+``reproduce`` checks everything before it trains (options, seeds within 0..2**32-1,
+``ISLP_CH10_THREADS`` within 1..4 x the cores, the output and cache folders, ``$HOME`` where a
+default folder would be under it, Lightning's accelerator/devices/strategy on this machine, and
+every measurement file already in the output folder against its schema), takes a lock on the
+output folder, writes each experiment's measurements the moment it ends
 (``OUT/measurements/<experiment>-seed<N>.json``) and rebuilds the report from all of them.
-``sweep`` holds the lock of its artifact folder the same way.  ``python -m islp_ch10`` is this command.
+``--resume`` skips a pair only when its file is whole and was measured with the same path,
+accelerator and devices.  ``sweep`` holds the lock of its artifact folder the same way.
+``python -m islp_ch10`` is this command.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ import traceback
 from pathlib import Path
 
 from islp_ch10 import errors
-from islp_ch10.errors import CLIError, Interrupted, InterruptGuard, UsageError
-from islp_ch10.outdir import REPORT_SPACE, check_cache, default_reports_dir, hold, writable_folder
+from islp_ch10.errors import CLIError, InterruptGuard, UsageError
+from islp_ch10.outdir import REPORT_SPACE, check_cache, check_home, default_reports_dir, hold, writable_folder
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -40,6 +46,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UsageError(f"{message}; see `{self.prog} --help`")
+
+
+#: the largest seed every random generator of the stack accepts (numpy's legacy ``np.random.seed``
+#: and Lightning's ``seed_everything`` take 0..2**32-1)
+MAX_SEED = 2**32 - 1
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -56,6 +67,10 @@ def _parse_seeds(text: str) -> list[int]:
             ) from None
         if seed < 0:
             raise argparse.ArgumentTypeError(f"seed {seed} is negative; seeds are whole numbers >= 0")
+        if seed > MAX_SEED:
+            raise argparse.ArgumentTypeError(
+                f"seed {seed} is above {MAX_SEED} (2**32-1), the largest seed numpy and Lightning accept"
+            )
         if seed in seeds:
             raise argparse.ArgumentTypeError(f"seed {seed} is given twice")
         seeds.append(seed)
@@ -131,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
+        command = next((a for a in argv if not a.startswith("-")), None)
+        check_home(command, argv)  # before the parser imports matplotlib (through torch's stack)
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except SystemExit as exc:  # argparse's --help, or a library calling sys.exit
@@ -167,6 +184,16 @@ def check_lightning(accelerator: str, devices: str, strategy: str):
         raise UsageError(str(exc)) from None
 
 
+def out_folder(given: str | None, default: Path, option: str = "--out") -> Path:
+    """The folder an option names (``~`` expanded), or ``default`` when it is not given; an empty
+    value is refused (it would silently mean the default)."""
+    if given is None:
+        return default
+    if not given.strip():
+        raise UsageError(f"{option} is empty; name a folder, or leave {option} out for the default {default}")
+    return Path(given).expanduser()
+
+
 def _apply_threads(choice) -> None:
     """Set torch's thread count to the choice and say which, and why (the report records it too)."""
     import torch
@@ -192,9 +219,9 @@ def _selection(args) -> list[str]:
 
 
 def cmd_reproduce(args) -> int:
-    from islp_ch10 import experiments, report
+    from islp_ch10 import experiments
     from islp_ch10.lab_defaults import RunSettings
-    from islp_ch10.reproduce import Reproduction
+    from islp_ch10.reproduce import Reproduction, plan
 
     if args.list:
         for name, exp in experiments.EXPERIMENTS.items():
@@ -204,7 +231,7 @@ def cmd_reproduce(args) -> int:
     names = _selection(args)
     threads = threads_from_env()
     devices = check_lightning(args.accelerator, args.devices, args.strategy)
-    out = Path(args.out).expanduser() if args.out else default_reports_dir() / "latest"
+    out = out_folder(args.out, default_reports_dir() / "latest")
     writable_folder(out, "output folder", "pass another --out", REPORT_SPACE)
     check_cache()
     settings = RunSettings(
@@ -212,12 +239,10 @@ def cmd_reproduce(args) -> int:
     )
     with hold(out):
         pairs = [(n, s) for n in names for s in args.seeds]
-        done = report.measured(out) & set(pairs) if args.resume else set()
+        todo = plan(out, pairs, settings, args.resume, log=lambda msg: print(msg, flush=True))
         _apply_threads(threads)
-        if done:
-            print(f"resuming: {len(done)} experiment/seed pair(s) already measured in {out / report.MEASUREMENTS}")
-        run = Reproduction(out, settings, resumed=len(done))
-        run.measure([p for p in pairs if p not in done])
+        run = Reproduction(out, settings, resumed=len(pairs) - len(todo))
+        run.measure(todo)
         return run.finish()
 
 
@@ -226,8 +251,8 @@ def cmd_claims(args) -> int:
     from islp_ch10 import claims_table
 
     reports = default_reports_dir()
-    results_path = Path(args.results) if args.results else reports / "latest" / "results.json"
-    tests_path = Path(args.tests) if args.tests else reports / "claims.json"
+    results_path = out_folder(args.results, reports / "latest" / "results.json", "--results")
+    tests_path = out_folder(args.tests, reports / "claims.json", "--tests")
     results = claims_table.load_json(results_path, "--results", args.results is not None)
     tests = claims_table.load_json(tests_path, "--tests", args.tests is not None)
     width = max(args.width or min(100, shutil.get_terminal_size((100, 24)).columns), 72)
@@ -247,64 +272,80 @@ def cmd_sweep(args) -> int:
         raise UsageError(f"unknown experiment {args.experiment!r}; see `islp-ch10 reproduce --list`")
     threads = threads_from_env()
     check_lightning(args.accelerator, "1", "auto")
-    out = Path(args.out).expanduser() if args.out else sweep.SPREADS_DIR
+    out = out_folder(args.out, sweep.SPREADS_DIR)
     writable_folder(out, "artifact folder", "pass another --out", 2**20)
     check_cache()
-    _apply_threads(threads)
     artifact = sweep.artifact_path(args.experiment, threads.threads, out, args.accelerator)
-    before = sweep.runs_in(artifact)
+    before = 0 if args.fresh else len((sweep.read_artifact(artifact) or {"runs": []})["runs"])  # damaged: exit 4
+    _apply_threads(threads)
     try:
         with InterruptGuard() as guard:
             log = lambda msg: print(msg, flush=True)  # noqa: E731
             path = sweep.run_sweep(args.experiment, args.seeds, out, not args.fresh, log, args.accelerator)
     except BaseException as exc:
         if guard.was_interrupt(exc):
-            raise Interrupted(max(0, sweep.runs_in(artifact) - before), str(artifact)) from exc
+            kept = max(0, sweep.runs_in(artifact) - before)
+            raise guard.interrupted(kept, str(artifact), exc, "rerun the same sweep: it skips the seeds kept") from exc
         raise
     print(f"wrote {path}")
     return 0
 
 
 def cmd_download(args) -> int:
-    """``islp-ch10 download NAME`` (also ``python -m islp_ch10 download NAME``): the one download path."""
+    """``islp-ch10 download NAME`` (also ``python -m islp_ch10 download NAME``): the one download path.
+
+    ``all`` goes on past a data set that fails, reports each, and exits with the worst code."""
     from islp_ch10 import data
 
     choices = sorted(data.DATASETS)
     if args.name != "all" and args.name not in data.DATASETS:
         raise UsageError(f"unknown data set {args.name!r}; choose one of {', '.join(choices)} or all")
-    root = Path(args.root).expanduser() if args.root else data.data_root()
+    root = out_folder(args.root, data.data_root(), "--root")
     writable_folder(root, "data folder", f"pass another --root or set {data.DATA_ENV}")
-    for name in choices if args.name == "all" else [args.name]:
+    names = choices if args.name == "all" else [args.name]
+    failed: dict[str, CLIError] = {}
+    for name in names:
         print(f"downloading {name} into {root} ...", flush=True)
         try:
             for path in data.download(name, root=root):
                 print(f"    {path}", flush=True)
-        except OSError as exc:
-            if exc.errno is None:  # every mirror failed: a network problem, not a file problem
-                msg = f"{exc}; check the network connection, or copy the files by hand (README 'Data')"
-                raise errors.StorageError(msg) from exc
-            raise
+        except Exception as exc:
+            err = _download_error(exc)
+            if len(names) == 1:
+                raise err from exc
+            print(f"    failed (exit {err.code}): {err}", flush=True)
+            failed[name] = err
+    if failed:
+        worst = max(e.code for e in failed.values())
+        listed = ", ".join(f"{n} (exit {e.code})" for n, e in failed.items())
+        raise CLIError(f"{len(failed)} of {len(names)} data sets failed: {listed}; see the lines above", worst)
     return 0
 
 
+def _download_error(exc: Exception) -> CLIError:
+    if isinstance(exc, OSError) and exc.errno is None:  # every mirror failed: the network, not a file
+        msg = f"{exc}; check the network connection, or copy the files by hand (README 'Data')"
+        return errors.StorageError(msg)
+    return errors.classify(exc)
+
+
 def cmd_data(args) -> int:
+    """Where the data is looked for, and each data set the download table knows (and ISLP ships):
+    present, missing (with how to get it), corrupt or unreadable."""
     from islp_ch10 import data
 
     print(f"data root: {data.data_root()}  (set {data.DATA_ENV} to change)")
     print(f"cache:     {data.cache_dir()}  (set {data.CACHE_ENV} to change)")
-    for name, loader in (
-        ("mnist", data.load_mnist),
-        ("nyse", data.load_nyse),
-        ("hitters", data.load_hitters),
-        ("cifar100", data.load_cifar100),
-    ):
+    for name, check in data.PRESENCE.items():
         try:
-            loader()
-            print(f"  {name:9s} present")
+            check()
+            print(f"  {name:12s} present")
         except data.DataMissing as exc:
-            print(f"  {name:9s} missing: {exc}")
+            print(f"  {name:12s} missing: {exc}")
         except (data.ChecksumError, data.DataFormatError) as exc:
-            print(f"  {name:9s} corrupt: {exc}")
+            print(f"  {name:12s} corrupt: {exc}")
+        except OSError as exc:
+            print(f"  {name:12s} unreadable: {errors.describe_os_error(exc)}")
     print(f"download names: {', '.join(sorted(data.DATASETS))}, all")
     return 0
 

@@ -6,12 +6,15 @@
 * :func:`hold`: the folder's lock (``OUT/.islp-ch10.lock``, :func:`islp_ch10.fileio.lock`) for a
   whole run; a second run on the folder is refused with :class:`~islp_ch10.errors.BusyError`
   (exit 6), a planted link or foreign file with :class:`~islp_ch10.errors.StorageError` (exit 5).
+* :func:`scratch`: the run's one folder for logs and temporary files, ``OUT/.logs-*``, removed on
+  exit; stale ones left by a killed run are removed by the next run, under the lock.
 * :func:`save_or_rescue`: one experiment's measurements into the folder, or, when the folder
   refuses them, into the temporary folder, named in the error.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -20,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from islp_ch10 import errors, fileio
-from islp_ch10.errors import BusyError, StorageError
+from islp_ch10.errors import BusyError, StorageError, UsageError
 
 LOCK_NAME = ".islp-ch10.lock"
 REPORT_SPACE = 20 * 2**20  # bytes the report and plots need at most
@@ -35,6 +38,59 @@ def default_reports_dir() -> Path:
         return REPO / "reports"
     base = os.environ.get("XDG_DATA_HOME")
     return (Path(base) if base else Path.home() / ".local" / "share") / "islp-ch10" / "reports"
+
+
+def home_problem() -> str | None:
+    """What is wrong with ``$HOME`` as a place for the default folders (None: nothing, or unset)."""
+    home = os.environ.get("HOME")
+    if home is None:
+        return None  # Python falls back to the password database
+    if not home.strip():
+        return "is empty"
+    if not os.path.isabs(home):
+        return "is not an absolute path"
+    if not os.path.isdir(home):
+        return "is not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".islp-ch10-probe-", dir=home))
+    except OSError as exc:
+        return f"is not writable ({exc.strerror or exc})"
+    return None
+
+
+def check_home(command: str | None, argv: list[str]) -> None:
+    """Refuse an unusable ``$HOME`` (:class:`UsageError`, exit 2) when ``command`` would put a
+    default folder under it (the cache, the data folder, the reports); otherwise point matplotlib
+    at a folder of its own, so its warnings about ``$HOME`` never precede the command's output.
+    Runs before anything imports matplotlib."""
+    problem = home_problem()
+    if problem is None:
+        return
+    env = os.environ
+    # islp_ch10.data's CACHE_ENV and DATA_ENV, spelled out: importing the data package here
+    # would import torch and matplotlib, whose warnings this check is here to prevent
+    CACHE_ENV, DATA_ENV = "ISLP_CH10_CACHE", "ISLP_CH10_DATA"
+    uses = []
+    if command in ("reproduce", "sweep", "data") and not (env.get(CACHE_ENV) or env.get("XDG_CACHE_HOME")):
+        uses.append(f"the cache folder (or set {CACHE_ENV})")
+    root_given = command == "download" and any(a == "--root" or a.startswith("--root=") for a in argv)
+    if command in ("download", "data") and not (env.get(DATA_ENV) or env.get("XDG_CACHE_HOME") or root_given):
+        uses.append(f"the data folder (or set {DATA_ENV})")
+    in_checkout = (REPO / "pyproject.toml").is_file() and (REPO / "islp_ch10").is_dir()
+    if command in ("reproduce", "claims") and not (in_checkout or env.get("XDG_DATA_HOME")):
+        uses.append("the reports folder (or set XDG_DATA_HOME)")
+    if uses:
+        raise UsageError(
+            f"HOME={env['HOME']!r} {problem}, and {', '.join(uses)} would be under it; set HOME to your home folder"
+        )
+    if not (env.get("MPLCONFIGDIR") or env.get("XDG_CONFIG_HOME")):
+        base = env.get(CACHE_ENV) or env.get("XDG_CACHE_HOME")
+        if base:
+            env["MPLCONFIGDIR"] = str(Path(base).expanduser() / "matplotlib")
+        else:
+            folder = tempfile.mkdtemp(prefix="islp-ch10-matplotlib-")
+            atexit.register(shutil.rmtree, folder, True)
+            env["MPLCONFIGDIR"] = folder
 
 
 def writable_folder(path: Path, what: str, hint: str, need_bytes: int = 0) -> Path:
@@ -91,15 +147,44 @@ def hold(out: Path) -> Iterator[None]:
         raise StorageError(f"{exc.strerror}, or pass another --out") from None
 
 
-def save_or_rescue(out: Path, name: str, seed: int, records: list[dict], meta: dict) -> Path:
-    """Save one experiment's measurements in ``out``; if ``out`` refuses them, keep them in the
-    temporary folder and raise :class:`StorageError` naming where."""
+LOGS_PREFIX = ".logs-"
+
+
+@contextlib.contextmanager
+def scratch(out: Path) -> Iterator[str]:
+    """A fresh ``OUT/.logs-*`` folder for the run's logs and temporary files (``tempfile`` and
+    ``TMPDIR`` point into it meanwhile), removed on exit; stale ones of killed runs are removed
+    first.  Call it under the folder's lock."""
+    for stale in out.glob(LOGS_PREFIX + "*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=LOGS_PREFIX, dir=out)
+    tmp = os.path.join(folder, "tmp")
+    os.mkdir(tmp)
+    saved = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir, os.environ["TMPDIR"] = tmp, tmp
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved[0]
+        if saved[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[1]
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def save_or_rescue(
+    out: Path, name: str, seed: int, records: list[dict], meta: dict, rescue_dir: str | None = None
+) -> Path:
+    """Save one experiment's measurements in ``out``; if ``out`` refuses them, keep them in
+    ``rescue_dir`` (default: the temporary folder) and raise :class:`StorageError` naming where."""
     from islp_ch10 import report
 
     try:
         return report.save_measurements(out, name, seed, records, meta)
     except OSError as exc:
-        rescue = Path(tempfile.gettempdir()) / f"islp-ch10-rescued-{name}-seed{seed}-{os.getpid()}.json"
+        rescue = Path(rescue_dir or tempfile.gettempdir()) / f"islp-ch10-rescued-{name}-seed{seed}-{os.getpid()}.json"
         try:
             fileio.write_json(rescue, {"experiment": name, "seed": seed, "measurements": records})
             kept = f"this measurement was saved to {rescue}"

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from islp_ch10 import claims
+from islp_ch10.errors import naming
 from islp_ch10.fileio import atomic_write, write_json, write_text
 from islp_ch10.machine import environment
 
@@ -71,45 +72,67 @@ def save_measurements(
         **(meta or {}),
         "measurements": [_slim(r) for r in records],
     }
-    return write_json(path, payload)
+    with naming(path):
+        return write_json(path, payload)
+
+
+#: what a measurement's figures depend on besides experiment and seed: the training path and where
+#: it trained (CPU or GPU, how many devices).  ``--resume`` reuses a file only when these match;
+#: the strategy (how several devices are driven), the thread count and the progress bars are left
+#: out: they do not change what is computed.
+SETTINGS_KEYS = ("path", "accelerator", "devices")
+
+
+def settings_key(settings) -> dict:
+    """The :data:`SETTINGS_KEYS` of a ``RunSettings`` (or of a measurement's ``run`` dict) as JSON values."""
+    get = settings.get if isinstance(settings, dict) else lambda k: getattr(settings, k, None)
+    return json.loads(json.dumps({k: get(k) for k in SETTINGS_KEYS}, default=str))
+
+
+def file_settings(payload: dict) -> dict:
+    """The settings a measurement file was measured with (older files: from their first record's ``run``)."""
+    if isinstance(payload.get("settings"), dict):
+        return settings_key(payload["settings"])
+    run = dict(payload["measurements"][0].get("run") or {})
+    run.setdefault("path", payload.get("path"))
+    return settings_key(run)
+
+
+def measurement_files(out_dir: str | Path) -> dict[tuple[str, int], Path]:
+    """The measurement files in ``out_dir``, by (experiment, seed) as their names say."""
+    folder = Path(out_dir) / MEASUREMENTS
+    if not folder.is_dir():
+        return {}
+    return {(m["experiment"], int(m["seed"])): p for p in sorted(folder.iterdir()) if (m := _FILE.match(p.name))}
 
 
 def measured(out_dir: str | Path) -> set[tuple[str, int]]:
-    """The (experiment, seed) pairs that have a measurement file in ``out_dir``."""
-    folder = Path(out_dir) / MEASUREMENTS
-    if not folder.is_dir():
-        return set()
-    return {(m["experiment"], int(m["seed"])) for p in folder.iterdir() if (m := _FILE.match(p.name))}
+    """The (experiment, seed) pairs that have a measurement file in ``out_dir`` (valid or not)."""
+    return set(measurement_files(out_dir))
 
 
 def load_measurements(out_dir: str | Path) -> list[dict]:
     """Every measurement recorded in ``out_dir/measurements``, in file-name order.
 
-    A file that is not valid JSON raises :class:`ValueError` naming it (it was written
-    atomically, so it was damaged afterwards)."""
-    folder = Path(out_dir) / MEASUREMENTS
+    A damaged file raises :class:`~islp_ch10.schemas.DamagedFile` naming it."""
     records: list[dict] = []
-    if not folder.is_dir():
-        return records
-    for path in sorted(folder.iterdir()):
-        if _FILE.match(path.name):
-            records += read_measurement_file(path)["measurements"]
+    for path in measurement_files(out_dir).values():
+        records += read_measurement_file(path)["measurements"]
     return records
 
 
 def read_measurement_file(path: Path) -> dict:
-    """One measurement file's payload (the one reader of these files; its checks live here).
+    """One measurement file's payload, checked against :class:`islp_ch10.schemas.MeasurementFile`
+    (the one reader of these files): truncated, wrong-shaped, non-finite figures or a claim not in
+    the catalogue raise :class:`~islp_ch10.schemas.DamagedFile` naming the file."""
+    from islp_ch10 import schemas
 
-    A file that is not valid JSON or has no ``measurements`` list raises :class:`ValueError` naming it."""
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(payload["measurements"], list):
-            raise TypeError("'measurements' is not a list")
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(
-            f"measurement file {path} is damaged ({type(exc).__name__}: {exc}); "
-            "delete it and rerun that experiment with --resume"
-        ) from None
+    todo = "delete it, or rerun that experiment and seed to measure it again"
+    payload = schemas.read(path, schemas.MeasurementFile, "measurement file", todo)
+    m = _FILE.match(Path(path).name)
+    if m and (payload["experiment"], payload["seed"]) != (m["experiment"], int(m["seed"])):
+        reason = f"it holds {payload['experiment']} seed {payload['seed']}, not what its name says"
+        raise schemas.DamagedFile("measurement file", path, reason, todo)
     return payload
 
 
@@ -204,8 +227,10 @@ def write(
         "plots": plots,
         "skipped": skipped or [],
     }
-    write_text(out / "results.json", json.dumps(results, indent=2, default=str))
-    write_text(out / "report.md", markdown(rows, plots, env, wall_time, skipped or []))
+    with naming(out / "results.json"):
+        write_text(out / "results.json", json.dumps(results, indent=2, default=str))
+    with naming(out / "report.md"):
+        write_text(out / "report.md", markdown(rows, plots, env, wall_time, skipped or []))
     return Written(out / "report.md", out / "results.json", rows)
 
 
@@ -267,7 +292,7 @@ def _pyplot():
 
 
 def _save_figure(fig, path: Path, dpi: int = 90) -> None:
-    with atomic_write(path) as fh:
+    with naming(path), atomic_write(path) as fh:
         fig.savefig(fh, format="png", dpi=dpi)
 
 

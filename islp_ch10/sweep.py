@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from islp_ch10.errors import naming
 from islp_ch10.fileio import write_json
 from islp_ch10.machine import cpu_name, environment, git_commit, machine_tag, tag
 
@@ -41,18 +42,15 @@ def artifact_path(experiment: str, threads: int, out_dir: Path | None = None, ac
 def read_artifact(path: Path) -> dict | None:
     """The artifact at ``path``, or None when there is none (the one reader of sweep artifacts).
 
-    A file that is not a JSON object with a ``runs`` list raises :class:`ValueError` naming it."""
+    It is checked against :class:`islp_ch10.schemas.SweepArtifact`: a truncated file, a wrong
+    shape, a non-finite value or a claim not in the catalogue raises
+    :class:`~islp_ch10.schemas.DamagedFile` (a ``ValueError``) naming it."""
+    from islp_ch10 import schemas
+
     try:
-        text = path.read_text(encoding="utf-8")
+        return schemas.read(path, schemas.SweepArtifact, "sweep artifact", "move it away or rerun with --fresh")
     except FileNotFoundError:
         return None
-    try:
-        payload = json.loads(text)
-        if not isinstance(payload, dict) or not isinstance(payload.get("runs"), list):
-            raise TypeError("not an object with a 'runs' list")
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ValueError(f"sweep artifact {path} is damaged ({exc}); move it away or rerun with --fresh") from None
-    return payload
 
 
 def runs_in(path: Path) -> int:
@@ -73,7 +71,8 @@ def merge(path: Path, header: dict, runs: Iterable[dict], keep: bool = True) -> 
     seeds = {r["seed"] for r in runs}
     kept = [r for r in (old or {}).get("runs", []) if r["seed"] not in seeds]
     payload = {**(old or {}), **header, "runs": kept + runs}
-    write_json(path, payload)
+    with naming(path):
+        write_json(path, payload)
     return payload
 
 
@@ -136,13 +135,13 @@ def run_sweep(
 
     from islp_ch10 import experiments
     from islp_ch10.lab_defaults import RunSettings
-    from islp_ch10.outdir import hold
+    from islp_ch10.outdir import hold, scratch
 
     out = out_dir or SPREADS_DIR
     threads = torch.get_num_threads()
     path = artifact_path(experiment, threads, out, accelerator)
     out.mkdir(parents=True, exist_ok=True)
-    with hold(out):
+    with hold(out), scratch(out):  # the fits' temporary folders inside out/.logs-*, removed at the end
         header = _header(experiment, seeds, threads, accelerator)
         done = {r["seed"] for r in (read_artifact(path) or {"runs": []})["runs"]} if resume else set()
         keep = resume

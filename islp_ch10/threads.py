@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 ENV = "ISLP_CH10_THREADS"
+#: ``ISLP_CH10_THREADS`` may ask for at most this many threads per available core
+OVERSUBSCRIPTION = 4
 
-__all__ = ["ENV", "ThreadChoice", "apply_threads", "available_cores", "choose_threads"]
+__all__ = ["ENV", "OVERSUBSCRIPTION", "ThreadChoice", "apply_threads", "available_cores", "choose_threads"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ def choose_threads(environ: Mapping[str, str] | None = None) -> ThreadChoice:
     """The thread count for torch: ``ISLP_CH10_THREADS`` if set, else one per available core.
 
     Raises ``ValueError`` (one line, naming the variable) when ``ISLP_CH10_THREADS`` is not a
-    positive whole number.
+    whole number from 1 to :data:`OVERSUBSCRIPTION` times the available cores (more threads than
+    that only wait for each other, and a huge number exhausts memory when torch starts them).
     """
     env = os.environ if environ is None else environ
     cores = available_cores()
@@ -58,6 +61,11 @@ def choose_threads(environ: Mapping[str, str] | None = None) -> ThreadChoice:
             raise ValueError(
                 f"{ENV}={raw!r} is not a positive whole number; set it to a thread count "
                 f"such as 1, or unset it to use one thread per available core ({cores})"
+            )
+        if wanted > OVERSUBSCRIPTION * cores:
+            raise ValueError(
+                f"{ENV}={raw!r} is more than {OVERSUBSCRIPTION} x the {cores} core(s) available; set it "
+                f"to a thread count from 1 to {OVERSUBSCRIPTION * cores}, or unset it to use one per core"
             )
         note = "" if wanted <= cores else f", more than the {cores} core(s) available, so threads will share cores"
         return ThreadChoice(wanted, ENV, cores, f"{wanted} torch thread(s) from {ENV}={raw}{note}")

@@ -41,7 +41,7 @@ def missing_claims(table_text: str, ids: list[str]) -> list[str]:
 @needs_artifacts
 def test_the_committed_table_is_what_the_artifacts_render():
     rendered = render_compat.render(render_compat.load_artifacts(ARTIFACTS), render_compat.catalogue_ids())
-    assert TABLE.read_text() == rendered, "docs/compat.md differs from docs/compat/*.json: python tools/render_compat.py"
+    assert TABLE.read_text() == rendered, "docs/compat.md differs from docs/compat/*.json: run tools/render_compat.py"
 
 
 @needs_artifacts

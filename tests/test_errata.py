@@ -244,7 +244,7 @@ def imdb_rnn_split_problems(monkeypatch, evaluate_on="test") -> list[str]:
     if evaluate_on == "test":
         monkeypatch.setattr(experiments, "fit", _fake_fit)
     else:  # broken variant: the figure scored on the training reviews
-        monkeypatch.setattr(experiments, "fit", lambda f, train, test, c, path="fast", **_: _fake_fit(f, train, train, c))
+        monkeypatch.setattr(experiments, "fit", lambda f, train, test, c, **_: _fake_fit(f, train, train, c))
     (m,) = experiments.imdb_rnn(RunSettings())
     problems = []
     if (m.claim, m.part) != ("10.5/imdb-rnn", "rnn"):

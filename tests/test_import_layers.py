@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("report", "experiments"),
     ("lab_defaults", "double_descent", "pretrained"),
     ("training", "models", "solvers", "errors"),
-    ("data",),
+    ("data", "schemas"),
     ("claims", "threads", "machine", "fileio", "reference", "__init__"),
     ("judge",),
 )

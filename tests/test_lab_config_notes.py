@@ -123,8 +123,6 @@ def test_every_lab_cell_leaves_the_optimisers_other_knobs_at_torchs_defaults():
     never sets them); weight decay and lr are the LabConfig's."""
     import torch
 
-    from islp_ch10.lab_defaults import RunSettings
-
     params = [torch.nn.Parameter(torch.zeros(1))]
     for name, lab in LABS.items():
         opt = lab.make_optimizer(params)

@@ -97,9 +97,7 @@ def fast_path_rows(validation):
 def islp_path_rows(validation):
     """``(rows trained on, validation rows)`` of ISLP's SimpleDataModule as the project builds it."""
     config = _config(validation)
-    _, dm = training._islp_objects(
-        nn.Linear(1, 1), config, config.settings("islp"), X_TRAIN, Y_TRAIN, X_TEST, Y_TEST
-    )
+    _, dm = training._islp_objects(nn.Linear(1, 1), config, config.settings("islp"), X_TRAIN, Y_TRAIN, X_TEST, Y_TEST)
     rows = lambda ds: [float(ds[i][0][0]) for i in range(len(ds))]  # noqa: E731
     return rows(dm.train_dataset), rows(dm.validation_dataset)
 

@@ -84,15 +84,20 @@ def test_artifact_is_named_experiment_machine_threads(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- merge
+def run(seed: int, value: float) -> dict:
+    """One artifact run as a sweep writes it (the artifact's schema needs claim and metric)."""
+    return {"seed": seed, "claim": CLAIM, "part": "network", "metric": "mae", "value": value}
+
+
 def test_merge_rereads_adds_and_replaces_the_same_seed(tmp_path):
     path = tmp_path / "a.json"
-    sweep.merge(path, {"experiment": "a"}, [{"seed": 0, "value": 1.0}])
-    sweep.merge(path, {"experiment": "a", "code": "abc"}, [{"seed": 1, "value": 2.0}])
-    sweep.merge(path, {}, [{"seed": 0, "value": 3.0}])  # a seed measured again replaces its old run
+    sweep.merge(path, {"experiment": "a"}, [run(0, 1.0)])
+    sweep.merge(path, {"experiment": "a", "code": "abc"}, [run(1, 2.0)])
+    sweep.merge(path, {}, [run(0, 3.0)])  # a seed measured again replaces its old run
     payload = json.loads(path.read_text())
-    assert payload["runs"] == [{"seed": 1, "value": 2.0}, {"seed": 0, "value": 3.0}]
+    assert payload["runs"] == [run(1, 2.0), run(0, 3.0)]
     assert payload["code"] == "abc" and payload["experiment"] == "a"
-    sweep.merge(path, {}, [{"seed": 5, "value": 0.0}], keep=False)  # --fresh
+    sweep.merge(path, {}, [run(5, 0.0)], keep=False)  # --fresh
     assert seeds_in(path) == [5]
 
 
@@ -130,7 +135,7 @@ def test_a_seed_another_writer_added_meanwhile_is_kept(tmp_path, register):
 
     def other_writer(seed):  # between this sweep's seeds, someone adds seed 99 to the artifact
         if seed == 1:
-            sweep.merge(artifact(out), {}, [{"seed": 99, "value": 0.0}])
+            sweep.merge(artifact(out), {}, [run(99, 0.0)])
 
     register(**{"fake-s": fake(action=other_writer)})
     assert sweep_cli(out, "fake-s", "--seeds", "0,1,2") == 0

@@ -20,6 +20,7 @@ re-exported here for the loaders' callers.
 
 from islp_ch10.fileio import atomic_write
 
+from . import imdb
 from ._core import (
     CACHE_ENV,
     DATA_ENV,
@@ -66,11 +67,24 @@ from .imdb import (
 from .mnist import MNISTData, load_mnist, mnist_torchvision, parse_idx, read_idx
 from .tabular import HittersData, NYSEData, lag_columns, load_hitters, load_nyse, nyse_features, rnn_columns
 
+#: how ``islp-ch10 data`` checks that each data set is present and whole: every name
+#: :data:`DATASETS` can download, plus the two the ISLP package ships (a test keeps them in step)
+PRESENCE = {
+    "mnist": load_mnist,
+    "imdb": imdb.find_archive,
+    "cifar100": load_cifar100,
+    "imagenet": load_imagenet_classes,
+    "book_images": book_image_files,
+    "nyse": load_nyse,
+    "hitters": load_hitters,
+}
+
 __all__ = [
     "CACHE_ENV",
     "DATASETS",
     "DATA_ENV",
     "KNOWN_FILES",
+    "PRESENCE",
     "TOKENIZER_VERSION",
     "CIFARData",
     "ChecksumError",

@@ -79,9 +79,17 @@ class DataMissing(FileNotFoundError):
                 f"run `islp-ch10 download {dataset}` (or `python -m islp_ch10 download {dataset}`) "
                 f"on a machine with network access, or {_STAGED_HINT}"
             )
-        msg = (
-            f"{dataset}: data file {self.missing!r} not found; searched {self.searched} ({env_txt}). To get it: {how}."
-        )
+        in_place = Path(self.searched) / Path(self.missing).name
+        if in_place.is_dir():  # a folder where the file should be: say so, not "not found"
+            msg = (
+                f"{dataset}: {in_place} is a folder, not the data file {self.missing!r} ({env_txt}); "
+                f"move the folder away, then get the file: {how}."
+            )
+        else:
+            msg = (
+                f"{dataset}: data file {self.missing!r} not found; searched {self.searched} ({env_txt}). "
+                f"To get it: {how}."
+            )
         super().__init__(msg)
 
     def __reduce__(self):  # picklable across pytest-xdist workers
