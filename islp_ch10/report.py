@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from islp_ch10 import claims
+from islp_ch10 import claims, judge
 from islp_ch10.errors import naming
 from islp_ch10.fileio import atomic_write, write_json, write_text
 from islp_ch10.machine import environment
@@ -147,10 +146,8 @@ def summarise(records: Iterable[dict]) -> list[dict]:
         claim = claims.get(cid)
         book, threshold, direction = claim.criterion(part)
         values = [r["value"] for r in rs]
-        median = statistics.median(values)
-        verdict = "n/a"
-        if threshold is not None:
-            verdict = "pass" if claim.passes(median, part) else "FAIL"
+        median = judge.statistic(values)
+        verdict = judge.verdict(claim, values, part)
         rows.append(
             {
                 "claim": cid,

@@ -13,13 +13,12 @@ in between is lost.  ``tests/test_spreads.py`` checks that the catalogue's sprea
 these artifacts.
 
 Measurements made elsewhere in another format are converted once by
-``python -m islp_ch10.sweep --import FILE`` (:func:`import_measurements`): the artifact keeps the
-source's name, checksum and notes under ``provenance``, and only runs in the lab's configuration.
+``python tools/import_measurements.py FILE``: the artifact keeps the source's name, checksum and
+notes under ``provenance``, and only runs in the lab's configuration.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from islp_ch10.errors import naming
 from islp_ch10.fileio import write_json
-from islp_ch10.machine import cpu_name, environment, git_commit, machine_tag, tag
+from islp_ch10.machine import cpu_name, environment, git_commit, machine_tag
 
 SPREADS_DIR = Path(__file__).resolve().parent.parent / "docs" / "spreads"
 VERSION_KEYS = ("python", "torch", "numpy", "pytorch_lightning", "torchmetrics", "sklearn", "ISLP")
@@ -159,100 +158,8 @@ def run_sweep(
     return path
 
 
-# external measurement files name models; each maps to the experiment (and claim part) that trains it
-_EXTERNAL_MODELS = {"IMDBLSTM": ("imdb-lstm", "10.5/imdb-rnn"), "IMDBRNN": ("imdb-rnn", "10.5/imdb-rnn")}
-
-
-def import_measurements(source: Path, out_dir: Path | None = None) -> list[Path]:
-    """Convert a measurement file with ``runs`` of ``{model, lr, seed, test_accuracy}`` into one
-    sweep artifact per experiment (the source is not modified).
-
-    Runs whose learning rate is not the lab's (read from the experiment's LabConfig) are left
-    out and listed under ``provenance.excluded``.
-    """
-    import hashlib
-
-    from islp_ch10 import experiments
-    from islp_ch10.outdir import hold
-
-    source = Path(source)
-    text = source.read_text()
-    data = json.loads(text)
-    threads = data["machine"]["torch_threads"]
-    by_experiment: dict[str, list] = {}
-    excluded = []
-    for r in data["runs"]:
-        name, claim = _EXTERNAL_MODELS.get(r["model"], (None, None))
-        if name is None:
-            raise ValueError(f"{source}: no experiment trains model {r['model']!r}; known: {sorted(_EXTERNAL_MODELS)}")
-        exp = experiments.EXPERIMENTS[name]
-        ((part, lab),) = exp.labs.items()
-        _, lab_lr = lab.resolved_optimizer()
-        if r["lr"] != lab_lr:
-            excluded.append(
-                f"{r['model']} lr {r['lr']} seed {r['seed']} ({r['test_accuracy']}): not the lab's lr {lab_lr}"
-            )
-            continue
-        by_experiment.setdefault(name, []).append(
-            {
-                "seed": r["seed"],
-                "claim": claim,
-                "part": part,
-                "metric": lab.metric,
-                "value": r["test_accuracy"],
-                "epochs": lab.epochs,
-                "seconds": r.get("seconds"),
-                "valid_by_epoch": r.get("valid_accuracy_by_epoch", []),
-            }
-        )
-    out = out_dir or SPREADS_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    with hold(out):
-        for name, runs in by_experiment.items():
-            payload = {
-                "experiment": name,
-                "runs": sorted(runs, key=lambda r: r["seed"]),
-                "command": f"python -m islp_ch10.sweep --import {source.name}",
-                "machine": {
-                    "cpu": data["machine"]["cpu"],
-                    "tag": tag(data["machine"]["cpu"]),
-                    "torch_threads": threads,
-                    "cuda": None,
-                },
-                "versions": data.get("versions", {}),
-                "code": data.get("code"),
-                "provenance": {
-                    "source": source.name,
-                    "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                    "what": data.get("what"),
-                    "how": data.get("how"),
-                    "note": data.get("note"),
-                    "excluded": excluded,
-                },
-            }
-            path = out / f"{name}__{payload['machine']['tag']}__t{threads}.json"
-            write_json(path, payload)
-            paths.append(path)
-    return paths
-
-
 def quoted(x: float) -> float:
     """How the catalogue quotes an artifact's figure: rounded to 4 decimals (exact figures such as
     the Hitters least-squares MAE 259.7153 keep every digit the book's check needs)."""
     return round(float(x), 4)
 
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m islp_ch10.sweep",
-        description="convert an external measurement file into sweep artifacts "
-        "(tools/trace_spreads.py then copies every artifact's figures into the catalogue)",
-    )
-    parser.add_argument("--import", dest="source", required=True, help="the measurement JSON file to convert")
-    parser.add_argument("--out", default=None, help="artifact folder (default: docs/spreads of the checkout)")
-    args = parser.parse_args()
-    for p in import_measurements(Path(args.source), Path(args.out) if args.out else None):
-        print(f"wrote {p}")
