@@ -325,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep stages measured at another commit (the table names each stage's commit)",
     )
+    ap.add_argument("--redo", default="", help="comma-separated stages to measure again whatever is recorded")
     args = ap.parse_args(argv)
     path = COMPAT / f"{args.env}.json"
     artifact = json.loads(path.read_text()) if path.exists() else {}
@@ -335,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         done = artifact["stages"].get(stage)
         same_packages = bool(done) and done.get("packages_digest") == packages_digest(artifact)
         same_source = bool(done) and done.get("source_digest") == digest
-        if done and not args.fresh and same_packages and (same_source or args.keep_stale):
+        redo = args.fresh or stage in args.redo.split(",")
+        if done and not redo and same_packages and (same_source or args.keep_stale):
             why = "same source and packages" if same_source else f"--keep-stale: measured at {done.get('commit')}"
             print(f"[{args.env}] {stage}: kept from {done.get('finished', '?')} ({why})", flush=True)
             continue

@@ -132,13 +132,15 @@ def reinstall(env: str, wheel: Path) -> None:
     subprocess.run([*pip, f"{wheel}[test]"], check=True, env=environ)  # a dependency the checkout added
 
 
-def run_stages(env: str, stages: list[str], fresh: bool, keep_stale: bool = False) -> int:
+def run_stages(env: str, stages: list[str], fresh: bool, keep_stale: bool = False, redo: str = "") -> int:
     python = REPO / ".tox" / env / "bin" / "python"
     cmd = [str(python), str(REPO / "tools" / "compat_stages.py"), env, "--stages", ",".join(stages)]
     if fresh:
         cmd.append("--fresh")
     if keep_stale:
         cmd.append("--keep-stale")
+    if redo:
+        cmd += ["--redo", redo]
     environ = dict(os.environ)
     environ.setdefault("ISLP_CH10_DATA", str(REPO.parent / "shared" / "data"))
     environ["ISLP_CH10_EXPECT_WHEEL"] = "1"
@@ -157,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep stages measured at another commit of the source (the table names each stage's commit)",
     )
+    ap.add_argument("--redo", default="", help="comma-separated stages to measure again in every environment")
     ap.add_argument("--install-only", action="store_true", help="only install (and measure) the environments")
     args = ap.parse_args(argv)
     envs = args.envs.split(",") if args.envs else matrix_envs()
@@ -178,10 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for env in installed:
         if first:
-            status |= run_stages(env, first, args.fresh, args.keep_stale) != 0
+            status |= run_stages(env, first, args.fresh, args.keep_stale, args.redo) != 0
     if "bench" in stages:
         for env in installed:
-            status |= run_stages(env, ["bench"], args.fresh, args.keep_stale) != 0
+            status |= run_stages(env, ["bench"], args.fresh, args.keep_stale, args.redo) != 0
     subprocess.run([sys.executable, str(REPO / "tools" / "render_compat.py")], cwd=REPO, check=False)
     return int(status)
 
