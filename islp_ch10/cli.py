@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _reproduce_options(rep: argparse.ArgumentParser) -> None:
-    from islp_ch10.training import ACCELERATORS
+    from islp_ch10.machine import ACCELERATORS
 
     full_help = "every experiment the data allows (default: a quick subset, a few CPU minutes)"
     rep.add_argument("--full", action="store_true", help=full_help)

@@ -26,6 +26,8 @@ __all__ = [
     "tag",
 ]
 
+# Lightning's accelerator names the command line accepts (a low module: parsing needs no torch)
+ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 GPU_ACCELERATORS = ("gpu", "cuda", "auto")
 
 

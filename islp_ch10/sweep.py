@@ -162,4 +162,3 @@ def quoted(x: float) -> float:
     """How the catalogue quotes an artifact's figure: rounded to 4 decimals (exact figures such as
     the Hitters least-squares MAE 259.7153 keep every digit the book's check needs)."""
     return round(float(x), 4)
-

@@ -53,6 +53,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
 
+from islp_ch10.errors import Terminated
+from islp_ch10.machine import ACCELERATORS
+
 TASKS = ("regression", "binary", "multiclass")
 
 
@@ -566,6 +569,15 @@ class FastModule(pl.LightningModule):
         self.trainer.callback_metrics.update({k: torch.tensor(v) for k, v in figures.items()})
 
 
+class _StopOnSigterm(pl.Callback):
+    """Ends training at the next batch once Lightning's own SIGTERM handler has set its flag
+    (Lightning < 2.4 replaces the caller's handler during fit and would otherwise train on)."""
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if getattr(trainer, "received_sigterm", False):
+            trainer.should_stop = True
+
+
 # ----------------------------------------------------------------------------- history
 class HistoryRecorder(pl.Callback):
     """Keeps the per-epoch history in memory: ``epoch`` and each ``train_*`` / ``valid_*`` figure.
@@ -650,9 +662,6 @@ def make_trainer(
         enable_model_summary=False,
         num_sanity_val_steps=2 if sanity_check else 0,
     )
-
-
-ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 
 
 def check_devices(accelerator: str, devices: str, strategy: str) -> int | str | list[int]:
@@ -857,7 +866,7 @@ def fit(
         trainer = make_trainer(
             config.epochs,
             run,
-            [*callbacks, recorder],
+            [*callbacks, recorder, _StopOnSigterm()],
             root_dir,
             sanity_check=run.path == "islp",
             max_steps=max_steps,
@@ -865,6 +874,10 @@ def fit(
             name=getattr(config, "name", "run"),
         )
         trainer.fit(module, datamodule=dm)
+        if getattr(trainer, "received_sigterm", False):
+            # Lightning < 2.4 installs its own SIGTERM handler during fit, which only sets this flag
+            # (_StopOnSigterm then ends the epoch): the run was terminated, not finished.
+            raise Terminated(f"terminated (SIGTERM) after {trainer.current_epoch} epoch(s)")
         if getattr(trainer, "interrupted", False):
             # Lightning < 2.4 catches Ctrl-C inside fit, stops "gracefully" and returns as if the fit had
             # ended: the truncated model would be measured as the lab's.  Re-raise instead.

@@ -575,7 +575,7 @@ def test_the_seed_bound_is_what_numpy_and_lightning_accept():
 
     assert cli.MAX_SEED == MAX_SEED
     np.random.seed(MAX_SEED)
-    assert pl.seed_everything(MAX_SEED, verbose=False) == MAX_SEED
+    assert pl.seed_everything(MAX_SEED) == MAX_SEED  # no verbose=: Lightning < 2.3 has no such argument
     with pytest.raises(ValueError):
         np.random.seed(MAX_SEED + 1)
 
@@ -682,9 +682,20 @@ def test_an_unusable_home_is_one_line_before_any_warning(tmp_path, home, says):
 
 
 def test_an_unusable_home_is_fine_when_no_default_folder_needs_it(tmp_path):
-    """With the folders set explicitly an unusable HOME is no error, and matplotlib stays quiet."""
+    """With the folders set explicitly an unusable HOME is no error, and matplotlib stays quiet.
+
+    XDG_DATA_HOME names the reports folder's base: an installed islp-ch10 (not a checkout) would
+    otherwise put its default reports under HOME, and rightly refuse."""
     cache = tmp_path / "cache"
-    done = _child(tmp_path, "claims", "--results", tmp_path / "nope.json", HOME="/proc/self", **{data.CACHE_ENV: cache})
+    done = _child(
+        tmp_path,
+        "claims",
+        "--results",
+        tmp_path / "nope.json",
+        HOME="/proc/self",
+        XDG_DATA_HOME=str(tmp_path / "share"),
+        **{data.CACHE_ENV: cache},
+    )
     assert done.returncode == errors.USAGE
     assert done.stderr.strip() == f"islp-ch10: --results {tmp_path / 'nope.json'} does not exist; pass an existing file"
     assert not list(tmp_path.glob("matplotlib-*"))
@@ -867,37 +878,26 @@ def test_sigterm_is_exit_143_with_the_measurements_kept(env, capsys, monkeypatch
 
 
 def test_sigterm_inside_lightning_training_is_exit_143(env, capsys, monkeypatch):
+    """SIGTERM during a fit is exit 143 on every Lightning: Lightning < 2.4 installs its own SIGTERM
+    handler during fit, which only sets a flag; ``fit`` stops and raises then."""
     import pytorch_lightning as pl
     import torch
-    from torch.utils.data import DataLoader, TensorDataset
 
-    class Tiny(pl.LightningModule):
-        def __init__(self):
-            super().__init__()
-            self.lin = torch.nn.Linear(2, 1)
-
-        def training_step(self, batch, batch_idx):
-            x, y = batch
-            return ((self.lin(x) - y) ** 2).mean()
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.1)
+    from islp_ch10.training import TrainConfig, fit
 
     class Term(pl.Callback):
         def on_train_batch_end(self, trainer, *args):
             os.kill(os.getpid(), signal.SIGTERM)
 
     def train(seed):
-        trainer = pl.Trainer(
-            max_epochs=2,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
+        config = TrainConfig(task="regression", epochs=2, batch_size=4, validation=None, seed=seed)
+        fit(
+            lambda: torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Flatten(0)),
+            (torch.zeros(8, 2), torch.zeros(8)),
+            (torch.zeros(4, 2), torch.zeros(4)),
+            config,
             callbacks=[Term()],
-            accelerator="cpu",
         )
-        trainer.fit(Tiny(), DataLoader(TensorDataset(torch.zeros(8, 2), torch.zeros(8, 1)), batch_size=4))
 
     register(monkeypatch, **{"fake-a": fake("least-squares"), "fake-fit": fake("network", action=train)})
     handler = signal.getsignal(signal.SIGTERM)
@@ -917,7 +917,7 @@ def test_sigterm_during_a_sweep_is_exit_143(env, capsys, monkeypatch, tmp_path):
 
 
 def test_exit_143_is_documented(capsys):
-    readme = (Path(cli.__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()  # the checkout's, also under tox
     assert "143 terminated (SIGTERM" in cli.__doc__ and "143 terminated by SIGTERM" in readme
     assert errors.EXIT_CODES[143].startswith("terminated (SIGTERM)")
     code, out, _ = run(capsys, "reproduce", "--help")
@@ -1112,3 +1112,18 @@ def test_a_failure_before_a_damaged_file_is_measured_again_keeps_the_hint(good_r
     assert len(err.strip().splitlines()) == 1 and "internal error: RuntimeError: boom" in err
     assert f"1 measurement(s) of this run kept in {out_dir / report.MEASUREMENTS}, report not rebuilt" in err
     assert "rerun with --resume" in err
+
+
+def test_parsing_the_command_line_imports_no_torch():
+    """A bad option is refused in a fraction of a second and with nothing before its one line: the
+    parser needs no torch or Lightning (whose import prints warnings on some releases, e.g.
+    Lightning 2.2's pkg_resources warning)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from islp_ch10 import cli; cli.build_parser(); "
+        "print(sorted(m for m in ('torch', 'pytorch_lightning', 'matplotlib') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
