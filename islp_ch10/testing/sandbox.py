@@ -47,6 +47,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,6 +234,9 @@ def check_child(executable, argv, env) -> None:
         record("python child whose flags (-I/-E/-S) skip the sandbox", argv[:3])
 
 
+_POPEN = threading.local()  # the argv of the subprocess.Popen this thread is starting
+
+
 def _audit(sandbox: dict, event: str, args: tuple) -> None:
     """The audit-hook layer (see the module docstring); a no-op while the sandbox is disarmed."""
     if not sandbox.get("armed"):
@@ -260,8 +264,12 @@ def _audit(sandbox: dict, event: str, args: tuple) -> None:
     elif event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
         # an odd argument must not break the start of a child: it is then just not checked
         with contextlib.suppress(TypeError, ValueError, IndexError, KeyError, AttributeError):
+            argv = tuple(map(str, args[1])) if isinstance(args[1], (list, tuple)) else (str(args[1]),)
             if event == "subprocess.Popen":
+                _POPEN.argv = argv  # Python >= 3.13 may start it through os.posix_spawn: one child, one check
                 check_child(args[0], args[1], args[3])
+            elif getattr(_POPEN, "argv", None) == argv:
+                _POPEN.argv = None
             else:
                 check_child(None, args[1], args[2])
 
