@@ -307,7 +307,9 @@ def _inner_run(routed, pytester, probe_file, *args, conftest=None) -> tuple[list
     out = subprocess.run(
         [*routed, *argv],
         cwd=pytester.path,
-        env={**os.environ, "PROBE_FILE": str(probe_file)},
+        # the inner run's mode comes from its own arguments, not from the outer run's setting
+        # (.ci/run sets ISLP_CH10_NETWORK_GUARD=namespace)
+        env={**{k: v for k, v in os.environ.items() if k != "ISLP_CH10_NETWORK_GUARD"}, "PROBE_FILE": str(probe_file)},
         capture_output=True,
         text=True,
         timeout=300,
