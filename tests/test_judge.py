@@ -7,6 +7,7 @@ A check returns the list of its problems with a candidate function (empty: the c
 
 from __future__ import annotations
 
+import re
 import warnings
 from types import SimpleNamespace
 
@@ -411,3 +412,72 @@ def test_the_rollup_needs_every_listed_test_and_reads_cases_of_a_test_as_that_te
     assert judge.claim_status([a, b], [_r(a + "[0]", "passed"), _r(a + "[1]", "passed")]) == "incomplete"
     assert judge.claim_status([a], [_r(a + "[0]", "passed"), _r(a + "[1]", "passed")]) == "passed"
     assert judge.claim_status([a, b], [_r(a, "passed"), _r(b, "failed")]) == "failed"
+
+
+# ----------------------------------------------------------------------------- the test helpers' contract
+def test_run_or_skip_runs_the_named_experiment_with_the_given_or_default_settings():
+    """The runner gets the experiment's name and the settings given, or the default RunSettings."""
+    from islp_ch10.lab_defaults import RunSettings
+
+    seen = []
+    runner = lambda name, settings: seen.append((name, settings)) or ("m",)  # noqa: E731
+    assert empirical.run_or_skip("hitters", None, runner=runner) == ["m"]
+    assert empirical.run_or_skip("nyse", RunSettings(seed=3), runner=runner) == ["m"]
+    assert seen == [("hitters", RunSettings()), ("nyse", RunSettings(seed=3))]
+
+
+def test_run_or_skip_skips_with_the_loaders_instructions():
+    """A missing data set skips with the loader's own message (which file, where, how to get it)."""
+    from islp_ch10.data import DataMissing
+
+    missing = DataMissing("toy", "toy.csv", "/nowhere", "fetch it")
+    with pytest.raises(pytest.skip.Exception) as info:
+        empirical.run_or_skip("toy", None, runner=_raiser(missing))
+    assert str(info.value) == str(missing) and "toy.csv" in str(missing) and "fetch it" in str(missing)
+
+
+def test_pick_returns_the_one_measurement_of_a_claim_and_part():
+    """``pick`` finds the measurement of a claim and part; none or two of them fail, saying how many."""
+    whole, lstm, other = _measured(0.9, part=None), _measured(0.85), _measured(0.8, part="rnn")
+    assert empirical.pick([whole, lstm, other], LSTM_LIKE.id, "lstm") is lstm
+    assert empirical.pick([whole, lstm, other], LSTM_LIKE.id) is whole
+    with pytest.raises(AssertionError, match=r"^expected one measurement of 10\.5/judge-example \[gru\], got 0$"):
+        empirical.pick([whole, lstm], LSTM_LIKE.id, "gru")
+    with pytest.raises(AssertionError, match=r"^expected one measurement of 10\.5/judge-example \[lstm\], got 2$"):
+        empirical.pick([lstm, lstm], LSTM_LIKE.id, "lstm")
+
+
+def test_assert_meets_claims_message_states_figure_book_threshold_band_and_reason():
+    """A failed figure's message gives the claim and part, the metric and value, seed, epochs and
+    path, the book figure, the threshold and the band, then the judge's reason."""
+    lo, hi = judge.claim_band(LSTM_LIKE, "lstm")
+    with pytest.raises(AssertionError) as info:
+        empirical.assert_meets_claim(_measured(0.70), LSTM_LIKE)
+    assert str(info.value).splitlines()[0] == (
+        f"10.5/judge-example [lstm]: measured accuracy = 0.7 (seed 0, 20 epochs, fast); book None, "
+        f"threshold >= 0.82, band [{lo:.6g}, {hi:.6g}]: misses the threshold >= 0.82"
+    )
+    untraced = _claim(threshold=0.5, direction=">=", cid="10.5/judge-example")
+    with pytest.raises(AssertionError) as info:
+        empirical.assert_meets_claim(_measured(0.4, part=None), untraced)
+    assert str(info.value).splitlines()[0] == (
+        "10.5/judge-example: measured accuracy = 0.4 (seed 0, 20 epochs, fast); book None, "
+        "threshold >= 0.5, no traced band: misses the threshold >= 0.5"
+    )
+
+
+def test_assert_meets_claim_judges_by_the_catalogue_when_no_claim_is_given():
+    """Without a claim, the measurement's own catalogue entry judges it."""
+    cid = "10.9/hitters-mae"
+    claim = claims.get(cid)
+    part = claim.judged_parts()[0]
+    c = judge.criterion(claim, part)
+    lo, hi = judge.claim_band(claim, part) or (c.threshold, c.threshold)
+    inside = (lo + hi) / 2 if judge.claim_band(claim, part) else c.threshold
+    measured = SimpleNamespace(claim=cid, part=part, metric="mae", value=inside, seed=0, epochs=1, path="fast")
+    empirical.assert_meets_claim(measured)
+    far = SimpleNamespace(
+        claim=cid, part=part, metric="mae", value=1e9 if c.direction == "<=" else -1e9, seed=0, epochs=1, path="fast"
+    )
+    with pytest.raises(AssertionError, match=re.escape(cid)):
+        empirical.assert_meets_claim(far)
