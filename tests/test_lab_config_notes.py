@@ -351,8 +351,8 @@ def _lab(**fields):
         ({"task": "multiclass"}, "task 'multiclass' needs num_classes"),
         ({"task": "multiclass", "num_classes": 1}, "num_classes must be an integer >= 2, got 1"),
         ({"optimizer": "lbfgs", "lr": 0.1}, "optimizer"),
-        ({"optimizer": "rmsprop"}, "give optimizer and lr together, or neither"),
-        ({"lr": 0.001}, "give optimizer and lr together, or neither"),
+        ({"optimizer": "rmsprop"}, r"^give optimizer and lr together, or neither \(SimpleModule's default\)$"),
+        ({"lr": 0.001}, r"^give optimizer and lr together, or neither \(SimpleModule's default\)$"),
         ({"source": "ISLP lab, 10.9.5"}, "source must cite the notes' lines .*got 'ISLP lab, 10.9.5'"),
     ],
 )
