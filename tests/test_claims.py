@@ -370,3 +370,30 @@ def test_a_claims_rollup_is_over_the_tests_the_catalogue_lists():
     records = [{"test": "t::a", "outcome": "passed"}, {"test": "t::b", "outcome": "passed"}]
     assert claims.claim_status(claim, records) == "passed"
     assert claims.claim_status(claim, None) == "not run"
+
+
+def test_a_claim_may_be_of_all_three_kinds():
+    """Every combination of the three kinds loads, all three together included."""
+    claim = claims._claim_from_table(_table(kind="exact + property + empirical"), "x.toml")
+    assert claim.kinds == claims.KINDS
+
+
+def test_spread_values_refuse_an_entry_missing_its_seeds_or_its_values():
+    """An artifact entry that lists values without seeds (or seeds without values) is refused with
+    the one-line count message, as any other mismatch."""
+    no_seeds = _traced(spread_values={"a__m__t1": {"values": [0.5]}})
+    with pytest.raises(ValueError, match=r"spread_values\.a__m__t1 has 0 seeds but 1 values$"):
+        no_seeds.spread_values()
+    no_values = _traced(spread_values={"a__m__t1": {"seeds": [0]}})
+    with pytest.raises(ValueError, match=r"spread_values\.a__m__t1 has 1 seeds but 0 values$"):
+        no_values.spread_values()
+
+
+def test_spread_artifacts_of_a_part_are_the_parts_own():
+    """A part's artifacts are the ones its own spread_values name, not the claim's."""
+    claim = _traced(
+        spread_values={"a__m__t1": {"seeds": [0], "values": [0.1]}},
+        parts={"p": {"spread_values": {"c__m__t2": {"seeds": [0], "values": [9.0]}}}},
+    )
+    assert claim.spread_artifacts("p") == ["docs/spreads/c__m__t2.json"]
+    assert claim.spread_artifacts() == ["docs/spreads/a__m__t1.json"]
