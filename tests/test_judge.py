@@ -337,11 +337,11 @@ def test_a_claim_without_a_threshold_cannot_be_judged():
 
 def test_the_judges_refusals_say_what_is_wrong():
     """Bad input to the judge is refused with a one-line message naming the problem."""
-    with pytest.raises(ValueError, match="direction '==' needs a tolerance"):
+    with pytest.raises(ValueError, match=r"^direction '==' needs a tolerance$"):
         judge.meets(1.0, 1.0, "==")
     with pytest.raises(ValueError, match=r"direction must be one of .* not '>'"):
         judge.meets(1.0, 1.0, ">")
-    with pytest.raises(ValueError, match="no values to judge"):
+    with pytest.raises(ValueError, match=r"^no values to judge$"):
         judge.statistic([])
     with pytest.raises(ValueError, match="only a floor or a ceiling is derived from a band, not '=='"):
         judge.derived_threshold((0.1, 0.2), "==")
