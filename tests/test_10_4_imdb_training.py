@@ -118,3 +118,19 @@ def test_lambda_max_refuses_rows_that_do_not_match():
     """X and y of different lengths are refused with one line giving both counts."""
     with pytest.raises(ValueError, match=r"^X has 5 rows but y has 4; pass matching training data$"):
         lambda_max(np.ones((5, 3)), np.ones(4))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_lasso_paths_first_coefficient_enters_at_lambda_max(seed):
+    """The notes' C = 1/(n lambda) (lines 1445-1466) puts the L1 path's first non-zero coefficient
+    at lambda_max: just above it every coefficient is zero, just below it some are not.  Balanced
+    classes, so the intercept (penalised by liblinear) is zero at the optimum and lambda_max's
+    formula is exact; a path on another scale of C (e.g. 2/(n lambda)) starts too early."""
+    rng = np.random.default_rng(seed)
+    n, p = 400, 20
+    y = np.r_[np.ones(n // 2), np.zeros(n // 2)].astype(int)
+    X = rng.normal(size=(n, p))
+    X[:, :3] += 0.5 * (2 * y[:, None] - 1)
+    above, below = lasso_path(X, y, lambda_max(X, y) * np.array([1.05, 0.95]))
+    assert np.count_nonzero(above.coef_) == 0
+    assert np.count_nonzero(below.coef_) > 0

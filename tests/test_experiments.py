@@ -205,3 +205,42 @@ def test_measurement_import_takes_claim_and_configuration_from_the_registry(tmp_
     source.write_text(json.dumps({"machine": {"cpu": "x", "torch_threads": 1}, "runs": [{"model": "GRU", "lr": 1}]}))
     with pytest.raises(ValueError, match="no experiment trains model 'GRU'"):
         tool.import_measurements(source, tmp_path / "out")
+
+
+# ----------------------------------------------------------------------------- the registry's helpers, case by case
+def test_r2_is_one_minus_rss_over_the_total_sum_of_squares():
+    """The lab's R^2 (10.9.6): 1 - RSS/TSS, with TSS about the mean of the observed series; 1 for a
+    perfect fit, 0 for the mean, negative for a fit worse than the mean."""
+    y = np.array([1.0, 2.0, 4.0, 7.0])
+    pred = np.array([1.5, 2.0, 3.0, 7.5])
+    assert experiments._r2(y, pred) == pytest.approx(1 - 1.5 / 21.0, rel=1e-15)
+    assert experiments._r2(y, y) == 1.0
+    assert experiments._r2(y, np.full(4, y.mean())) == 0.0
+    assert experiments._r2(y, -y) == pytest.approx(1 - 280.0 / 21.0, rel=1e-15)
+
+
+def test_a_measurement_serialises_with_its_seed_and_path_and_without_in_memory_by_products():
+    """``to_json`` writes every field but ``in_memory`` (plots are never serialised), plus the seed
+    and the path the figure was obtained on (the solver for a non-network fit)."""
+    m = experiments.Measurement(
+        claim="10.9/hitters-mae",
+        metric="mae",
+        value=250.0,
+        run=RunSettings(seed=4),
+        part="least-squares",
+        solver="lstsq",
+        in_memory={"figure": object()},
+    )
+    out = m.to_json()
+    assert "in_memory" not in out
+    assert (out["seed"], out["path"], out["claim"], out["value"], out["part"]) == (4, "lstsq", m.claim, 250.0, m.part)
+    assert json.loads(json.dumps(out, default=str))["seed"] == 4
+
+
+def test_unknown_or_ambiguous_experiment_names_are_refused_with_the_known_ones():
+    """``get`` of an unknown experiment names the registered ones; ``measuring`` of a figure no
+    experiment measures says how many do."""
+    with pytest.raises(KeyError, match=r"unknown experiment 'nope'; known: " + ", ".join(experiments.EXPERIMENTS)):
+        experiments.get("nope")
+    with pytest.raises(KeyError, match=r"0 experiments measure 10\.9/nope \[None\]: \[\]"):
+        experiments.measuring("10.9/nope")
