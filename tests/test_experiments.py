@@ -244,3 +244,36 @@ def test_unknown_or_ambiguous_experiment_names_are_refused_with_the_known_ones()
         experiments.get("nope")
     with pytest.raises(KeyError, match=r"0 experiments measure 10\.9/nope \[None\]: \[\]"):
         experiments.measuring("10.9/nope")
+
+
+def test_a_trained_networks_measurement_carries_the_fits_figures():
+    """A network's measurement holds the test metric it is judged on, every test metric as raw,
+    the run (hence seed and path), the lab's epoch count, the wall time and the history."""
+    from types import SimpleNamespace
+
+    result = SimpleNamespace(
+        test={"accuracy": 0.86, "loss": 0.33},
+        config=SimpleNamespace(epochs=20),
+        wall_time=12.5,
+        history=[{"epoch": 0, "valid_accuracy": 0.8}],
+    )
+    m = experiments._trained(result, "10.5/imdb-rnn", "accuracy", RunSettings(seed=5), part="lstm")
+    assert (m.claim, m.metric, m.value, m.part) == ("10.5/imdb-rnn", "accuracy", 0.86, "lstm")
+    assert m.raw == {"accuracy": 0.86, "loss": 0.33} and m.run == RunSettings(seed=5)
+    assert (m.seed, m.path, m.epochs, m.wall_time) == (5, "fast", 20, 12.5)
+    assert m.history == [{"epoch": 0, "valid_accuracy": 0.8}]
+
+
+def test_run_hands_the_experiment_its_settings(monkeypatch):
+    """``run`` calls the registered experiment with the settings given (seed and path reach it)."""
+    seen = []
+
+    def toy(settings):
+        seen.append(settings)
+        return [experiments.Measurement(claim="10.9/toy", metric="mae", value=1.0, run=settings)]
+
+    monkeypatch.setitem(
+        experiments._REGISTRY, "toy", experiments.Experiment(toy, claims={"10.9/toy": (None,)}, seed_meaning="x")
+    )
+    (m,) = experiments.run("toy", RunSettings(seed=7, path="islp"))
+    assert seen == [RunSettings(seed=7, path="islp")] and (m.seed, m.path) == (7, "islp")
