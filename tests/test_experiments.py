@@ -277,3 +277,20 @@ def test_run_hands_the_experiment_its_settings(monkeypatch):
     )
     (m,) = experiments.run("toy", RunSettings(seed=7, path="islp"))
     assert seen == [RunSettings(seed=7, path="islp")] and (m.seed, m.path) == (7, "islp")
+
+
+@pytest.mark.data
+def test_nyse_designs_are_float32_and_split_by_the_train_column():
+    """The NYSE experiments train on float32 tensors (the networks' dtype), inputs and response
+    alike, split by the data's own ``train`` column."""
+    from islp_ch10.data import DataMissing, load_nyse
+
+    try:
+        d = load_nyse()
+    except DataMissing as exc:
+        pytest.skip(str(exc))
+    import torch
+
+    (x_tr, y_tr), (x_te, y_te) = experiments._nyse_split("X_day")
+    assert {t.dtype for t in (x_tr, y_tr, x_te, y_te)} == {torch.float32}
+    assert len(y_tr) == int(np.sum(d.train)) and len(y_tr) + len(y_te) == len(d.Y)
