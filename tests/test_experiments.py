@@ -294,3 +294,32 @@ def test_nyse_designs_are_float32_and_split_by_the_train_column():
     (x_tr, y_tr), (x_te, y_te) = experiments._nyse_split("X_day")
     assert {t.dtype for t in (x_tr, y_tr, x_te, y_te)} == {torch.float32}
     assert len(y_tr) == int(np.sum(d.train)) and len(y_tr) + len(y_te) == len(d.Y)
+
+
+def test_an_imdb_sequence_measurement_is_of_its_run_and_part(monkeypatch):
+    """The IMDB LSTM/RNN experiments hand the fit int64 word ids (whatever integer type the loader
+    gives) and float32 labels, and their measurement is of the run they were given (its seed) and
+    of their part of 10.5/imdb-rnn."""
+    from types import SimpleNamespace
+
+    from islp_ch10.lab_defaults import IMDB_LSTM
+
+    data = SimpleNamespace(
+        S_train=np.array([[0, 4, 5]], dtype=np.int32),
+        S_test=np.array([[3, 2, 1]], dtype=np.int32),
+        y_train=np.array([1]),
+        y_test=np.array([0]),
+    )
+    seen = {}
+
+    def fake_fit(lab, factory, train, test, run):
+        seen.update(train=train, test=test, run=run)
+        return SimpleNamespace(
+            test={"accuracy": 0.5}, config=SimpleNamespace(epochs=lab.epochs), wall_time=0.0, history=[]
+        )
+
+    monkeypatch.setattr(experiments, "_imdb", lambda: data)
+    monkeypatch.setattr(experiments, "_fit", fake_fit)
+    (m,) = experiments._imdb_sequence(RunSettings(seed=3), IMDB_LSTM, None, "lstm")
+    assert (m.claim, m.part, m.seed, m.epochs) == ("10.5/imdb-rnn", "lstm", 3, 20)
+    assert [str(t.dtype) for t in (*seen["train"], *seen["test"])] == ["torch.int64", "torch.float32"] * 2
