@@ -134,3 +134,14 @@ def test_the_lasso_paths_first_coefficient_enters_at_lambda_max(seed):
     above, below = lasso_path(X, y, lambda_max(X, y) * np.array([1.05, 0.95]))
     assert np.count_nonzero(above.coef_) == 0
     assert np.count_nonzero(below.coef_) > 0
+
+
+def test_the_runs_seed_reaches_the_lasso_path():
+    """The seed the experiment is run with reaches liblinear (whose coordinate order it draws):
+    the same seed gives the same path, another seed a (slightly) different one."""
+    X, y = _synthetic_sparse_problem()
+    lambdas = lambda_max(X, y) * np.array([1e-2, 1e-3])  # the dense end, where the coordinate order shows
+    coefs = {s: [m.coef_ for m in lasso_path(X, y, lambdas, seed=s)] for s in (0, 5)}
+    again = [m.coef_ for m in lasso_path(X, y, lambdas, seed=5)]
+    assert all(np.array_equal(a, b) for a, b in zip(coefs[5], again, strict=True))
+    assert any(not np.array_equal(a, b) for a, b in zip(coefs[0], coefs[5], strict=True))
