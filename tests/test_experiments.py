@@ -323,3 +323,16 @@ def test_an_imdb_sequence_measurement_is_of_its_run_and_part(monkeypatch):
     (m,) = experiments._imdb_sequence(RunSettings(seed=3), IMDB_LSTM, None, "lstm")
     assert (m.claim, m.part, m.seed, m.epochs) == ("10.5/imdb-rnn", "lstm", 3, 20)
     assert [str(t.dtype) for t in (*seen["train"], *seen["test"])] == ["torch.int64", "torch.float32"] * 2
+
+
+def test_the_registry_declares_data_speed_and_tier_as_its_docstring_says():
+    """Each experiment on the lab's data names its data set (only the simulated double descent
+    names none); every one that trains a network belongs to the slow tier; ``reproduce``'s quick
+    default holds the lab's non-network fits (seconds) and leaves out the IMDB sequence models and
+    the CIFAR CNN (many CPU minutes each)."""
+    registry = experiments.EXPERIMENTS
+    assert {e.data for e in registry.values()} == {"hitters", "nyse", "mnist", "imdb", "cifar100", None}
+    assert [n for n, e in registry.items() if e.data is None] == ["double-descent"]
+    assert all(e.slow for e in registry.values() if e.trains)
+    assert registry["hitters-linear"].quick and registry["nyse-linear"].quick
+    assert not any(registry[n].quick for n in ("imdb-lstm", "imdb-rnn", "cifar-cnn"))
