@@ -336,3 +336,19 @@ def test_the_registry_declares_data_speed_and_tier_as_its_docstring_says():
     assert all(e.slow for e in registry.values() if e.trains)
     assert registry["hitters-linear"].quick and registry["nyse-linear"].quick
     assert not any(registry[n].quick for n in ("imdb-lstm", "imdb-rnn", "cifar-cnn"))
+
+
+def test_slow_without_a_network_is_declared_and_kept():
+    """``slow`` defaults to whether the experiment trains a network, but an explicit declaration
+    wins: the IMDB lasso (50 L1 fits over 23,000 reviews) and the double-descent sweep train none
+    and are slow."""
+    registry = experiments.EXPERIMENTS
+    assert [n for n, e in registry.items() if e.slow and not e.trains] == ["imdb-lasso", "double-descent"]
+    assert [n for n, e in registry.items() if not e.slow] == ["hitters-linear", "nyse-linear"]
+
+
+def test_an_experiment_must_say_what_its_seed_means():
+    """Declaring an experiment without ``seed_meaning`` is refused, naming it (nothing is registered)."""
+    with pytest.raises(ValueError, match=r"^experiment 'toy-unseeded': say what the seed means \(seed_meaning\)$"):
+        experiments.experiment("toy-unseeded", claims={}, seed_meaning="")
+    assert "toy-unseeded" not in experiments.EXPERIMENTS
