@@ -205,3 +205,150 @@ def test_measurement_import_takes_claim_and_configuration_from_the_registry(tmp_
     source.write_text(json.dumps({"machine": {"cpu": "x", "torch_threads": 1}, "runs": [{"model": "GRU", "lr": 1}]}))
     with pytest.raises(ValueError, match="no experiment trains model 'GRU'"):
         tool.import_measurements(source, tmp_path / "out")
+
+
+# ----------------------------------------------------------------------------- the registry's helpers, case by case
+def test_r2_is_one_minus_rss_over_the_total_sum_of_squares():
+    """The lab's R^2 (10.9.6): 1 - RSS/TSS, with TSS about the mean of the observed series; 1 for a
+    perfect fit, 0 for the mean, negative for a fit worse than the mean."""
+    y = np.array([1.0, 2.0, 4.0, 7.0])
+    pred = np.array([1.5, 2.0, 3.0, 7.5])
+    assert experiments._r2(y, pred) == pytest.approx(1 - 1.5 / 21.0, rel=1e-15)
+    assert experiments._r2(y, y) == 1.0
+    assert experiments._r2(y, np.full(4, y.mean())) == 0.0
+    assert experiments._r2(y, -y) == pytest.approx(1 - 280.0 / 21.0, rel=1e-15)
+
+
+def test_a_measurement_serialises_with_its_seed_and_path_and_without_in_memory_by_products():
+    """``to_json`` writes every field but ``in_memory`` (plots are never serialised), plus the seed
+    and the path the figure was obtained on (the solver for a non-network fit)."""
+    m = experiments.Measurement(
+        claim="10.9/hitters-mae",
+        metric="mae",
+        value=250.0,
+        run=RunSettings(seed=4),
+        part="least-squares",
+        solver="lstsq",
+        in_memory={"figure": object()},
+    )
+    out = m.to_json()
+    assert "in_memory" not in out
+    assert (out["seed"], out["path"], out["claim"], out["value"], out["part"]) == (4, "lstsq", m.claim, 250.0, m.part)
+    assert json.loads(json.dumps(out, default=str))["seed"] == 4
+
+
+def test_unknown_or_ambiguous_experiment_names_are_refused_with_the_known_ones():
+    """``get`` of an unknown experiment names the registered ones; ``measuring`` of a figure no
+    experiment measures says how many do."""
+    with pytest.raises(KeyError, match=r"unknown experiment 'nope'; known: " + ", ".join(experiments.EXPERIMENTS)):
+        experiments.get("nope")
+    with pytest.raises(KeyError, match=r"0 experiments measure 10\.9/nope \[None\]: \[\]"):
+        experiments.measuring("10.9/nope")
+
+
+def test_a_trained_networks_measurement_carries_the_fits_figures():
+    """A network's measurement holds the test metric it is judged on, every test metric as raw,
+    the run (hence seed and path), the lab's epoch count, the wall time and the history."""
+    from types import SimpleNamespace
+
+    result = SimpleNamespace(
+        test={"accuracy": 0.86, "loss": 0.33},
+        config=SimpleNamespace(epochs=20),
+        wall_time=12.5,
+        history=[{"epoch": 0, "valid_accuracy": 0.8}],
+    )
+    m = experiments._trained(result, "10.5/imdb-rnn", "accuracy", RunSettings(seed=5), part="lstm")
+    assert (m.claim, m.metric, m.value, m.part) == ("10.5/imdb-rnn", "accuracy", 0.86, "lstm")
+    assert m.raw == {"accuracy": 0.86, "loss": 0.33} and m.run == RunSettings(seed=5)
+    assert (m.seed, m.path, m.epochs, m.wall_time) == (5, "fast", 20, 12.5)
+    assert m.history == [{"epoch": 0, "valid_accuracy": 0.8}]
+
+
+def test_run_hands_the_experiment_its_settings(monkeypatch):
+    """``run`` calls the registered experiment with the settings given (seed and path reach it)."""
+    seen = []
+
+    def toy(settings):
+        seen.append(settings)
+        return [experiments.Measurement(claim="10.9/toy", metric="mae", value=1.0, run=settings)]
+
+    monkeypatch.setitem(
+        experiments._REGISTRY, "toy", experiments.Experiment(toy, claims={"10.9/toy": (None,)}, seed_meaning="x")
+    )
+    (m,) = experiments.run("toy", RunSettings(seed=7, path="islp"))
+    assert seen == [RunSettings(seed=7, path="islp")] and (m.seed, m.path) == (7, "islp")
+
+
+@pytest.mark.data
+def test_nyse_designs_are_float32_and_split_by_the_train_column():
+    """The NYSE experiments train on float32 tensors (the networks' dtype), inputs and response
+    alike, split by the data's own ``train`` column."""
+    from islp_ch10.data import DataMissing, load_nyse
+
+    try:
+        d = load_nyse()
+    except DataMissing as exc:
+        pytest.skip(str(exc))
+    import torch
+
+    (x_tr, y_tr), (x_te, y_te) = experiments._nyse_split("X_day")
+    assert {t.dtype for t in (x_tr, y_tr, x_te, y_te)} == {torch.float32}
+    assert len(y_tr) == int(np.sum(d.train)) and len(y_tr) + len(y_te) == len(d.Y)
+
+
+def test_an_imdb_sequence_measurement_is_of_its_run_and_part(monkeypatch):
+    """The IMDB LSTM/RNN experiments hand the fit int64 word ids (whatever integer type the loader
+    gives) and float32 labels, and their measurement is of the run they were given (its seed) and
+    of their part of 10.5/imdb-rnn."""
+    from types import SimpleNamespace
+
+    from islp_ch10.lab_defaults import IMDB_LSTM
+
+    data = SimpleNamespace(
+        S_train=np.array([[0, 4, 5]], dtype=np.int32),
+        S_test=np.array([[3, 2, 1]], dtype=np.int32),
+        y_train=np.array([1]),
+        y_test=np.array([0]),
+    )
+    seen = {}
+
+    def fake_fit(lab, factory, train, test, run):
+        seen.update(train=train, test=test, run=run)
+        return SimpleNamespace(
+            test={"accuracy": 0.5}, config=SimpleNamespace(epochs=lab.epochs), wall_time=0.0, history=[]
+        )
+
+    monkeypatch.setattr(experiments, "_imdb", lambda: data)
+    monkeypatch.setattr(experiments, "_fit", fake_fit)
+    (m,) = experiments._imdb_sequence(RunSettings(seed=3), IMDB_LSTM, None, "lstm")
+    assert (m.claim, m.part, m.seed, m.epochs) == ("10.5/imdb-rnn", "lstm", 3, 20)
+    assert [str(t.dtype) for t in (*seen["train"], *seen["test"])] == ["torch.int64", "torch.float32"] * 2
+
+
+def test_the_registry_declares_data_speed_and_tier_as_its_docstring_says():
+    """Each experiment on the lab's data names its data set (only the simulated double descent
+    names none); every one that trains a network belongs to the slow tier; ``reproduce``'s quick
+    default holds the lab's non-network fits (seconds) and leaves out the IMDB sequence models and
+    the CIFAR CNN (many CPU minutes each)."""
+    registry = experiments.EXPERIMENTS
+    assert {e.data for e in registry.values()} == {"hitters", "nyse", "mnist", "imdb", "cifar100", None}
+    assert [n for n, e in registry.items() if e.data is None] == ["double-descent"]
+    assert all(e.slow for e in registry.values() if e.trains)
+    assert registry["hitters-linear"].quick and registry["nyse-linear"].quick
+    assert not any(registry[n].quick for n in ("imdb-lstm", "imdb-rnn", "cifar-cnn"))
+
+
+def test_slow_without_a_network_is_declared_and_kept():
+    """``slow`` defaults to whether the experiment trains a network, but an explicit declaration
+    wins: the IMDB lasso (50 L1 fits over 23,000 reviews) and the double-descent sweep train none
+    and are slow."""
+    registry = experiments.EXPERIMENTS
+    assert [n for n, e in registry.items() if e.slow and not e.trains] == ["imdb-lasso", "double-descent"]
+    assert [n for n, e in registry.items() if not e.slow] == ["hitters-linear", "nyse-linear"]
+
+
+def test_an_experiment_must_say_what_its_seed_means():
+    """Declaring an experiment without ``seed_meaning`` is refused, naming it (nothing is registered)."""
+    with pytest.raises(ValueError, match=r"^experiment 'toy-unseeded': say what the seed means \(seed_meaning\)$"):
+        experiments.experiment("toy-unseeded", claims={}, seed_meaning="")
+    assert "toy-unseeded" not in experiments.EXPERIMENTS

@@ -329,3 +329,58 @@ def test_notes_are_found_beside_the_checkout_or_through_the_variable(tmp_path, m
     assert N.read_notes(spec / N.NOTES_FILE) == {1: "a", 2: "b"}
     monkeypatch.setenv(N.NOTES_ENV, str(tmp_path / "elsewhere.txt"))
     assert N.find_notes(checkout) == tmp_path / "elsewhere.txt"
+
+
+# ----------------------------------------------------------------------------- LabConfig's own contract
+def _lab(**fields):
+    from islp_ch10.lab_defaults import LabConfig as Lab
+
+    base = {"task": "binary", "epochs": 20, "batch_size": 300, "validation": 2000, "metric": "accuracy"}
+    return Lab(**(base | {"source": "notes 1548-1551 (a cell)"} | fields))
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"task": "ranking"}, "task must be one of"),
+        ({"epochs": 0}, "epochs must be an integer >= 1, got 0"),
+        ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+        ({"validation": 1.5}, "validation as a fraction must lie strictly between 0 and 1"),
+        ({"task": "multiclass"}, "task 'multiclass' needs num_classes"),
+        ({"task": "multiclass", "num_classes": 1}, "num_classes must be an integer >= 2, got 1"),
+        ({"optimizer": "lbfgs", "lr": 0.1}, "optimizer"),
+        ({"optimizer": "rmsprop"}, r"^give optimizer and lr together, or neither \(SimpleModule's default\)$"),
+        ({"lr": 0.001}, r"^give optimizer and lr together, or neither \(SimpleModule's default\)$"),
+        ({"source": "ISLP lab, 10.9.5"}, "source must cite the notes' lines .*got 'ISLP lab, 10.9.5'"),
+    ],
+)
+def test_a_labconfig_the_lab_could_not_have_written_is_refused(fields, message):
+    """Each field a LabConfig holds is checked when it is built (the recipe check of training, the
+    optimiser given with its lr or not at all, a citation of the notes), with one line naming it."""
+    with pytest.raises(ValueError, match=message):
+        _lab(**fields)
+
+
+def test_a_labconfig_resolves_its_optimiser_from_the_lab_or_simplemodule():
+    """An optimiser the lab names is used with its lr; none named: SimpleModule's default, read
+    from the installed ISLP (RMSprop at lr 0.01 in the notes' versions)."""
+    from islp_ch10.lab_defaults import simple_module_optimizer
+
+    assert _lab(optimizer="rmsprop", lr=0.001).resolved_optimizer() == ("rmsprop", 0.001)
+    assert _lab(optimizer="adam", lr=1).resolved_optimizer() == ("adam", 1.0)
+    default = simple_module_optimizer()
+    assert _lab().resolved_optimizer() == (default["optimizer"], float(default["lr"]))
+
+
+def test_a_labconfigs_optimiser_carries_its_lr_and_weight_decay():
+    """``make_optimizer`` builds the resolved optimiser over the parameters with the config's lr and
+    weight decay (the ridge arm's 1e-4 reaches torch)."""
+    import torch
+
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    opt = _lab(optimizer="sgd", lr=0.05, weight_decay=1e-4).make_optimizer(params)
+    assert isinstance(opt, torch.optim.SGD)
+    assert opt.param_groups[0]["lr"] == 0.05 and opt.param_groups[0]["weight_decay"] == 1e-4
+    assert opt.param_groups[0]["params"][0] is params[0]
+    default = _lab().make_optimizer([torch.nn.Parameter(torch.zeros(1))])
+    assert type(default) is torch.optim.RMSprop and default.param_groups[0]["weight_decay"] == 0.0
