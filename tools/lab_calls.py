@@ -188,7 +188,7 @@ PROBES: tuple[Probe, ...] = (
         "470-471, 533-544",
         "the same imports where setuptools ships no pkg_resources (>= 81, or no setuptools: a fresh Python 3.12 venv)",
         _import_without_pkg_resources,
-        dist="setuptools",
+        dist="pytorch-lightning",
     ),
     Probe(
         "seed_everything",

@@ -293,11 +293,14 @@ def _since(arts: dict, envs: list[str], present: list[str], dist: str) -> str:
     absent = [v for e in envs if e not in present and (v := ver(e)) is not None]
     if not seen:
         return ""
-    lowest = min(seen)
-    below = [v for v in absent if v < lowest]
-    text = f"; {dist} {lowest} and later here"
+    low, high = min(seen), max(seen)
+    text = f"; here with {dist} {low}" + (f" to {high}" if high != low else "")
+    below = [v for v in absent if v < low]
+    above = [v for v in absent if v > high]
     if below:
-        text += f", not {dist} {max(below)}"
+        text += f", not with {max(below)}"
+    if above:
+        text += f", gone with {min(above)}"
     return text
 
 
