@@ -447,18 +447,17 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_run(env, capsys, monkeypatch
     assert comparable(env) == comparable(straight)
 
 
-def test_ctrl_c_inside_lightning_training_is_exit_130(env, capsys, monkeypatch):
-    """Ctrl-C during a fit is an interruption on every Lightning: 2.6 turns it into ``sys.exit(1)``,
-    and before 2.4 Lightning stops "gracefully" and returns as if the fit had ended (``fit`` re-raises
-    then, so the truncated model is never measured)."""
+def _fit_signalling(signum):
+    """An experiment action that trains a tiny network through ``fit`` and sends ``signum`` to this
+    process after the first batch."""
     import pytorch_lightning as pl
     import torch
 
     from islp_ch10.training import TrainConfig, fit
 
-    class CtrlC(pl.Callback):
+    class Signal(pl.Callback):
         def on_train_batch_end(self, trainer, *args):
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signum)
 
     def train(seed):
         config = TrainConfig(task="regression", epochs=2, batch_size=4, validation=None, seed=seed)
@@ -467,8 +466,17 @@ def test_ctrl_c_inside_lightning_training_is_exit_130(env, capsys, monkeypatch):
             (torch.zeros(8, 2), torch.zeros(8)),
             (torch.zeros(4, 2), torch.zeros(4)),
             config,
-            callbacks=[CtrlC()],
+            callbacks=[Signal()],
         )
+
+    return train
+
+
+def test_ctrl_c_inside_lightning_training_is_exit_130(env, capsys, monkeypatch):
+    """Ctrl-C during a fit is an interruption on every Lightning: 2.6 turns it into ``sys.exit(1)``,
+    and before 2.4 Lightning stops "gracefully" and returns as if the fit had ended (``fit`` re-raises
+    then, so the truncated model is never measured)."""
+    train = _fit_signalling(signal.SIGINT)
 
     register(monkeypatch, **{"fake-a": fake("least-squares"), "fake-fit": fake("network", action=train)})
     handler = signal.getsignal(signal.SIGINT)
@@ -880,24 +888,7 @@ def test_sigterm_is_exit_143_with_the_measurements_kept(env, capsys, monkeypatch
 def test_sigterm_inside_lightning_training_is_exit_143(env, capsys, monkeypatch):
     """SIGTERM during a fit is exit 143 on every Lightning: Lightning < 2.4 installs its own SIGTERM
     handler during fit, which only sets a flag; ``fit`` stops and raises then."""
-    import pytorch_lightning as pl
-    import torch
-
-    from islp_ch10.training import TrainConfig, fit
-
-    class Term(pl.Callback):
-        def on_train_batch_end(self, trainer, *args):
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    def train(seed):
-        config = TrainConfig(task="regression", epochs=2, batch_size=4, validation=None, seed=seed)
-        fit(
-            lambda: torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Flatten(0)),
-            (torch.zeros(8, 2), torch.zeros(8)),
-            (torch.zeros(4, 2), torch.zeros(4)),
-            config,
-            callbacks=[Term()],
-        )
+    train = _fit_signalling(signal.SIGTERM)
 
     register(monkeypatch, **{"fake-a": fake("least-squares"), "fake-fit": fake("network", action=train)})
     handler = signal.getsignal(signal.SIGTERM)
