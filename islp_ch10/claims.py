@@ -134,10 +134,6 @@ class Claim:
             out[stem] = dict(zip(seeds, values))
         return out
 
-    def spread_artifacts(self, part: str | None = None) -> list[str]:
-        """Paths (relative to the checkout) of the sweep artifacts this claim's spread comes from."""
-        return [f"docs/spreads/{stem}.json" for stem in self.spread_values(part)]
-
     def judged_parts(self) -> list[str | None]:
         """The parts with their own threshold, or ``[None]`` for a claim judged as a whole."""
         parts: list[str | None] = [name for name, p in self.parts.items() if "threshold" in p]

@@ -23,6 +23,7 @@ from islp_ch10 import claims
 from islp_ch10.reference import backprop as ref_bp
 from islp_ch10.reference import optim as ref_opt
 from islp_ch10.reference import single_layer as ref
+from islp_ch10.reference.min_norm import min_norm_lstsq
 from islp_ch10.testing import strategies as hs
 from islp_ch10.testing.networks import linear_grads, single_layer_torch, two_layer_torch
 
@@ -345,7 +346,7 @@ def test_implicit_ridge():
     rng = np.random.default_rng(7)
     X, y = rng.normal(size=(5, 12)), rng.normal(size=5)  # 5 equations, 12 unknowns
     rho = 1.0 / ref_opt.lipschitz_constant(X)
-    theta_min = ref_opt.min_norm_solution(X, y)
+    theta_min = min_norm_lstsq(X, y)
     # from zero: gradient descent ends at the minimum-norm interpolating solution
     theta = ref_opt.gradient_descent(X, y, np.zeros(12), rho, steps=3000)
     np.testing.assert_allclose(X @ theta, y, atol=1e-10)
@@ -395,7 +396,7 @@ def test_implicit_ridge_hypothesis(problem, steps):
     P = ref_opt.row_space_projector(X)
     scale = 1.0 + np.abs(theta).max()
     np.testing.assert_allclose(P @ theta, theta, rtol=0, atol=1e-8 * scale)
-    theta_min = ref_opt.min_norm_solution(X, y)
+    theta_min = min_norm_lstsq(X, y)
     np.testing.assert_allclose(P @ theta_min, theta_min, rtol=0, atol=1e-8 * (1.0 + np.abs(theta_min).max()))
 
 

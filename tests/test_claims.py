@@ -313,7 +313,6 @@ def test_spread_values_pair_seeds_with_values_per_artifact():
     assert claim.spread_values() == {"a__m__t1": {3: 0.1, 4: 0.2}, "b__m__t2": {5: 0.3}}
     assert claim.spread_values("p") == {"c__m__t1": {7: 9.0}}
     assert claim.spread_values("q") == {}
-    assert claim.spread_artifacts() == ["docs/spreads/a__m__t1.json", "docs/spreads/b__m__t2.json"]
     bad = _traced(parts={"p": {"spread_values": {"a__m__t1": {"seeds": [0, 1], "values": [0.5]}}}})
     with pytest.raises(
         ValueError, match=r"^claim 10\.9/traced-example \[p\]: spread_values\.a__m__t1 has 2 seeds but 1 values$"
@@ -387,13 +386,3 @@ def test_spread_values_refuse_an_entry_missing_its_seeds_or_its_values():
     no_values = _traced(spread_values={"a__m__t1": {"seeds": [0]}})
     with pytest.raises(ValueError, match=r"spread_values\.a__m__t1 has 1 seeds but 0 values$"):
         no_values.spread_values()
-
-
-def test_spread_artifacts_of_a_part_are_the_parts_own():
-    """A part's artifacts are the ones its own spread_values name, not the claim's."""
-    claim = _traced(
-        spread_values={"a__m__t1": {"seeds": [0], "values": [0.1]}},
-        parts={"p": {"spread_values": {"c__m__t2": {"seeds": [0], "values": [9.0]}}}},
-    )
-    assert claim.spread_artifacts("p") == ["docs/spreads/c__m__t2.json"]
-    assert claim.spread_artifacts() == ["docs/spreads/a__m__t1.json"]

@@ -43,7 +43,6 @@ __all__ = [
     "least_squares_gradient",
     "least_squares_loss",
     "lipschitz_constant",
-    "min_norm_solution",
     "minibatch_gradient",
     "row_space_projector",
     "steps_per_epoch",
@@ -100,11 +99,6 @@ def minibatch_gradient(X: np.ndarray, y: np.ndarray, theta: np.ndarray, batch: S
         raise ValueError("a minibatch needs at least one row")
     n = X.shape[0]
     return (n / idx.size) * least_squares_gradient(X[idx], np.asarray(y)[idx], theta)
-
-
-def min_norm_solution(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``pinv(X) y``: the least-squares solution of smallest Euclidean norm."""
-    return np.linalg.pinv(np.asarray(X, dtype=np.float64)) @ np.asarray(y, dtype=np.float64)
 
 
 def row_space_projector(X: np.ndarray) -> np.ndarray:
