@@ -193,3 +193,13 @@ def save_or_rescue(
         raise StorageError(
             f"cannot write measurements of {name} seed {seed} ({errors.describe_os_error(exc)}); {kept}"
         ) from exc
+
+
+def out_folder(given: str | None, default: Path, option: str = "--out") -> Path:
+    """The folder an option names (``~`` expanded), or ``default`` when it is not given; an empty
+    value is refused (it would silently mean the default)."""
+    if given is None:
+        return default
+    if not given.strip():
+        raise UsageError(f"{option} is empty; name a folder, or leave {option} out for the default {default}")
+    return Path(given).expanduser()

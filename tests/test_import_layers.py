@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "islp_ch10"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__main__",),
     ("cli",),
-    ("sweep", "reproduce", "claims_table", "benchmarking", "testing"),
+    ("sweep", "reproduce", "claims_table", "data_commands", "benchmarking", "testing"),
     ("outdir",),
     ("report", "experiments"),
     ("lab_defaults", "double_descent", "pretrained"),
