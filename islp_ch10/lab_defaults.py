@@ -21,12 +21,9 @@ from dataclasses import dataclass, replace
 from functools import cache
 from types import MappingProxyType
 
-from islp_ch10.training import RunSettings, check_recipe, make_optimizer
+from islp_ch10.training import TASK_LOSS, RunSettings, check_recipe, make_optimizer
 
 __all__ = ["LAB_CONFIGS", "TASK_LOSS", "LabConfig", "RunSettings", "simple_module_optimizer"]
-
-# the loss each ISLP.torch SimpleModule constructor uses (notes lines 735, 931, 1396, 1765)
-TASK_LOSS = {"regression": "MSELoss", "binary": "BCEWithLogitsLoss", "multiclass": "CrossEntropyLoss"}
 
 
 @cache

@@ -55,8 +55,10 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
 
 from islp_ch10.errors import Terminated
 from islp_ch10.machine import ACCELERATORS
+from islp_ch10.models import TASKS
 
-TASKS = ("regression", "binary", "multiclass")
+# the loss each ISLP.torch SimpleModule constructor uses (notes lines 735, 931, 1396, 1765)
+TASK_LOSS = {"regression": "MSELoss", "binary": "BCEWithLogitsLoss", "multiclass": "CrossEntropyLoss"}
 
 
 # ----------------------------------------------------------------------------- seeding
@@ -212,7 +214,7 @@ class FitResult:
 # ----------------------------------------------------------------------------- losses & metrics
 def make_loss(task: str) -> nn.Module:
     """The lab's loss per task: MSE, binary cross-entropy on logits, cross-entropy."""
-    return {"regression": nn.MSELoss(), "binary": nn.BCEWithLogitsLoss(), "multiclass": nn.CrossEntropyLoss()}[task]
+    return getattr(nn, TASK_LOSS[task])()
 
 
 def make_metrics(task: str, num_classes: int | None = None) -> dict[str, Any]:
