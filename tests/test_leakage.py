@@ -167,16 +167,13 @@ class ScalerSpy:
         monkeypatch.setattr(StandardScaler, "fit", fit)
 
 
-def test_rows_seen_by_scalers(fitted: list[np.ndarray], X_test: np.ndarray) -> list[str]:
+def rows_of_the_test_set_in_scaler_fits(fitted: list[np.ndarray], X_test: np.ndarray) -> list[str]:
     test_rows = {tuple(r) for r in np.round(X_test, 9)}
     return [
         f"scaler fit {i}: {n} test row(s) among its {len(X)} rows"
         for i, X in enumerate(fitted)
         if (n := sum(tuple(r) in test_rows for r in np.round(X, 9)))
     ]
-
-
-test_rows_seen_by_scalers.__test__ = False  # a helper, not a test
 
 
 def hitters_scaler_problems(monkeypatch, load_hitters) -> list[str]:
@@ -190,7 +187,7 @@ def hitters_scaler_problems(monkeypatch, load_hitters) -> list[str]:
     true_test = data.tabular.load_hitters().X_test
     if not spy.fitted:
         return ["no scaler was fitted: the lasso is not standardised as the lab does"]
-    return test_rows_seen_by_scalers(spy.fitted, true_test)
+    return rows_of_the_test_set_in_scaler_fits(spy.fitted, true_test)
 
 
 @pytest.mark.data
