@@ -1,6 +1,7 @@
-"""The RNG guard (``islp_ch10/testing/fixtures.py``): a test that reseeds and draws from every
-generator leaves them, for the next test, as it found them.  Run on a two-test file with the
-guard and, as the broken variant, without it."""
+"""The per-test guards (``islp_ch10/testing/fixtures.py``): a test that reseeds and draws from
+every generator, or sets torch's thread count (as the command line does for its run), leaves
+them, for the next test, as it found them.  Run on two-test files with the guards and, as the
+broken variant, without them."""
 
 import pytest
 
@@ -42,8 +43,24 @@ def test_next_finds_the_state_the_first_found():
 """
 
 
-def _run(pytester, *plugins):
-    pytester.makepyfile(test_two=TWO_TESTS)
+TWO_THREAD_TESTS = """
+import torch
+
+SEEN = []
+
+
+def test_first_sets_the_thread_count_as_a_run_of_the_command_line_does():
+    SEEN.append(torch.get_num_threads())
+    torch.set_num_threads(SEEN[0] + 3)
+
+
+def test_next_finds_the_thread_count_the_first_found():
+    assert torch.get_num_threads() == SEEN[0]
+"""
+
+
+def _run(pytester, *plugins, tests=TWO_TESTS):
+    pytester.makepyfile(test_two=tests)
     args = [arg for plugin in plugins for arg in ("-p", plugin)]
     return pytester.runpytest_inprocess(*args, "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "0")
 
@@ -57,6 +74,16 @@ def test_without_the_guard_the_next_test_sees_the_reseeded_generators(pytester):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_next_finds_the_state_the_first_found*"])
     assert "'python'" in result.stdout.str() and "'torch'" in result.stdout.str()
+
+
+def test_a_test_that_sets_the_thread_count_leaves_it_unchanged_for_the_next(pytester):
+    _run(pytester, "islp_ch10.testing.fixtures", tests=TWO_THREAD_TESTS).assert_outcomes(passed=2)
+
+
+def test_without_the_guard_the_next_test_inherits_the_thread_count(pytester):
+    result = _run(pytester, tests=TWO_THREAD_TESTS)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_next_finds_the_thread_count_the_first_found*"])
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """Pytest plugin: the suite's shared fixtures and per-process set-up.
 
-* every test leaves the python / numpy / torch (CPU and CUDA) RNG state as it found it (autouse);
+* every test leaves the python / numpy / torch (CPU and CUDA) RNG state and torch's thread count
+  as it found them (autouse);
 * ``one_torch_thread``: run a test on one intra-op thread;
 * under ``pytest -n N`` each worker gets its share of the cores as torch threads;
 * one session fixture per real data set (``mnist``, ``imdb``, ``nyse``, ``hitters``,
@@ -46,6 +47,21 @@ def _restore_rng_state():
     torch.set_rng_state(tch)
     if cuda is not None:
         torch.cuda.set_rng_state_all(cuda)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Every test leaves torch's intra-op thread count as it found it.  The command line sets it
+    for its run (``islp_ch10.threads.apply_threads``), and a test that runs the command line in
+    this process would otherwise hand its choice (up to four threads per core) to every later
+    test of the worker: measured here, the fast tier's slowest test went from 2.8 s to 22 s under
+    ``-n 2`` when the worker before it had run ``reproduce`` with ``ISLP_CH10_THREADS=8``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture
