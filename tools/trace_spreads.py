@@ -3,12 +3,20 @@
     python tools/trace_spreads.py            # every (claim, part) that has artifacts in docs/spreads
     python tools/trace_spreads.py --check    # exit 1 if the catalogue would change
     python tools/trace_spreads.py --import PATH ...   # bring other machines' figures in first
+    python tools/trace_spreads.py --import-quoted ../shared/measurements/README.md
 
 ``--import`` takes a sweep artifact measured elsewhere (``../shared/measurements/<dir>/*.json``,
 the sweep's own format) or a reproduction report folder (``results.json`` + ``measurements/``) and
 writes it into ``docs/spreads/`` under its own machine/thread stem, with a ``provenance`` block
 (source path, sha256, what it is); a seed already traced under that stem must agree to the
 catalogue's four decimals (else it stops, naming the disagreement) and is not duplicated.
+
+``--import-quoted`` takes the figures the measurements README quotes in a sentence rather than
+ships as a file (the Intel Xeon's seed-0 figures of the quick experiments, "identical to the AMD
+EPYC's to four decimals"): it reads the parenthesised list after that sentence, maps each label
+through :data:`QUOTED_LABELS` to its experiment, claim and part, and takes the machine, versions
+and commit from the sweep artifacts the README names for the same machine and commit.  A label it
+does not know, or a sentence it cannot find, stops it with the reason.
 
 For every artifact ``docs/spreads/<experiment>__<machine>__t<threads>.json`` and every judged
 figure it holds, the catalogue entry (the claim's table, or its ``[claim.parts.NAME]`` table) gets
@@ -29,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from islp_ch10.sweep import _tag, quoted  # noqa: E402
+from islp_ch10.machine import tag as _tag  # noqa: E402
+from islp_ch10.sweep import quoted  # noqa: E402
 
 SPREADS = ROOT / "docs" / "spreads"
 CATALOGUE = ROOT / "islp_ch10" / "catalogue"
@@ -135,6 +144,71 @@ def import_report(folder: Path) -> list[str]:
     return out
 
 
+#: label in the measurements README's list of quoted quick-experiment figures ->
+#: (experiment, claim, part, metric)
+QUOTED_LABELS = {
+    "Hitters lasso": ("hitters-linear", "10.9/hitters-mae", "lasso", "mae"),
+    "least squares": ("hitters-linear", "10.9/hitters-mae", "least-squares", "mae"),
+    "network": ("hitters-net", "10.9/hitters-mae", "network", "mae"),
+    "NYSE AR": ("nyse-linear", "10.5/ar-vs-rnn", "ar", "r2"),
+    "day-of-week": ("nyse-linear", "10.5/day-of-week", None, "r2"),
+    "nonlinear AR": ("nyse-nlar", "10.5/nonlinear-ar", None, "r2"),
+    "MNIST MLR": ("mnist-mlr", "10.9/mnist-mlr", None, "accuracy"),
+}
+_QUOTED_SENTENCE = re.compile(
+    r"`(?P<folder>[^`]+)/`:.*?The same commit on this machine also gave, for the quick experiments,"
+    r"[^(]*\((?P<figures>[^)]*)\)",
+    flags=re.S,
+)
+
+
+def quoted_figures(text: str) -> tuple[str, dict[str, float]]:
+    """The measurement folder a README entry names and ``{label: value}`` of its quoted list."""
+    m = _QUOTED_SENTENCE.search(text)
+    if m is None:
+        raise SystemExit("no 'The same commit on this machine also gave, for the quick experiments, ... (...)' found")
+    figures = {}
+    for item in re.split(r"[;,]", " ".join(m["figures"].split())):
+        label, _, value = item.strip().rpartition(" ")
+        if label not in QUOTED_LABELS:
+            raise SystemExit(f"quoted figure {item.strip()!r}: label {label!r} is not one of {sorted(QUOTED_LABELS)}")
+        figures[label] = float(value)
+    return m["folder"], figures
+
+
+def import_quoted(readme: Path) -> list[str]:
+    """The figures a measurements README quotes for the quick experiments, as seed-0 sweep runs of
+    the machine whose artifacts sit in the folder it names (same machine, threads and commit)."""
+    folder, figures = quoted_figures(readme.read_text())
+    artifacts = sorted((readme.parent / folder).glob("*.json"))
+    if not artifacts:
+        raise SystemExit(f"{readme}: the folder {folder}/ it names holds no sweep artifact to take the machine from")
+    sibling = json.loads(artifacts[0].read_text())
+    prov = {
+        **_source(readme),
+        "what": f"figures quoted to four decimals in prose ({', '.join(figures)}), seed 0, same machine "
+        f"and commit as {os.path.relpath(artifacts[0].resolve(), ROOT)}, whose machine block is used",
+    }
+    by_experiment: dict[str, list[dict]] = {}
+    for label, value in figures.items():
+        experiment, claim, part, metric = QUOTED_LABELS[label]
+        run = {"seed": 0, "claim": claim, "part": part, "metric": metric, "value": value, "raw": {metric: value}}
+        by_experiment.setdefault(experiment, []).append(run)
+    out = []
+    for experiment, runs in sorted(by_experiment.items()):
+        payload = {
+            "experiment": experiment,
+            "command": "islp-ch10 reproduce --quick (as the README states it), quoted in "
+            f"{os.path.relpath(readme.resolve(), ROOT)}; imported by tools/trace_spreads.py --import-quoted",
+            "machine": sibling["machine"],
+            "versions": sibling["versions"],
+            "code": sibling["code"],
+        }
+        stem = f"{experiment}__{sibling['machine']['tag']}__t{sibling['machine']['torch_threads']}"
+        out.append(_merge(stem, payload, runs, prov))
+    return out
+
+
 def inline(table: dict[str, dict]) -> str:
     parts = [f'"{stem}" = {{ seeds = {t["seeds"]}, values = {t["values"]} }}' for stem, t in table.items()]
     return "spread_values = { " + ", ".join(parts) + " }"
@@ -197,6 +271,10 @@ def derive_thresholds(texts: dict[Path, str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if "--import-quoted" in argv:
+        i = argv.index("--import-quoted")
+        print("\n".join(import_quoted(Path(argv[i + 1]))))
+        argv = argv[:i] + argv[i + 2 :]
     if "--import" in argv:
         for arg in argv[argv.index("--import") + 1 :]:
             path = Path(arg)
