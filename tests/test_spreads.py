@@ -373,3 +373,13 @@ def test_ordering_check_rejects_swapped_figures():
         return _median(cid, swap.get((cid, part), part), config)
 
     assert ordering_problems(swapped)
+
+
+def test_the_bands_table_has_a_row_per_traced_figure():
+    """``trace_spreads.py --bands`` (the closing note's table): one row per traced figure, its band
+    as the judge computes it."""
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in _trace_tool().bands_table().splitlines()[2:]}
+    assert set(rows) == {_label(*f) for f in TRACED}
+    for cid, part in TRACED:
+        lo, hi = claims.get(cid).band(part)
+        assert f"[{lo:.6g}, {hi:.6g}]" in rows[_label(cid, part)]

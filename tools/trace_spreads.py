@@ -4,6 +4,7 @@
     python tools/trace_spreads.py --check    # exit 1 if the catalogue would change
     python tools/trace_spreads.py --import PATH ...   # bring other machines' figures in first
     python tools/trace_spreads.py --import-quoted ../shared/measurements/README.md
+    python tools/trace_spreads.py --bands    # print each traced figure's band and what it rests on
 
 ``--import`` takes a sweep artifact measured elsewhere (``../shared/measurements/<dir>/*.json``,
 the sweep's own format) or a reproduction report folder (``results.json`` + ``measurements/``) and
@@ -270,7 +271,37 @@ def derive_thresholds(texts: dict[Path, str]) -> list[str]:
     return changed
 
 
+def bands_table() -> str:
+    """Markdown: each traced figure, its judgement (direction, threshold, reference), its band by
+    the one rule of :mod:`islp_ch10.judge`, and the per-seed figures of every configuration."""
+    from islp_ch10 import claims
+
+    rows = [
+        "| figure | judged | band (K = 2) | rests on (configuration: seed values) |",
+        "|---|---|---|---|",
+    ]
+    for c in sorted(claims.catalogue().values(), key=lambda c: c.id):
+        for part in c.judged_parts() if c.is_empirical else ():
+            spread = c.spread_values(part)
+            if not spread:
+                continue
+            _, threshold, direction = c.criterion(part)
+            ref = c._field("reference", part)
+            lo, hi = c.band(part)
+            judged = f"{direction} {threshold}" + (f" (reference: {ref})" if ref is not None else "")
+            rests = "; ".join(
+                f"{stem.partition('__')[2]}: {', '.join(repr(v) for v in values.values())}"
+                for stem, values in spread.items()
+            )
+            label = c.id + (f":{part}" if part else "")
+            rows.append(f"| {label} | {judged} | [{lo:.6g}, {hi:.6g}] | {rests} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str]) -> int:
+    if "--bands" in argv:
+        print(bands_table())
+        return 0
     if "--import-quoted" in argv:
         i = argv.index("--import-quoted")
         print("\n".join(import_quoted(Path(argv[i + 1]))))
