@@ -6,6 +6,7 @@ Reads files and parses test modules with ``ast``; imports no test module.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def _claim_markers(path: Path) -> dict[str, list[str]]:
     return found
 
 
+@functools.cache  # read-only for its callers; the test files are parsed once per process
 def _test_functions() -> dict[str, dict[str, list[str]]]:
     found = {str(p.relative_to(ROOT)): _claim_markers(p) for p in sorted((ROOT / "tests").glob("test_*.py"))}
     # the judged test of test_experiments.py is parametrized over the experiment registry: its claim

@@ -13,6 +13,7 @@ Each check is shown to reject a broken graph (a synthetic package with a circle,
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "islp_ch10"
@@ -67,6 +68,12 @@ def import_graph(root: Path) -> dict[str, set[str]]:
     return graph
 
 
+@functools.cache
+def package_graph() -> dict[str, set[str]]:
+    """The package's import graph, read once per test process (the tests only read it)."""
+    return import_graph(PACKAGE)
+
+
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     """One circle of the graph as ``[a, b, ..., a]``, or None."""
     state: dict[str, int] = {}  # 1 on the current path, 2 finished
@@ -110,20 +117,20 @@ def upward_edges(graph: dict[str, set[str]], layers=LAYERS, top: str = "islp_ch1
 
 # ----------------------------------------------------------------------------- the package
 def test_every_module_has_a_floor():
-    unplaced = sorted(m for m in import_graph(PACKAGE) if floor_of(m) is None)
+    unplaced = sorted(m for m in package_graph() if floor_of(m) is None)
     assert not unplaced, f"give these modules a floor in LAYERS (tests/test_import_layers.py): {unplaced}"
 
 
 def test_no_import_runs_upward():
-    assert upward_edges(import_graph(PACKAGE)) == []
+    assert upward_edges(package_graph()) == []
 
 
 def test_no_circle_in_the_package():
-    assert find_cycle(import_graph(PACKAGE)) is None
+    assert find_cycle(package_graph()) is None
 
 
 def test_the_graph_sees_function_level_and_relative_imports():
-    graph = import_graph(PACKAGE)
+    graph = package_graph()
     assert "islp_ch10.experiments" in graph["islp_ch10.cli"]  # imported inside cmd_reproduce
     assert "islp_ch10.data._core" in graph["islp_ch10.data"]  # `from ._core import ...`
     assert "islp_ch10.fileio" in graph["islp_ch10.report"]
