@@ -419,3 +419,34 @@ def test_headline_gpu_benchmark_command_collects_the_gpu_benchmarks():
     assert conv["test_block_forward"] == conv["test_block_forward_backward"] and len(conv["test_block_forward"]) >= 2
     assert {"test_imdb_lstm_forward", "test_imdb_lstm_forward_backward", "test_lstm_loop_vs_fused"} <= lstm, ids
     assert any(i.startswith("tests/") for i in ids), "the GPU tests under tests/ are missing"
+
+
+# ----------------------------------------------------------------------------- hypothesis profiles
+def test_the_process_that_runs_tests_has_the_suites_hypothesis_profile():
+    """The profiles are registered where tests run (this process: serial, or an xdist worker; the
+    controller skips the import), so a property runs FAST_EXAMPLES examples unless asked for more."""
+    from hypothesis import settings
+
+    from islp_ch10.testing import hypothesis_profiles as hp
+
+    wanted = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+    examples = {"dev": hp.FAST_EXAMPLES, "ci": hp.FAST_EXAMPLES, "thorough": hp.THOROUGH_EXAMPLES}
+    assert settings.get_profile(wanted).max_examples == examples[wanted] == settings.default.max_examples
+
+
+# ----------------------------------------------------------------------------- the gpu skip
+@pytest.mark.parametrize("with_gpu_test", [False, True], ids=["cpu-only", "gpu-test"])
+def test_cuda_is_asked_once_and_only_when_a_gpu_test_is_collected(pytester, monkeypatch, with_gpu_test):
+    """A gpu test skips, naming why, where CUDA is absent; a session without gpu tests never asks
+    (asking imports torch: a second for each child pytest run of the suite's plugin tests)."""
+    from islp_ch10.testing import plugin_markers
+
+    asked = []
+    monkeypatch.setattr(plugin_markers, "cuda_available", lambda: asked.append(1) or False)
+    gpu = "@pytest.mark.gpu\ndef test_on_gpu():\n    pass\n" if with_gpu_test else ""
+    pytester.makepyfile(test_one=f"import pytest\n\ndef test_plain():\n    pass\n\n{gpu}")
+    result = pytester.runpytest_inprocess("-p", "islp_ch10.testing.plugin_markers", "-p", "no:cacheprovider", "-rs")
+    assert asked == ([1] if with_gpu_test else [])
+    result.assert_outcomes(passed=1, skipped=1 if with_gpu_test else 0)
+    if with_gpu_test:
+        result.stdout.fnmatch_lines(["*needs CUDA: torch.cuda.is_available() is False*"])

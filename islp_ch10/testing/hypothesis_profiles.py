@@ -13,16 +13,17 @@ extra, so without it this module does nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 FAST_EXAMPLES = 25
 THOROUGH_EXAMPLES = 1000
 
-try:
+
+def register_profiles() -> None:
+    """Register the three profiles and load the one ``HYPOTHESIS_PROFILE`` (or ``CI``) names."""
     from hypothesis import HealthCheck, settings
-except ImportError:  # the package itself does not need hypothesis
-    pass
-else:
+
     settings.register_profile("dev", max_examples=FAST_EXAMPLES, deadline=None)
     settings.register_profile(
         "ci",
@@ -35,3 +36,12 @@ else:
     )
     settings.register_profile("thorough", max_examples=THOROUGH_EXAMPLES, deadline=None)
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def pytest_configure(config):
+    """Where tests run: this process, or each xdist worker.  The ``pytest -n N`` controller runs no
+    test, so it skips importing hypothesis (0.8 s before the workers can start)."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
+    with contextlib.suppress(ImportError):  # the package itself does not need hypothesis
+        register_profiles()

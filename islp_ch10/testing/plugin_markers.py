@@ -66,10 +66,12 @@ def cuda_available() -> bool:
 
 def pytest_collection_modifyitems(config, items):
     tests = Path(config.rootpath, "tests")
-    cuda = cuda_available()
+    cuda = None  # asked once, and only when a gpu test is collected: importing torch takes a second
     for item in items:
         names = {m.name for m in item.iter_markers()}
         if Path(item.path).resolve().is_relative_to(tests) and not names & set(TIER_MARKERS):
             item.add_marker(pytest.mark.fast)
+        if "gpu" in names and cuda is None:
+            cuda = cuda_available()
         if "gpu" in names and not cuda:
             item.add_marker(pytest.mark.skip(reason="needs CUDA: torch.cuda.is_available() is False on this machine"))
