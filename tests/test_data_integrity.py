@@ -168,6 +168,71 @@ def test_load_mnist_reports_corrupt_member(tmp_path, monkeypatch):
         data.load_mnist(tmp_path)
 
 
+def test_gz_refusal_names_the_error_and_the_remedy(tmp_path):
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(b"not a gzip stream at all")
+    with pytest.raises(data.DataFormatError) as info:
+        data.read_idx(path, mnist_mod.LABEL_MAGIC)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: not a valid gzip file or corrupt (BadGzipFile: ")
+    assert msg.endswith("); CRC or length check failed, re-download or re-copy it")
+
+
+def test_idx_refusals_say_what_is_wrong():
+    """Each IDX refusal is one line naming the file (``<bytes>`` for bare bytes), what was found
+    and what was expected."""
+    with pytest.raises(data.DataFormatError, match=r"^<bytes>: too short for an IDX header \(5 bytes\)$"):
+        data.parse_idx(b"\0" * 5, mnist_mod.LABEL_MAGIC)
+    cases = [
+        (
+            idx_bytes(np.zeros(3), mnist_mod.LABEL_MAGIC),
+            mnist_mod.IMAGE_MAGIC,
+            "0x00000801, expected 0x00000803 (images",
+        ),
+        (
+            idx_bytes(np.zeros((1, 28, 28)), mnist_mod.IMAGE_MAGIC),
+            mnist_mod.LABEL_MAGIC,
+            "0x00000803, expected 0x00000801 (labels",
+        ),
+        (b"\xff" * 12, mnist_mod.LABEL_MAGIC, "0xffffffff, expected 0x00000801 (labels"),  # the magic is unsigned
+    ]
+    for raw, magic, found in cases:
+        with pytest.raises(data.DataFormatError) as info:
+            data.parse_idx(raw, magic, "f.gz")
+        assert str(info.value) == f"f.gz: wrong IDX magic number {found} file); wrong file or corrupt"
+    raw = idx_bytes(np.zeros((5, 28, 28)), mnist_mod.IMAGE_MAGIC)[:-784]
+    with pytest.raises(data.DataFormatError) as info:
+        data.parse_idx(raw, mnist_mod.IMAGE_MAGIC, "f.gz")
+    assert str(info.value) == (
+        "f.gz: IDX payload has 3136 bytes but the header (5, 28, 28) needs 3920; the file is truncated or corrupt"
+    )
+
+
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        (
+            np.zeros((3, 27, 28)),
+            np.arange(3),
+            r"^MNIST train: images \(3, 27, 28\), labels \(3,\); expected \(n, 28, 28\) images and n labels$",
+        ),
+        (np.zeros((3, 28, 28)), np.arange(4), r"^MNIST train: images \(3, 28, 28\), labels \(4,\); expected"),
+        (np.zeros((3, 28, 28)), np.array([0, 10, 3]), r"^MNIST train: label 10 outside 0\.\.9$"),
+    ],
+)
+def test_load_mnist_refuses_shapes_and_labels_it_cannot_use(tmp_path, monkeypatch, images, labels, message):
+    """Images must be 28x28, one label per image, labels digits 0..9; each refusal names the split."""
+    good = {"images": np.zeros((2, 28, 28)), "labels": np.arange(2)}
+    for key, rel in mnist_mod.FILES.items():
+        split, kind = key.split("_")
+        arr = {"images": images, "labels": labels}[kind] if split == "train" else good[kind]
+        magic = mnist_mod.IMAGE_MAGIC if kind == "images" else mnist_mod.LABEL_MAGIC
+        write_gz(tmp_path / rel, idx_bytes(arr, magic))
+        register(monkeypatch, tmp_path, rel)
+    with pytest.raises(data.DataFormatError, match=message):
+        data.load_mnist(tmp_path)
+
+
 # ----------------------------------------------------------------------------- checksums
 def test_sha256_mismatch_names_file_and_both_hashes(tmp_path):
     key = "mnist/train-labels-idx1-ubyte.gz"
