@@ -608,3 +608,131 @@ def test_nyse_bad_arguments():
         data.nyse_features(nyse_frame(), lags=0)
     with pytest.raises(ValueError, match="lacks columns"):
         data.nyse_features(nyse_frame().drop(columns=["train"]))
+
+
+# ----------------------------------------------------------------------------- the plumbing's contract
+def test_default_data_root_is_the_home_cache_without_xdg(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data.data_root() == tmp_path / ".cache" / "islp-ch10"
+
+
+def test_data_missing_says_where_the_root_came_from(tmp_path, monkeypatch):
+    """The message says whether ``ISLP_CH10_DATA`` named the folder searched, or the default was used."""
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    assert f"({data.DATA_ENV}={tmp_path})" in str(data.DataMissing("mnist", "a.gz", tmp_path))
+    monkeypatch.delenv(data.DATA_ENV)
+    assert f"({data.DATA_ENV} is not set, so the default was used)" in str(data.DataMissing("mnist", "a.gz", tmp_path))
+
+
+def test_data_missing_when_a_folder_sits_where_the_file_should_be(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    (tmp_path / "a.gz").mkdir()
+    msg = str(data.DataMissing("mnist", "mnist/a.gz", tmp_path, how="do this"))
+    assert msg == (
+        f"mnist: {tmp_path / 'a.gz'} is a folder, not the data file 'mnist/a.gz' ({data.DATA_ENV}={tmp_path}); "
+        "move the folder away, then get the file: do this."
+    )
+
+
+def test_checksum_error_message_and_digest_list(tmp_path):
+    """Without a hint the message ends at the diagnosis; a spec's digests read 'algo hex or algo hex'."""
+    err = data.ChecksumError("f.gz", "sha256 aa", "sha256 bb")
+    assert str(err) == (
+        "checksum mismatch for f.gz: expected sha256 aa, got sha256 bb; "
+        "the file is corrupt, truncated or a different version"
+    )
+    assert data.FileSpec((("sha256", "aa"), ("md5", "bb"))).describe() == "sha256 aa or md5 bb"
+
+
+def test_verify_reports_every_digest_and_the_data_set_to_download(tmp_path, monkeypatch):
+    """A mismatch lists the file's sha256 and md5 (the algorithms its spec records) and, with no
+    data set named, tells the user to download the data set the key's folder names."""
+    path = tmp_path / "x.gz"
+    path.write_bytes(b"abc")
+    spec = data.FileSpec((("sha256", "0" * 64), ("md5", "0" * 32)))
+    monkeypatch.setitem(data.KNOWN_FILES, "mnist/x.gz", spec)
+    with pytest.raises(data.ChecksumError) as info:
+        data.verify(path, "mnist/x.gz")
+    md5 = hashlib.md5(b"abc").hexdigest()  # noqa: S324 - the digest the spec records
+    assert info.value.actual == f"sha256 {sha256(path)} / md5 {md5}"
+    assert str(info.value).endswith("(delete it and run `islp-ch10 download mnist`, or use the staged copy)")
+
+
+def test_locate_names_the_data_set_and_passes_the_how_on(tmp_path, monkeypatch):
+    """``locate`` names the data set (the key's folder unless one is given) in both refusals, and a
+    caller's own instructions replace the default ones."""
+    with pytest.raises(data.DataMissing) as info:
+        data.locate("mnist/absent.gz", tmp_path)
+    assert (info.value.dataset, info.value.missing) == ("mnist", "mnist/absent.gz")
+    with pytest.raises(data.DataMissing) as info:
+        data.locate("mnist/absent.gz", tmp_path, how="ask the lab")
+    assert str(info.value).endswith("To get it: ask the lab.")
+    key = "islp_book_images/x.jpg"
+    (tmp_path / "islp_book_images").mkdir()
+    (tmp_path / key).write_bytes(b"not the image")
+    monkeypatch.setitem(data.KNOWN_FILES, key, data.FileSpec((("sha256", "0" * 64),)))
+    with pytest.raises(data.ChecksumError, match=r"islp-ch10 download book_images`"):
+        data.locate(key, tmp_path, "book_images")
+
+
+def test_fetch_streams_the_url_naming_itself_with_a_timeout(tmp_path, monkeypatch):
+    """``fetch`` asks for the URL as ``islp-ch10`` (some hosts refuse Python's default agent), with a
+    finite timeout (a stalled mirror must fail, so the next one is tried), and copies every byte."""
+    import urllib.request
+
+    seen = {}
+
+    def fake_urlopen(req, timeout=None):
+        seen.update(url=req.full_url, agent=req.get_header("User-agent"), timeout=timeout)
+        return io.BytesIO(PAYLOAD)
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    out = io.BytesIO()
+    data.fetch("https://example.invalid/f.bin", out)
+    assert out.getvalue() == PAYLOAD
+    assert seen["url"] == "https://example.invalid/f.bin" and seen["agent"] == "islp-ch10"
+    assert seen["timeout"] is not None and 0 < seen["timeout"] <= 600
+
+
+def test_download_file_keeps_a_good_copy_unless_forced(tmp_path, toy_dataset):
+    calls = []
+
+    def fetch(url, out):
+        calls.append(url)
+        out.write(PAYLOAD)
+
+    data.download_file(toy_dataset, tmp_path, fetch=fetch)
+    data.download_file(toy_dataset, tmp_path, fetch=fetch)
+    assert len(calls) == 1  # present and verified: kept
+    data.download("toy", tmp_path, fetch=fetch, force=True)
+    assert len(calls) == 2  # forced: fetched again
+
+
+def test_download_file_without_a_source_says_why(monkeypatch):
+    with pytest.raises(ValueError) as info:
+        data.download_file("imdb/aclImdb_v1_nounsup.tar.xz")
+    note = data.KNOWN_FILES["imdb/aclImdb_v1_nounsup.tar.xz"].note
+    assert str(info.value) == f"imdb/aclImdb_v1_nounsup.tar.xz has no download source ({note})"
+    monkeypatch.setitem(data.KNOWN_FILES, "toy/local.bin", data.FileSpec((("sha256", "0" * 64),)))
+    with pytest.raises(ValueError, match=r"^toy/local\.bin has no download source \(staged copy only\)$"):
+        data.download_file("toy/local.bin")
+
+
+def test_download_refusals_name_the_file_the_mirror_and_the_error(tmp_path, toy_dataset):
+    with pytest.raises(data.ChecksumError) as info:
+        data.download("toy", tmp_path, fetch=lambda url, out: out.write(b"wrong"))
+    assert info.value.path == str(tmp_path / toy_dataset)
+    assert str(info.value).endswith("(downloaded from https://primary.invalid/payload.bin; nothing was kept)")
+
+    def drop(url, out):
+        raise ConnectionResetError("connection dropped")
+
+    with pytest.raises(OSError) as info:
+        data.download("toy", tmp_path, fetch=drop)
+    assert str(info.value) == (
+        "could not download toy/payload.bin: "
+        "https://primary.invalid/payload.bin: ConnectionResetError: connection dropped; "
+        "https://mirror.invalid/payload.bin: ConnectionResetError: connection dropped"
+    )
