@@ -431,6 +431,9 @@ def test_book_images_are_read_from_the_data_root_first(tmp_path, monkeypatch):
     assert files == [(n, tmp_path / "islp_book_images" / n) for n in names]
     images = data.load_book_images(tmp_path)
     assert [n for n, _ in images] == names and all(x.shape == (3, 224, 224) for _, x in images)
+    (tmp_path / "islp_book_images" / names[2]).write_bytes(b"not that image")  # checked before use
+    with pytest.raises(data.ChecksumError, match=r"run `islp-ch10 download book_images`"):
+        data.book_image_files(tmp_path)
 
 
 def test_book_images_missing_everywhere_names_the_first_absent_file(tmp_path, monkeypatch):
@@ -449,7 +452,10 @@ def test_book_images_missing_everywhere_names_the_first_absent_file(tmp_path, mo
         data.book_image_files(tmp_path)
     err = info.value
     assert (err.dataset, err.missing, err.searched) == ("book_images", "islp_book_images/Flamingo.jpg", str(folder))
-    assert "islp-ch10 download book_images" in str(err) and "pip install ISLP" in str(err)
+    assert str(err).endswith(
+        "To get it: run `islp-ch10 download book_images`, `pip install ISLP` (it ships them), "
+        "or use the staged copy in shared/data (set ISLP_CH10_DATA)."
+    )
 
 
 def test_imagenet_classes_are_the_names_by_index(tmp_path, monkeypatch):
