@@ -238,3 +238,16 @@ def test_imdb_cached_load_is_fast(imdb):
     assert imdb_mod.last_cache_status == "hit"
     assert elapsed < 15, f"cached IMDB load took {elapsed:.1f}s"
     assert (again.X_train != imdb.X_train).nnz == 0 and np.array_equal(again.S_test, imdb.S_test)
+
+
+# ----------------------------------------------------------------------------- the encoders' edges
+def test_an_empty_vocabulary_still_has_the_three_reserved_columns():
+    """With no dictionary words every token is unknown: columns pad, start and unknown only."""
+    X = data.bag_of_words(["any words at all", ""], {})
+    assert X.shape == (2, 3)
+    np.testing.assert_array_equal(X.toarray(), [[0, 1, 1], [0, 1, 0]])
+
+
+def test_sequences_of_length_zero_are_empty_rows():
+    S = data.sequences(["a b", "a"], {"a": 3, "b": 4}, maxlen=0)
+    assert S.shape == (2, 0) and S.dtype == np.int64

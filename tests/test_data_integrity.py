@@ -736,3 +736,102 @@ def test_download_refusals_name_the_file_the_mirror_and_the_error(tmp_path, toy_
         "https://primary.invalid/payload.bin: ConnectionResetError: connection dropped; "
         "https://mirror.invalid/payload.bin: ConnectionResetError: connection dropped"
     )
+
+
+# ----------------------------------------------------------------------------- the IMDB cache's contract
+def _rewrite_cache(path, change) -> None:
+    """Rewrite one cache file with ``change(arrays)`` applied, its recorded settings untouched."""
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    change(arrays)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _set(key, value):
+    return lambda a: a.__setitem__(key, value(a[key]) if callable(value) else value)
+
+
+INCONSISTENT = {
+    "sequences of another width": _set("S_train", lambda seq: seq[:, :-1]),
+    "a sequence id past the columns": _set("S_test", lambda seq: np.where(seq == seq.max(), 11, seq)),
+    "a bag-of-words column past the columns": _set("X_train_indices", lambda i: np.where(i == i.max(), 11, i)),
+    "rows out of order": _set("X_test_indptr", lambda p: np.r_[p[:1], p[2:3], p[1:2], p[3:]]),
+    "row pointers not from 0": _set("X_train_indptr", lambda p: p + 1),
+    "row pointers short of the entries": _set("X_train_indptr", lambda p: np.r_[p[:-1], p[-1] - 1]),
+    "a rating missing": _set("rating_test", lambda r: r[:-1]),
+    "an id missing": _set("id_train", lambda r: r[:-1]),
+    "a label missing": _set("y_train", lambda r: r[:-1]),
+    "a word twice": _set("words", lambda w: np.r_[w[:-1], w[:1]]),
+    "more words than asked for": _set("words", lambda w: np.r_[w, ["x" * k for k in range(1, 9)]]),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(INCONSISTENT))
+def test_imdb_inconsistent_cache_is_rebuilt(mini_imdb, damage):
+    """A cache whose arrays do not fit together (each case breaks one check) is stale: it is rebuilt
+    from the archive, with a warning saying why, and never handed out."""
+    root, cache = mini_imdb
+    good = load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    _rewrite_cache(path, INCONSISTENT[damage])
+    reason = "bad vocabulary" if damage.startswith(("a word", "more words")) else r"inconsistent arrays for split \w+"
+    with pytest.warns(UserWarning, match=rf"stale or corrupt \({reason}\); rebuilding it$"):
+        again = load_mini(root)
+    assert imdb_mod.last_cache_status == "rebuilt" and same_imdb(good, again)
+
+
+def test_imdb_stale_cache_warnings_say_why(mini_imdb):
+    """The warning names the reason: other recorded settings, an unreadable file, or an array
+    missing (with the error that found it)."""
+    root, cache = mini_imdb
+    load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.warns(UserWarning, match=r"stale or corrupt \(unreadable \(BadZipFile: "):
+        load_mini(root)
+
+    def other_settings(arrays):
+        meta = json.loads(str(arrays["meta"][()]))
+        arrays["meta"] = np.array(json.dumps({**meta, "maxlen": 7}, sort_keys=True))
+
+    path.write_bytes(blob)
+    _rewrite_cache(path, other_settings)
+    with pytest.warns(UserWarning, match=r"stale or corrupt \(records \{.*'maxlen': 7.*\}, wanted \{.*'maxlen': 6"):
+        load_mini(root)
+    _rewrite_cache(path, lambda a: a.pop("rating_train"))
+    with pytest.warns(UserWarning, match=r"stale or corrupt \(inconsistent \(KeyError: "):
+        load_mini(root)
+
+
+def test_imdb_cache_hit_has_the_built_types(mini_imdb):
+    """Read back from the cache, every array has the type and shape a fresh build gives (labels,
+    ratings, ids and sequences int64; the bag of words float32 CSR with all 11 columns, also those
+    no review of a split uses), and the settings it was built with."""
+    root, _ = mini_imdb
+    built = load_mini(root)
+    hit = load_mini(root)
+    assert imdb_mod.last_cache_status == "hit"
+    for d in (built, hit):
+        for s in ("train", "test"):
+            for name in ("y", "rating", "id", "S"):
+                assert getattr(d, f"{name}_{s}").dtype == np.int64, (name, s)
+            assert getattr(d, f"X_{s}").dtype == np.float32
+    assert np.array_equal(hit.rating_train, built.rating_train) and np.array_equal(hit.id_test, built.id_test)
+    assert hit.X_train.shape == (6, 11) and hit.X_test.shape == (4, 11)
+    assert (hit.num_words, hit.maxlen) == (built.num_words, built.maxlen) == (8, 6)
+
+
+def test_imdb_cache_keeps_word_ids_that_need_more_than_16_bits(tmp_path, monkeypatch):
+    """The cache stores sequences in 16 bits only while every id fits; with a vocabulary of more
+    than 65,533 words (ids past 65,535) a cache hit still gives the sequences that were built."""
+    key = "imdb/aclImdb_v1.tar.gz"
+    words = ["w" + "".join(chr(ord("a") + int(d)) for d in f"{i:05d}") for i in range(65_540)]
+    write_imdb_archive(tmp_path / key, mode="w:gz", extra={"aclImdb/train/pos/99_9.txt": " ".join(words)})
+    register(monkeypatch, tmp_path, key)
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
+    built = data.load_imdb(tmp_path, num_words=65_537, maxlen=65_541)
+    assert built.S_train.max() > np.iinfo(np.uint16).max
+    hit = data.load_imdb(tmp_path, num_words=65_537, maxlen=65_541)
+    assert imdb_mod.last_cache_status == "hit" and np.array_equal(hit.S_train, built.S_train)
