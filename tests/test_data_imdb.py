@@ -251,3 +251,43 @@ def test_an_empty_vocabulary_still_has_the_three_reserved_columns():
 def test_sequences_of_length_zero_are_empty_rows():
     S = data.sequences(["a b", "a"], {"a": 3, "b": 4}, maxlen=0)
     assert S.shape == (2, 0) and S.dtype == np.int64
+
+
+# ----------------------------------------------------------------------------- defaults and ranking
+def test_bag_of_ngrams_defaults_to_words_and_adjacent_pairs():
+    """Without ``n`` the bag holds the words and the adjacent pairs (the book's bigrams), no longer grams."""
+    _, vocab = data.bag_of_ngrams(["not a good movie"])
+    assert set(vocab) == {"not", "a", "good", "movie", "not a", "a good", "good movie"}
+
+
+def test_bag_of_ngrams_ranks_by_frequency_then_alphabetically():
+    """The built vocabulary's columns go by decreasing count, ties alphabetical (not by first
+    appearance), and ``max_features`` keeps the top of that order."""
+    X, vocab = data.bag_of_ngrams(["zz zz b", "a"], n=1)
+    assert vocab == {"zz": 0, "a": 1, "b": 2}
+    np.testing.assert_array_equal(X.toarray(), [[1, 0, 1], [0, 1, 0]])
+    _, top = data.bag_of_ngrams(["zz zz b", "a"], n=1, max_features=2)
+    assert top == {"zz": 0, "a": 1}
+
+
+def test_build_vocab_keeps_the_books_10000_words_by_default():
+    n_words = claims.book_value("10.4/bag-of-words")
+    assert len(data.build_vocab([" ".join(word(i) for i in range(n_words + 1))])) == n_words
+
+
+def test_build_defaults_are_the_books_and_its_settings_are_recorded():
+    """``build`` encodes with the book's 10,000 words and 500 ids unless told otherwise, and the
+    result records the settings it was built with."""
+    from islp_ch10.data.imdb import IMDBReviews, build
+
+    reviews = {
+        s: IMDBReviews(["a good movie", "a bad one"], np.array([1, 0]), np.array([9, 2]), np.array([0, 1]))
+        for s in ("train", "test")
+    }
+    n_words, L = claims.book_value("10.4/bag-of-words"), claims.book_value("10.5/padding")
+    d = build(reviews)
+    assert (d.num_words, d.maxlen) == (n_words, L)
+    assert d.S_train.shape == (2, L) and d.X_test.shape == (2, n_words + 3)
+    small = build(reviews, num_words=2, maxlen=3)
+    assert (small.num_words, small.maxlen) == (2, 3)
+    assert small.S_test.shape == (2, 3) and small.X_train.shape == (2, 5)
