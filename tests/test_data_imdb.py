@@ -291,3 +291,36 @@ def test_build_defaults_are_the_books_and_its_settings_are_recorded():
     small = build(reviews, num_words=2, maxlen=3)
     assert (small.num_words, small.maxlen) == (2, 3)
     assert small.S_test.shape == (2, 3) and small.X_train.shape == (2, 5)
+
+
+def test_ngrams_default_to_pairs_and_refuse_n_below_one():
+    toks = ["not", "a", "good", "movie"]
+    assert data.ngrams(toks) == ["not a", "a good", "good movie"]
+    with pytest.raises(ValueError, match=r"^n must be >= 1, got 0$"):
+        data.ngrams(toks, 0)
+
+
+def test_sequences_default_to_the_books_500_ids():
+    assert data.sequences(["a"], {"a": 3}).shape == (1, claims.book_value("10.5/padding"))
+
+
+# ----------------------------------------------------------------------------- torch forms
+def test_torch_forms_are_float32_quietly_in_both_layouts():
+    """The sparse forms hold the matrix as float32 values with int64 indices, without torch's beta
+    and invariant-check warnings; the dense form is float32 whatever the input's dtype; an unknown
+    layout is refused with one line."""
+    import warnings
+
+    X = sp.csr_matrix(np.array([[0, 1, 0], [2, 0, 3]], dtype=np.float64))
+    dense = data.to_dense_tensor(X)
+    assert dense.dtype == torch.float32 and dense.tolist() == [[0, 1, 0], [2, 0, 3]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        csr, coo = data.sparse_to_torch(X), data.sparse_to_torch(X, "coo")
+    assert [str(w.message) for w in caught] == []
+    assert csr.layout == torch.sparse_csr and coo.layout == torch.sparse_coo
+    assert csr.values().dtype == coo.values().dtype == torch.float32
+    assert csr.col_indices().dtype == coo.indices().dtype == torch.int64
+    assert torch.equal(csr.to_dense(), dense) and torch.equal(coo.to_dense(), dense)
+    with pytest.raises(ValueError, match=r"^layout must be 'csr' or 'coo', got 'csc'$"):
+        data.sparse_to_torch(X, "csc")

@@ -835,3 +835,121 @@ def test_imdb_cache_keeps_word_ids_that_need_more_than_16_bits(tmp_path, monkeyp
     assert built.S_train.max() > np.iinfo(np.uint16).max
     hit = data.load_imdb(tmp_path, num_words=65_537, maxlen=65_541)
     assert imdb_mod.last_cache_status == "hit" and np.array_equal(hit.S_train, built.S_train)
+
+
+def test_imdb_cache_records_its_settings_and_the_archive(mini_imdb):
+    """The cache file records the archive's sha256, the tokenizer version, the cache format and
+    both settings, which are what a later load compares."""
+    root, cache = mini_imdb
+    load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"][()]))
+    key = "imdb/aclImdb_v1_nounsup.tar.xz"
+    assert meta == {
+        "format": imdb_mod.CACHE_FORMAT,
+        "tokenizer_version": data.TOKENIZER_VERSION,
+        "archive_sha256": sha256(root / key),
+        "num_words": 8,
+        "maxlen": 6,
+    }
+
+
+def test_imdb_cache_finished_by_another_process_while_waiting_is_used(mini_imdb, monkeypatch):
+    """A cache that another process wrote while this one waited for the lock is read, not rebuilt;
+    a stale one that another process removed meanwhile is rebuilt and reported so."""
+    import contextlib
+
+    root, cache = mini_imdb
+    good = load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    blob = path.read_bytes()
+    real_lock = imdb_mod.lock
+
+    def lock_while(action):
+        @contextlib.contextmanager
+        def patched(p):
+            with real_lock(p):
+                action()
+                yield
+
+        return patched
+
+    path.unlink()
+    monkeypatch.setattr(imdb_mod, "lock", lock_while(lambda: path.write_bytes(blob)))
+    with monkeypatch.context() as m:
+        m.setattr(imdb_mod, "read_archive", lambda *a: pytest.fail("rebuilt although the cache was there"))
+        again = load_mini(root)
+    assert imdb_mod.last_cache_status == "hit" and same_imdb(good, again)
+    path.write_bytes(b"stale")
+    monkeypatch.setattr(imdb_mod, "lock", lock_while(path.unlink))
+    again = load_mini(root)
+    assert imdb_mod.last_cache_status == "rebuilt" and same_imdb(good, again)
+
+
+def test_imdb_stale_cache_warning_points_at_the_caller(mini_imdb):
+    root, cache = mini_imdb
+    load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    path.write_bytes(b"stale")
+    with pytest.warns(UserWarning, match="stale or corrupt") as caught:
+        data.load_imdb(root, num_words=8, maxlen=6)
+    assert caught[0].filename == __file__
+
+
+def test_imdb_archive_absent_or_changed_says_how_to_get_it(tmp_path):
+    """Without an archive the message names the staged file, where it looked, and both ways to get
+    one; an archive that is not the recorded file names the IMDB download."""
+    with pytest.raises(data.DataMissing) as info:
+        imdb_mod.find_archive(tmp_path)
+    err = info.value
+    assert (err.dataset, err.missing, err.searched) == (
+        "imdb",
+        "imdb/aclImdb_v1_nounsup.tar.xz",
+        str(tmp_path / "imdb"),
+    )
+    assert str(err).endswith(
+        "To get it: copy the staged imdb/aclImdb_v1_nounsup.tar.xz (shared/data beside the checkout; set "
+        "ISLP_CH10_DATA), or run `islp-ch10 download imdb` online, which fetches the official "
+        "imdb/aclImdb_v1.tar.gz."
+    )
+    write_imdb_archive(tmp_path / "imdb" / "aclImdb_v1.tar.gz", mode="w:gz")
+    with pytest.raises(data.ChecksumError, match=r"run `islp-ch10 download imdb`"):
+        imdb_mod.find_archive(tmp_path)
+
+
+def test_imdb_archive_with_folder_entries_is_read_whole(tmp_path):
+    """Real tar archives list their folders before the files in them; every review is still read."""
+    path = tmp_path / "aclImdb_v1.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for folder in ("aclImdb", "aclImdb/train", "aclImdb/test"):
+            info = tarfile.TarInfo(folder)
+            info.type = tarfile.DIRTYPE
+            tf.addfile(info)
+        for (split, lab), texts in REVIEWS.items():
+            for i, text in enumerate(texts):
+                blob = text.encode()
+                info = tarfile.TarInfo(f"aclImdb/{split}/{lab}/{i}_{9 if lab == 'pos' else 2}.txt")
+                info.size = len(blob)
+                tf.addfile(info, io.BytesIO(blob))
+    reviews = imdb_mod.read_archive(path)
+    assert len(reviews["train"].texts) == 6 and len(reviews["test"].texts) == 4
+
+
+def test_imdb_archive_refusals_name_the_error_and_every_empty_folder(tmp_path):
+    path = tmp_path / "aclImdb_v1_nounsup.tar.xz"
+    path.write_bytes(b"\xfd7zXZ\x00 not really")
+    with pytest.raises(data.DataFormatError, match=rf"^{path}: cannot read the IMDB archive \(ReadError: "):
+        imdb_mod.read_archive(path)
+    with tarfile.open(path, "w:xz") as tf:
+        for split in ("train",):
+            for lab in ("pos", "neg"):
+                info = tarfile.TarInfo(f"aclImdb/{split}/{lab}/0_9.txt")
+                info.size = 1
+                tf.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(data.DataFormatError) as info:
+        imdb_mod.read_archive(path)
+    assert str(info.value) == (
+        f"{path}: the archive has no reviews under aclImdb/test/neg/, aclImdb/test/pos/; "
+        "it is incomplete (re-download or re-copy it)"
+    )
