@@ -956,3 +956,22 @@ def test_imdb_archive_refusals_name_the_error_and_every_empty_folder(tmp_path):
         f"{path}: the archive has no reviews under aclImdb/test/neg/, aclImdb/test/pos/; "
         "it is incomplete (re-download or re-copy it)"
     )
+
+
+def test_imdb_cache_hit_keeps_columns_no_review_of_a_split_uses(mini_imdb):
+    """Read back from the cache, a split's bag of words has ``num_words + 3`` columns even when its
+    reviews never use the last ones (the shape is the dictionary's, not the data's)."""
+    root, cache = mini_imdb
+    load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+
+    def drop_highest_column(arrays):
+        indptr, indices = arrays["X_test_indptr"], arrays["X_test_indices"]
+        keep = indices < indices.max()
+        per_row = [keep[indptr[i] : indptr[i + 1]].sum() for i in range(len(indptr) - 1)]
+        arrays["X_test_indices"] = indices[keep]
+        arrays["X_test_indptr"] = np.r_[0, np.cumsum(per_row)].astype(np.int32)
+
+    _rewrite_cache(path, drop_highest_column)
+    hit = load_mini(root)
+    assert imdb_mod.last_cache_status == "hit" and hit.X_test.shape == (4, 11)
