@@ -238,3 +238,89 @@ def test_imdb_cached_load_is_fast(imdb):
     assert imdb_mod.last_cache_status == "hit"
     assert elapsed < 15, f"cached IMDB load took {elapsed:.1f}s"
     assert (again.X_train != imdb.X_train).nnz == 0 and np.array_equal(again.S_test, imdb.S_test)
+
+
+# ----------------------------------------------------------------------------- the encoders' edges
+def test_an_empty_vocabulary_still_has_the_three_reserved_columns():
+    """With no dictionary words every token is unknown: columns pad, start and unknown only."""
+    X = data.bag_of_words(["any words at all", ""], {})
+    assert X.shape == (2, 3)
+    np.testing.assert_array_equal(X.toarray(), [[0, 1, 1], [0, 1, 0]])
+
+
+def test_sequences_of_length_zero_are_empty_rows():
+    S = data.sequences(["a b", "a"], {"a": 3, "b": 4}, maxlen=0)
+    assert S.shape == (2, 0) and S.dtype == np.int64
+
+
+# ----------------------------------------------------------------------------- defaults and ranking
+def test_bag_of_ngrams_defaults_to_words_and_adjacent_pairs():
+    """Without ``n`` the bag holds the words and the adjacent pairs (the book's bigrams), no longer grams."""
+    _, vocab = data.bag_of_ngrams(["not a good movie"])
+    assert set(vocab) == {"not", "a", "good", "movie", "not a", "a good", "good movie"}
+
+
+def test_bag_of_ngrams_ranks_by_frequency_then_alphabetically():
+    """The built vocabulary's columns go by decreasing count, ties alphabetical (not by first
+    appearance), and ``max_features`` keeps the top of that order."""
+    X, vocab = data.bag_of_ngrams(["zz zz b", "a"], n=1)
+    assert vocab == {"zz": 0, "a": 1, "b": 2}
+    np.testing.assert_array_equal(X.toarray(), [[1, 0, 1], [0, 1, 0]])
+    _, top = data.bag_of_ngrams(["zz zz b", "a"], n=1, max_features=2)
+    assert top == {"zz": 0, "a": 1}
+
+
+def test_build_vocab_keeps_the_books_10000_words_by_default():
+    n_words = claims.book_value("10.4/bag-of-words")
+    assert len(data.build_vocab([" ".join(word(i) for i in range(n_words + 1))])) == n_words
+
+
+def test_build_defaults_are_the_books_and_its_settings_are_recorded():
+    """``build`` encodes with the book's 10,000 words and 500 ids unless told otherwise, and the
+    result records the settings it was built with."""
+    from islp_ch10.data.imdb import IMDBReviews, build
+
+    reviews = {
+        s: IMDBReviews(["a good movie", "a bad one"], np.array([1, 0]), np.array([9, 2]), np.array([0, 1]))
+        for s in ("train", "test")
+    }
+    n_words, L = claims.book_value("10.4/bag-of-words"), claims.book_value("10.5/padding")
+    d = build(reviews)
+    assert (d.num_words, d.maxlen) == (n_words, L)
+    assert d.S_train.shape == (2, L) and d.X_test.shape == (2, n_words + 3)
+    small = build(reviews, num_words=2, maxlen=3)
+    assert (small.num_words, small.maxlen) == (2, 3)
+    assert small.S_test.shape == (2, 3) and small.X_train.shape == (2, 5)
+
+
+def test_ngrams_default_to_pairs_and_refuse_n_below_one():
+    toks = ["not", "a", "good", "movie"]
+    assert data.ngrams(toks) == ["not a", "a good", "good movie"]
+    with pytest.raises(ValueError, match=r"^n must be >= 1, got 0$"):
+        data.ngrams(toks, 0)
+
+
+def test_sequences_default_to_the_books_500_ids():
+    assert data.sequences(["a"], {"a": 3}).shape == (1, claims.book_value("10.5/padding"))
+
+
+# ----------------------------------------------------------------------------- torch forms
+def test_torch_forms_are_float32_quietly_in_both_layouts():
+    """The sparse forms hold the matrix as float32 values with int64 indices, without torch's beta
+    and invariant-check warnings; the dense form is float32 whatever the input's dtype; an unknown
+    layout is refused with one line."""
+    import warnings
+
+    X = sp.csr_matrix(np.array([[0, 1, 0], [2, 0, 3]], dtype=np.float64))
+    dense = data.to_dense_tensor(X)
+    assert dense.dtype == torch.float32 and dense.tolist() == [[0, 1, 0], [2, 0, 3]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        csr, coo = data.sparse_to_torch(X), data.sparse_to_torch(X, "coo")
+    assert [str(w.message) for w in caught] == []
+    assert csr.layout == torch.sparse_csr and coo.layout == torch.sparse_coo
+    assert csr.values().dtype == coo.values().dtype == torch.float32
+    assert csr.col_indices().dtype == coo.indices().dtype == torch.int64
+    assert torch.equal(csr.to_dense(), dense) and torch.equal(coo.to_dense(), dense)
+    with pytest.raises(ValueError, match=r"^layout must be 'csr' or 'coo', got 'csc'$"):
+        data.sparse_to_torch(X, "csc")

@@ -168,6 +168,71 @@ def test_load_mnist_reports_corrupt_member(tmp_path, monkeypatch):
         data.load_mnist(tmp_path)
 
 
+def test_gz_refusal_names_the_error_and_the_remedy(tmp_path):
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(b"not a gzip stream at all")
+    with pytest.raises(data.DataFormatError) as info:
+        data.read_idx(path, mnist_mod.LABEL_MAGIC)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: not a valid gzip file or corrupt (BadGzipFile: ")
+    assert msg.endswith("); CRC or length check failed, re-download or re-copy it")
+
+
+def test_idx_refusals_say_what_is_wrong():
+    """Each IDX refusal is one line naming the file (``<bytes>`` for bare bytes), what was found
+    and what was expected."""
+    with pytest.raises(data.DataFormatError, match=r"^<bytes>: too short for an IDX header \(5 bytes\)$"):
+        data.parse_idx(b"\0" * 5, mnist_mod.LABEL_MAGIC)
+    cases = [
+        (
+            idx_bytes(np.zeros(3), mnist_mod.LABEL_MAGIC),
+            mnist_mod.IMAGE_MAGIC,
+            "0x00000801, expected 0x00000803 (images",
+        ),
+        (
+            idx_bytes(np.zeros((1, 28, 28)), mnist_mod.IMAGE_MAGIC),
+            mnist_mod.LABEL_MAGIC,
+            "0x00000803, expected 0x00000801 (labels",
+        ),
+        (b"\xff" * 12, mnist_mod.LABEL_MAGIC, "0xffffffff, expected 0x00000801 (labels"),  # the magic is unsigned
+    ]
+    for raw, magic, found in cases:
+        with pytest.raises(data.DataFormatError) as info:
+            data.parse_idx(raw, magic, "f.gz")
+        assert str(info.value) == f"f.gz: wrong IDX magic number {found} file); wrong file or corrupt"
+    raw = idx_bytes(np.zeros((5, 28, 28)), mnist_mod.IMAGE_MAGIC)[:-784]
+    with pytest.raises(data.DataFormatError) as info:
+        data.parse_idx(raw, mnist_mod.IMAGE_MAGIC, "f.gz")
+    assert str(info.value) == (
+        "f.gz: IDX payload has 3136 bytes but the header (5, 28, 28) needs 3920; the file is truncated or corrupt"
+    )
+
+
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        (
+            np.zeros((3, 27, 28)),
+            np.arange(3),
+            r"^MNIST train: images \(3, 27, 28\), labels \(3,\); expected \(n, 28, 28\) images and n labels$",
+        ),
+        (np.zeros((3, 28, 28)), np.arange(4), r"^MNIST train: images \(3, 28, 28\), labels \(4,\); expected"),
+        (np.zeros((3, 28, 28)), np.array([0, 10, 3]), r"^MNIST train: label 10 outside 0\.\.9$"),
+    ],
+)
+def test_load_mnist_refuses_shapes_and_labels_it_cannot_use(tmp_path, monkeypatch, images, labels, message):
+    """Images must be 28x28, one label per image, labels digits 0..9; each refusal names the split."""
+    good = {"images": np.zeros((2, 28, 28)), "labels": np.arange(2)}
+    for key, rel in mnist_mod.FILES.items():
+        split, kind = key.split("_")
+        arr = {"images": images, "labels": labels}[kind] if split == "train" else good[kind]
+        magic = mnist_mod.IMAGE_MAGIC if kind == "images" else mnist_mod.LABEL_MAGIC
+        write_gz(tmp_path / rel, idx_bytes(arr, magic))
+        register(monkeypatch, tmp_path, rel)
+    with pytest.raises(data.DataFormatError, match=message):
+        data.load_mnist(tmp_path)
+
+
 # ----------------------------------------------------------------------------- checksums
 def test_sha256_mismatch_names_file_and_both_hashes(tmp_path):
     key = "mnist/train-labels-idx1-ubyte.gz"
@@ -543,3 +608,370 @@ def test_nyse_bad_arguments():
         data.nyse_features(nyse_frame(), lags=0)
     with pytest.raises(ValueError, match="lacks columns"):
         data.nyse_features(nyse_frame().drop(columns=["train"]))
+
+
+# ----------------------------------------------------------------------------- the plumbing's contract
+def test_default_data_root_is_the_home_cache_without_xdg(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data.data_root() == tmp_path / ".cache" / "islp-ch10"
+
+
+def test_data_missing_says_where_the_root_came_from(tmp_path, monkeypatch):
+    """The message says whether ``ISLP_CH10_DATA`` named the folder searched, or the default was used."""
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    assert f"({data.DATA_ENV}={tmp_path})" in str(data.DataMissing("mnist", "a.gz", tmp_path))
+    monkeypatch.delenv(data.DATA_ENV)
+    assert f"({data.DATA_ENV} is not set, so the default was used)" in str(data.DataMissing("mnist", "a.gz", tmp_path))
+
+
+def test_data_missing_when_a_folder_sits_where_the_file_should_be(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    (tmp_path / "a.gz").mkdir()
+    msg = str(data.DataMissing("mnist", "mnist/a.gz", tmp_path, how="do this"))
+    assert msg == (
+        f"mnist: {tmp_path / 'a.gz'} is a folder, not the data file 'mnist/a.gz' ({data.DATA_ENV}={tmp_path}); "
+        "move the folder away, then get the file: do this."
+    )
+
+
+def test_checksum_error_message_and_digest_list(tmp_path):
+    """Without a hint the message ends at the diagnosis; a spec's digests read 'algo hex or algo hex'."""
+    err = data.ChecksumError("f.gz", "sha256 aa", "sha256 bb")
+    assert str(err) == (
+        "checksum mismatch for f.gz: expected sha256 aa, got sha256 bb; "
+        "the file is corrupt, truncated or a different version"
+    )
+    assert data.FileSpec((("sha256", "aa"), ("md5", "bb"))).describe() == "sha256 aa or md5 bb"
+
+
+def test_verify_reports_every_digest_and_the_data_set_to_download(tmp_path, monkeypatch):
+    """A mismatch lists the file's sha256 and md5 (the algorithms its spec records) and, with no
+    data set named, tells the user to download the data set the key's folder names."""
+    path = tmp_path / "x.gz"
+    path.write_bytes(b"abc")
+    spec = data.FileSpec((("sha256", "0" * 64), ("md5", "0" * 32)))
+    monkeypatch.setitem(data.KNOWN_FILES, "mnist/x.gz", spec)
+    with pytest.raises(data.ChecksumError) as info:
+        data.verify(path, "mnist/x.gz")
+    md5 = hashlib.md5(b"abc").hexdigest()  # noqa: S324 - the digest the spec records
+    assert info.value.actual == f"sha256 {sha256(path)} / md5 {md5}"
+    assert str(info.value).endswith("(delete it and run `islp-ch10 download mnist`, or use the staged copy)")
+
+
+def test_locate_names_the_data_set_and_passes_the_how_on(tmp_path, monkeypatch):
+    """``locate`` names the data set (the key's folder unless one is given) in both refusals, and a
+    caller's own instructions replace the default ones."""
+    with pytest.raises(data.DataMissing) as info:
+        data.locate("mnist/absent.gz", tmp_path)
+    assert (info.value.dataset, info.value.missing) == ("mnist", "mnist/absent.gz")
+    with pytest.raises(data.DataMissing) as info:
+        data.locate("mnist/absent.gz", tmp_path, how="ask the lab")
+    assert str(info.value).endswith("To get it: ask the lab.")
+    key = "islp_book_images/x.jpg"
+    (tmp_path / "islp_book_images").mkdir()
+    (tmp_path / key).write_bytes(b"not the image")
+    monkeypatch.setitem(data.KNOWN_FILES, key, data.FileSpec((("sha256", "0" * 64),)))
+    with pytest.raises(data.ChecksumError, match=r"islp-ch10 download book_images`"):
+        data.locate(key, tmp_path, "book_images")
+
+
+def test_fetch_streams_the_url_naming_itself_with_a_timeout(tmp_path, monkeypatch):
+    """``fetch`` asks for the URL as ``islp-ch10`` (some hosts refuse Python's default agent), with a
+    finite timeout (a stalled mirror must fail, so the next one is tried), and copies every byte."""
+    import urllib.request
+
+    seen = {}
+
+    def fake_urlopen(req, timeout=None):
+        seen.update(url=req.full_url, agent=req.get_header("User-agent"), timeout=timeout)
+        return io.BytesIO(PAYLOAD)
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    out = io.BytesIO()
+    data.fetch("https://example.invalid/f.bin", out)
+    assert out.getvalue() == PAYLOAD
+    assert seen["url"] == "https://example.invalid/f.bin" and seen["agent"] == "islp-ch10"
+    assert seen["timeout"] is not None and 0 < seen["timeout"] <= 600
+
+
+def test_download_file_keeps_a_good_copy_unless_forced(tmp_path, toy_dataset):
+    calls = []
+
+    def fetch(url, out):
+        calls.append(url)
+        out.write(PAYLOAD)
+
+    data.download_file(toy_dataset, tmp_path, fetch=fetch)
+    data.download_file(toy_dataset, tmp_path, fetch=fetch)
+    assert len(calls) == 1  # present and verified: kept
+    data.download("toy", tmp_path, fetch=fetch, force=True)
+    assert len(calls) == 2  # forced: fetched again
+
+
+def test_download_file_without_a_source_says_why(monkeypatch):
+    with pytest.raises(ValueError) as info:
+        data.download_file("imdb/aclImdb_v1_nounsup.tar.xz")
+    note = data.KNOWN_FILES["imdb/aclImdb_v1_nounsup.tar.xz"].note
+    assert str(info.value) == f"imdb/aclImdb_v1_nounsup.tar.xz has no download source ({note})"
+    monkeypatch.setitem(data.KNOWN_FILES, "toy/local.bin", data.FileSpec((("sha256", "0" * 64),)))
+    with pytest.raises(ValueError, match=r"^toy/local\.bin has no download source \(staged copy only\)$"):
+        data.download_file("toy/local.bin")
+
+
+def test_download_refusals_name_the_file_the_mirror_and_the_error(tmp_path, toy_dataset):
+    with pytest.raises(data.ChecksumError) as info:
+        data.download("toy", tmp_path, fetch=lambda url, out: out.write(b"wrong"))
+    assert info.value.path == str(tmp_path / toy_dataset)
+    assert str(info.value).endswith("(downloaded from https://primary.invalid/payload.bin; nothing was kept)")
+
+    def drop(url, out):
+        raise ConnectionResetError("connection dropped")
+
+    with pytest.raises(OSError) as info:
+        data.download("toy", tmp_path, fetch=drop)
+    assert str(info.value) == (
+        "could not download toy/payload.bin: "
+        "https://primary.invalid/payload.bin: ConnectionResetError: connection dropped; "
+        "https://mirror.invalid/payload.bin: ConnectionResetError: connection dropped"
+    )
+
+
+# ----------------------------------------------------------------------------- the IMDB cache's contract
+def _rewrite_cache(path, change) -> None:
+    """Rewrite one cache file with ``change(arrays)`` applied, its recorded settings untouched."""
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    change(arrays)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _set(key, value):
+    return lambda a: a.__setitem__(key, value(a[key]) if callable(value) else value)
+
+
+INCONSISTENT = {
+    "sequences of another width": _set("S_train", lambda seq: seq[:, :-1]),
+    "a sequence id past the columns": _set("S_test", lambda seq: np.where(seq == seq.max(), 11, seq)),
+    "a bag-of-words column past the columns": _set("X_train_indices", lambda i: np.where(i == i.max(), 11, i)),
+    "rows out of order": _set("X_test_indptr", lambda p: np.r_[p[:1], p[2:3], p[1:2], p[3:]]),
+    "row pointers not from 0": _set("X_train_indptr", lambda p: p + 1),
+    "row pointers short of the entries": _set("X_train_indptr", lambda p: np.r_[p[:-1], p[-1] - 1]),
+    "a rating missing": _set("rating_test", lambda r: r[:-1]),
+    "an id missing": _set("id_train", lambda r: r[:-1]),
+    "a label missing": _set("y_train", lambda r: r[:-1]),
+    "a word twice": _set("words", lambda w: np.r_[w[:-1], w[:1]]),
+    "more words than asked for": _set("words", lambda w: np.r_[w, ["x" * k for k in range(1, 9)]]),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(INCONSISTENT))
+def test_imdb_inconsistent_cache_is_rebuilt(mini_imdb, damage):
+    """A cache whose arrays do not fit together (each case breaks one check) is stale: it is rebuilt
+    from the archive, with a warning saying why, and never handed out."""
+    root, cache = mini_imdb
+    good = load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    _rewrite_cache(path, INCONSISTENT[damage])
+    reason = "bad vocabulary" if damage.startswith(("a word", "more words")) else r"inconsistent arrays for split \w+"
+    with pytest.warns(UserWarning, match=rf"stale or corrupt \({reason}\); rebuilding it$"):
+        again = load_mini(root)
+    assert imdb_mod.last_cache_status == "rebuilt" and same_imdb(good, again)
+
+
+def test_imdb_stale_cache_warnings_say_why(mini_imdb):
+    """The warning names the reason: other recorded settings, an unreadable file, or an array
+    missing (with the error that found it)."""
+    root, cache = mini_imdb
+    load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.warns(UserWarning, match=r"stale or corrupt \(unreadable \(BadZipFile: "):
+        load_mini(root)
+
+    def other_settings(arrays):
+        meta = json.loads(str(arrays["meta"][()]))
+        arrays["meta"] = np.array(json.dumps({**meta, "maxlen": 7}, sort_keys=True))
+
+    path.write_bytes(blob)
+    _rewrite_cache(path, other_settings)
+    with pytest.warns(UserWarning, match=r"stale or corrupt \(records \{.*'maxlen': 7.*\}, wanted \{.*'maxlen': 6"):
+        load_mini(root)
+    _rewrite_cache(path, lambda a: a.pop("rating_train"))
+    with pytest.warns(UserWarning, match=r"stale or corrupt \(inconsistent \(KeyError: "):
+        load_mini(root)
+
+
+def test_imdb_cache_hit_has_the_built_types(mini_imdb):
+    """Read back from the cache, every array has the type and shape a fresh build gives (labels,
+    ratings, ids and sequences int64; the bag of words float32 CSR with all 11 columns, also those
+    no review of a split uses), and the settings it was built with."""
+    root, _ = mini_imdb
+    built = load_mini(root)
+    hit = load_mini(root)
+    assert imdb_mod.last_cache_status == "hit"
+    for d in (built, hit):
+        for s in ("train", "test"):
+            for name in ("y", "rating", "id", "S"):
+                assert getattr(d, f"{name}_{s}").dtype == np.int64, (name, s)
+            assert getattr(d, f"X_{s}").dtype == np.float32
+    assert np.array_equal(hit.rating_train, built.rating_train) and np.array_equal(hit.id_test, built.id_test)
+    assert hit.X_train.shape == (6, 11) and hit.X_test.shape == (4, 11)
+    assert (hit.num_words, hit.maxlen) == (built.num_words, built.maxlen) == (8, 6)
+
+
+def test_imdb_cache_keeps_word_ids_that_need_more_than_16_bits(tmp_path, monkeypatch):
+    """The cache stores sequences in 16 bits only while every id fits; with a vocabulary of more
+    than 65,533 words (ids past 65,535) a cache hit still gives the sequences that were built."""
+    key = "imdb/aclImdb_v1.tar.gz"
+    words = ["w" + "".join(chr(ord("a") + int(d)) for d in f"{i:05d}") for i in range(65_540)]
+    write_imdb_archive(tmp_path / key, mode="w:gz", extra={"aclImdb/train/pos/99_9.txt": " ".join(words)})
+    register(monkeypatch, tmp_path, key)
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "cache"))
+    built = data.load_imdb(tmp_path, num_words=65_537, maxlen=65_541)
+    assert built.S_train.max() > np.iinfo(np.uint16).max
+    hit = data.load_imdb(tmp_path, num_words=65_537, maxlen=65_541)
+    assert imdb_mod.last_cache_status == "hit" and np.array_equal(hit.S_train, built.S_train)
+
+
+def test_imdb_cache_records_its_settings_and_the_archive(mini_imdb):
+    """The cache file records the archive's sha256, the tokenizer version, the cache format and
+    both settings, which are what a later load compares."""
+    root, cache = mini_imdb
+    load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"][()]))
+    key = "imdb/aclImdb_v1_nounsup.tar.xz"
+    assert meta == {
+        "format": imdb_mod.CACHE_FORMAT,
+        "tokenizer_version": data.TOKENIZER_VERSION,
+        "archive_sha256": sha256(root / key),
+        "num_words": 8,
+        "maxlen": 6,
+    }
+
+
+def test_imdb_cache_finished_by_another_process_while_waiting_is_used(mini_imdb, monkeypatch):
+    """A cache that another process wrote while this one waited for the lock is read, not rebuilt;
+    a stale one that another process removed meanwhile is rebuilt and reported so."""
+    import contextlib
+
+    root, cache = mini_imdb
+    good = load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    blob = path.read_bytes()
+    real_lock = imdb_mod.lock
+
+    def lock_while(action):
+        @contextlib.contextmanager
+        def patched(p):
+            with real_lock(p):
+                action()
+                yield
+
+        return patched
+
+    path.unlink()
+    monkeypatch.setattr(imdb_mod, "lock", lock_while(lambda: path.write_bytes(blob)))
+    with monkeypatch.context() as m:
+        m.setattr(imdb_mod, "read_archive", lambda *a: pytest.fail("rebuilt although the cache was there"))
+        again = load_mini(root)
+    assert imdb_mod.last_cache_status == "hit" and same_imdb(good, again)
+    path.write_bytes(b"stale")
+    monkeypatch.setattr(imdb_mod, "lock", lock_while(path.unlink))
+    again = load_mini(root)
+    assert imdb_mod.last_cache_status == "rebuilt" and same_imdb(good, again)
+
+
+def test_imdb_stale_cache_warning_points_at_the_caller(mini_imdb):
+    """The warning is reported at the line that called ``load_imdb`` (``stacklevel=2``)."""
+    if "MUTANT_UNDER_TEST" in os.environ:  # see docs/mutation.md, "### data/"
+        pytest.skip("inside a mutmut run a trampoline frame sits between load_imdb and its caller")
+    root, cache = mini_imdb
+    load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+    path.write_bytes(b"stale")
+    with pytest.warns(UserWarning, match="stale or corrupt") as caught:
+        data.load_imdb(root, num_words=8, maxlen=6)
+    assert caught[0].filename == __file__
+
+
+def test_imdb_archive_absent_or_changed_says_how_to_get_it(tmp_path):
+    """Without an archive the message names the staged file, where it looked, and both ways to get
+    one; an archive that is not the recorded file names the IMDB download."""
+    with pytest.raises(data.DataMissing) as info:
+        imdb_mod.find_archive(tmp_path)
+    err = info.value
+    assert (err.dataset, err.missing, err.searched) == (
+        "imdb",
+        "imdb/aclImdb_v1_nounsup.tar.xz",
+        str(tmp_path / "imdb"),
+    )
+    assert str(err).endswith(
+        "To get it: copy the staged imdb/aclImdb_v1_nounsup.tar.xz (shared/data beside the checkout; set "
+        "ISLP_CH10_DATA), or run `islp-ch10 download imdb` online, which fetches the official "
+        "imdb/aclImdb_v1.tar.gz."
+    )
+    write_imdb_archive(tmp_path / "imdb" / "aclImdb_v1.tar.gz", mode="w:gz")
+    with pytest.raises(data.ChecksumError, match=r"run `islp-ch10 download imdb`"):
+        imdb_mod.find_archive(tmp_path)
+
+
+def test_imdb_archive_with_folder_entries_is_read_whole(tmp_path):
+    """Real tar archives list their folders before the files in them; every review is still read."""
+    path = tmp_path / "aclImdb_v1.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for folder in ("aclImdb", "aclImdb/train", "aclImdb/test"):
+            info = tarfile.TarInfo(folder)
+            info.type = tarfile.DIRTYPE
+            tf.addfile(info)
+        for (split, lab), texts in REVIEWS.items():
+            for i, text in enumerate(texts):
+                blob = text.encode()
+                info = tarfile.TarInfo(f"aclImdb/{split}/{lab}/{i}_{9 if lab == 'pos' else 2}.txt")
+                info.size = len(blob)
+                tf.addfile(info, io.BytesIO(blob))
+    reviews = imdb_mod.read_archive(path)
+    assert len(reviews["train"].texts) == 6 and len(reviews["test"].texts) == 4
+
+
+def test_imdb_archive_refusals_name_the_error_and_every_empty_folder(tmp_path):
+    path = tmp_path / "aclImdb_v1_nounsup.tar.xz"
+    path.write_bytes(b"\xfd7zXZ\x00 not really")
+    with pytest.raises(data.DataFormatError, match=rf"^{path}: cannot read the IMDB archive \(ReadError: "):
+        imdb_mod.read_archive(path)
+    with tarfile.open(path, "w:xz") as tf:
+        for split in ("train",):
+            for lab in ("pos", "neg"):
+                info = tarfile.TarInfo(f"aclImdb/{split}/{lab}/0_9.txt")
+                info.size = 1
+                tf.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(data.DataFormatError) as info:
+        imdb_mod.read_archive(path)
+    assert str(info.value) == (
+        f"{path}: the archive has no reviews under aclImdb/test/neg/, aclImdb/test/pos/; "
+        "it is incomplete (re-download or re-copy it)"
+    )
+
+
+def test_imdb_cache_hit_keeps_columns_no_review_of_a_split_uses(mini_imdb):
+    """Read back from the cache, a split's bag of words has ``num_words + 3`` columns even when its
+    reviews never use the last ones (the shape is the dictionary's, not the data's)."""
+    root, cache = mini_imdb
+    load_mini(root)
+    (path,) = cache.glob("imdb-*.npz")
+
+    def drop_highest_column(arrays):
+        indptr, indices = arrays["X_test_indptr"], arrays["X_test_indices"]
+        keep = indices < indices.max()
+        per_row = [keep[indptr[i] : indptr[i + 1]].sum() for i in range(len(indptr) - 1)]
+        arrays["X_test_indices"] = indices[keep]
+        arrays["X_test_indptr"] = np.r_[0, np.cumsum(per_row)].astype(np.int32)
+
+    _rewrite_cache(path, drop_highest_column)
+    hit = load_mini(root)
+    assert imdb_mod.last_cache_status == "hit" and hit.X_test.shape == (4, 11)

@@ -187,3 +187,79 @@ def test_mnist_batches_miniature(tmp_path, tmp_cache, monkeypatch):
     assert len(dm.train_dataset) == 560 and len(dm.validation_dataset) == 140
     batch = claims.book_value("10.9/mnist-batches")
     assert [s[:2] for s in shapes] == [(batch, batch[:1])] * 2
+
+
+# ----------------------------------------------------------------------------- the loaders' contract
+def test_idx_header_only_files_are_empty_arrays():
+    """A header whose counts are 0 is a whole IDX file without items (8 bytes for labels, 16 for
+    images), not a truncated one."""
+    labels = data.parse_idx(struct.pack(">II", mnist_mod.LABEL_MAGIC, 0), mnist_mod.LABEL_MAGIC)
+    assert labels.shape == (0,) and labels.dtype == np.uint8
+    images = data.parse_idx(struct.pack(">IIII", mnist_mod.IMAGE_MAGIC, 0, 28, 28), mnist_mod.IMAGE_MAGIC)
+    assert images.shape == (0, 28, 28)
+
+
+def test_mnist_torchvision_defaults_to_the_training_set(tmp_path, tmp_cache, monkeypatch):
+    """As torchvision's ``MNIST``, the data set is the training set unless ``train=False``."""
+    arrays = make_mini_mnist(tmp_path / "data", monkeypatch)
+    ds = data.mnist_torchvision(tmp_path / "data")
+    assert [int(ds[i][1]) for i in range(len(ds))] == arrays["train_labels"].tolist()
+
+
+def _cache_files(base):
+    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in base.rglob("*") if p.is_file()}
+
+
+def test_mnist_torchvision_reuses_a_verified_cache(tmp_path, tmp_cache, monkeypatch):
+    """The manifest records each unpacked file's sha256; a second call finds them all matching and
+    rewrites nothing (neither a file nor the manifest)."""
+    import hashlib
+    import json
+
+    make_mini_mnist(tmp_path / "data", monkeypatch)
+    base = mnist_mod.torchvision_root(tmp_path / "data")
+    raw = base / "MNIST" / "raw"
+    manifest = json.loads((base / mnist_mod.MANIFEST).read_text())
+    assert manifest == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in raw.iterdir()}
+    assert len(manifest) == 4
+    before = _cache_files(base)
+    assert mnist_mod.torchvision_root(tmp_path / "data") == base
+    assert _cache_files(base) == before
+
+
+def test_mnist_torchvision_cache_is_keyed_by_the_files(tmp_path, tmp_cache, monkeypatch):
+    """Two different sets of MNIST files never share an unpacked folder: the second set is not
+    served the first one's digits."""
+    make_mini_mnist(tmp_path / "a", monkeypatch, seed=0)
+    data.mnist_torchvision(tmp_path / "a")
+    other = make_mini_mnist(tmp_path / "b", monkeypatch, seed=1)
+    ds = data.mnist_torchvision(tmp_path / "b")
+    assert [int(ds[i][1]) for i in range(len(ds))] == other["train_labels"].tolist()
+    assert len(list(tmp_cache.glob("mnist-torchvision-*/"))) == 2
+
+
+def test_mnist_torchvision_manifest_that_is_not_a_table_is_rebuilt(tmp_path, tmp_cache, monkeypatch):
+    """A manifest that parses but is not a JSON object (a list, say) counts as no manifest."""
+    arrays = make_mini_mnist(tmp_path / "data", monkeypatch)
+    base = mnist_mod.torchvision_root(tmp_path / "data")
+    (base / mnist_mod.MANIFEST).write_text("[]")
+    ds = data.mnist_torchvision(tmp_path / "data", train=False)
+    assert [int(ds[i][1]) for i in range(len(ds))] == arrays["test_labels"].tolist()
+    assert isinstance(__import__("json").loads((base / mnist_mod.MANIFEST).read_text()), dict)
+
+
+def test_mnist_torchvision_refuses_a_bad_member_by_name(tmp_path, tmp_cache, monkeypatch):
+    """A checked .gz file whose content is not the IDX file it should be is refused, named, before
+    anything is unpacked from it."""
+    root = tmp_path / "data"
+    make_mini_mnist(root, monkeypatch)
+    rel = mnist_mod.FILES["train_labels"]
+    write_idx_gz(root / rel, np.zeros((2, 28, 28)), mnist_mod.IMAGE_MAGIC)  # an image file under a label name
+    register(monkeypatch, root, rel)
+    with pytest.raises(data.DataFormatError, match=rf"^{root / rel}: wrong IDX magic"):
+        data.mnist_torchvision(root)
+
+
+def test_mnist_torchvision_without_files_says_how_to_get_them(tmp_path, tmp_cache):
+    with pytest.raises(data.DataMissing, match="islp-ch10 download mnist"):
+        data.mnist_torchvision(tmp_path)

@@ -175,3 +175,64 @@ def test_hitters_data(hitters):
 
     full = load_data("Hitters")
     assert len(full) == 322 and full["Salary"].notna().sum() == n
+
+
+# ----------------------------------------------------------------------------- the loaders' contract
+def test_lag_helpers_default_to_the_labs_five_lags():
+    """Without an argument the column helpers and the feature builder use the lab's L (5 days):
+    15 lag columns, ``X_rnn`` of five steps."""
+    L, p = claims.book_value("10.5/lag-design")
+    assert data.lag_columns() == data.lag_columns(L) and len(data.lag_columns()) == L * p
+    assert data.rnn_columns() == data.rnn_columns(L)
+    d = data.nyse_features(synthetic_nyse())
+    assert d.lags == L and d.X_rnn.shape[1:] == (L, p)
+
+
+def test_nyse_features_record_their_lags_and_keep_the_days():
+    """``NYSEData.lags`` is the L the matrices were built with, and the standardised series keeps
+    the frame's days as its index (the lag matrices' index is a slice of it)."""
+    frame = synthetic_nyse(T=15)
+    for lags in (1, 3):
+        d = data.nyse_features(frame, lags=lags)
+        assert d.lags == lags and d.X_rnn.shape[1] == lags
+        assert d.series.index.equals(frame.index)
+        assert d.dates.equals(frame.index[lags:]) and d.X_day.index.equals(d.dates)
+
+
+def test_nyse_lags_must_leave_at_least_one_day():
+    """L may be at most T - 1 (one row of lagged features); the refusal names the range."""
+    frame = synthetic_nyse(T=12)
+    assert len(data.nyse_features(frame, lags=11).Y) == 1
+    for lags in (12, 0):
+        with pytest.raises(ValueError, match=rf"^lags must be in \[1, 11\], got {lags}$"):
+            data.nyse_features(frame, lags=lags)
+
+
+def test_nyse_nan_message_counts_the_places_shows_five_and_says_what_to_do():
+    frame = synthetic_nyse(T=20)
+    frame.iloc[2:8, frame.columns.get_loc("DJ_return")] = np.nan  # six days
+    with pytest.raises(ValueError) as info:
+        data.nyse_features(frame)
+    msg = str(info.value)
+    assert "NaN at 6 place(s)" in msg
+    assert [f"day{i:03d}" in msg for i in range(2, 8)] == [True] * 5 + [False]  # the first five
+    assert msg.endswith(": lagged features would be NaN; fix or drop those days explicitly")
+
+
+@pytest.mark.data
+def test_load_nyse_builds_the_lags_it_is_given():
+    d = data.load_nyse(lags=2)
+    T = claims.book_value("10.5/nyse-shape")
+    assert d.lags == 2 and d.X_rnn.shape == (T - 2, 2, 3) and list(d.X_lag.columns) == data.lag_columns(2)
+
+
+@pytest.mark.data
+def test_load_hitters_is_quiet():
+    """Loading Hitters shows no warning: ISLP's notice that ModelSpec will move (ISLP 0.6) is the
+    library's news, not the user's, and is silenced where the design is built."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data.load_hitters()
+    assert [str(w.message) for w in caught] == []

@@ -26,3 +26,28 @@ def test_killing_suite_names_existing_test_files():
     selection = mutmut["pytest_add_cli_args_test_selection"]
     assert [f for f in selection if not (ROOT / f).is_file()] == []
     assert "tests/test_mutation_setup.py" in selection
+
+
+def test_mutation_run_keeps_the_users_data_cache_out_of_reach(tmp_path):
+    """Inside a mutmut run the processed-data cache is a private folder of this session (a mutated
+    loader must not write into, or delete from, the user's cache); outside one it is untouched."""
+    from islp_ch10.testing import fixtures
+
+    if "MUTANT_UNDER_TEST" not in os.environ:
+        assert fixtures._mutmut_phase() is None
+        pytest.skip("not inside a mutmut run: the cache is the user's")
+    assert Path(os.environ["ISLP_CH10_CACHE"]).name.startswith("islp-ch10-mutmut-cache-")
+
+
+def test_data_fixtures_are_per_test_only_while_mutmut_maps_tests(monkeypatch):
+    """While mutmut records which test calls which function (``MUTANT_UNDER_TEST=stats``) every test
+    loads its data set itself, so each is credited with the loader; otherwise a session loads it once."""
+    from islp_ch10.testing import fixtures
+
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "stats")
+    assert fixtures._data_scope("hitters", None) == "function"
+    for phase in ("islp_ch10.data.tabular.x_load_hitters__mutmut_1", ""):
+        monkeypatch.setenv("MUTANT_UNDER_TEST", phase)
+        assert fixtures._data_scope("hitters", None) == "session"
+    monkeypatch.delenv("MUTANT_UNDER_TEST")
+    assert fixtures._data_scope("hitters", None) == "session"

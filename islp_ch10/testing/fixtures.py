@@ -6,19 +6,79 @@
 * under ``pytest -n N`` each worker gets its share of the cores, for torch and the BLAS/OpenMP pools;
 * one session fixture per real data set (``mnist``, ``imdb``, ``nyse``, ``hitters``,
   ``cifar100``), all made by :func:`data_fixture`: the loaded data, or a skip that says how to
-  get the files.
+  get the files;
+* inside a mutmut run (docs/mutation.md, "data/"): the data fixtures are function-scoped while
+  mutmut maps tests to functions, and the processed-data cache is a private folder per run.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 
 def pytest_configure(config):
+    _private_cache_under_mutmut(config)
+    _threads_per_worker(config)
+
+
+def pytest_unconfigure(config):
+    saved = config.stash.get(_SAVED_CACHE, None)
+    if saved is None:
+        return
+    before, folder = saved
+    if before is None:
+        os.environ.pop("ISLP_CH10_CACHE", None)
+    else:
+        os.environ["ISLP_CH10_CACHE"] = before
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+_SAVED_CACHE = pytest.StashKey[tuple]()
+
+
+def _mutmut_phase() -> str | None:
+    """mutmut's ``MUTANT_UNDER_TEST`` ("stats" while it maps tests to functions, a mutant's name
+    while it runs one), or None outside a mutmut run."""
+    return os.environ.get("MUTANT_UNDER_TEST")
+
+
+def _private_cache_under_mutmut(config) -> None:
+    """Inside a mutmut run, point ``ISLP_CH10_CACHE`` at a fresh folder for this pytest session.
+
+    A mutated loader must never write into (or delete from) the user's processed-data cache: a
+    mutant of the IMDB cache's name, contents or clean-up would otherwise leave a wrong cache that
+    every later mutant, and every later test run, reads as good.  The fresh folder holds links to
+    the files the user's cache already has (so the data tier reads the IMDB cache in seconds rather
+    than rebuilding it per mutant); the loaders only ever replace a cache file (``atomic_write``) or
+    unlink it, which touches the link, never the user's file.  The parsing code behind the cache is
+    checked on tiny synthetic archives built inside the run (``tests/test_data_integrity.py``).  The
+    user's cache folder is found as :func:`islp_ch10.data.cache_dir` finds it, without calling it
+    (a mutant of it would pick the source)."""
+    if _mutmut_phase() is None:
+        return
+    before = os.environ.get("ISLP_CH10_CACHE")
+    if before:
+        source = Path(before).expanduser()
+    else:
+        base = os.environ.get("XDG_CACHE_HOME")
+        source = (Path(base) if base else Path.home() / ".cache") / "islp-ch10" / "processed"
+    folder = Path(tempfile.mkdtemp(prefix="islp-ch10-mutmut-cache-"))
+    if source.is_dir():
+        for item in source.iterdir():
+            if item.is_file() and item.suffix != ".lock":
+                (folder / item.name).symlink_to(item.resolve())
+    config.stash[_SAVED_CACHE] = (before, folder)
+    os.environ["ISLP_CH10_CACHE"] = str(folder)
+
+
+def _threads_per_worker(config) -> None:
     """Under ``-n N`` give each worker its share of the cores, for torch's threads and for the
     BLAS and OpenMP pools numpy, scipy and scikit-learn use.  N workers each spinning up
     all-core thread pools oversubscribe the machine, and the pools' threads then wait on each
@@ -97,9 +157,19 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+def _data_scope(fixture_name, config) -> str:
+    """``session``, but ``function`` while mutmut maps tests to the functions they call: a
+    session fixture runs its loader inside the first test that asks for it, so mutmut would credit
+    the loader to that one test and run only it against the loader's mutants (a mutated
+    ``load_hitters`` split would meet no test that checks the split).  Each mutant's run is a fresh
+    pytest session, so the loader still runs once per mutant, inside the mutated process."""
+    return "function" if _mutmut_phase() == "stats" else "session"
+
+
 def data_fixture(name: str):
     """A session fixture ``name`` returning ``islp_ch10.data.load_<name>()``, skipped with the
-    loader's own instructions when the files are missing (``DataMissing``)."""
+    loader's own instructions when the files are missing (``DataMissing``); function-scoped while
+    mutmut maps tests to functions (:func:`_data_scope`)."""
 
     def load():
         from islp_ch10 import data
@@ -110,7 +180,7 @@ def data_fixture(name: str):
             pytest.skip(str(exc))
 
     load.__doc__ = f"The {name} data set from ISLP_CH10_DATA (skipped, with how to get it, when absent)."
-    return pytest.fixture(scope="session", name=name)(load)
+    return pytest.fixture(scope=_data_scope, name=name)(load)
 
 
 DATA_SETS = ("mnist", "imdb", "nyse", "hitters", "cifar100")
