@@ -256,7 +256,7 @@ def test_regulariser_check_rejects_an_augmentation_that_is_never_applied():
         _translate(x)
         return x
 
-    assert augmentation_problems(unused)
+    assert augmentation_problems(unused, seeds=AUG_SEEDS[:1])  # one seed rejected is enough to fail the claim
 
 
 if __name__ == "__main__":  # the seed figures quoted at the 10.3/augmentation section
