@@ -269,3 +269,100 @@ def test_max_steps_stops_both_paths_at_the_same_weights():
     assert all(torch.equal(a[k], b[k]) for k in a)
     one_more = fit(_classifier(), train, test, TrainConfig(**{**cfg, "max_steps": 4})).model.state_dict()
     assert not all(torch.equal(a[k], one_more[k]) for k in a)
+
+
+# ----------------------------------------------------------------------------- what a fit reports and where it runs
+class _Count(__import__("pytorch_lightning").Callback):
+    """Counts Lightning's batches per epoch and sanity checks, and notes where Lightning may write."""
+
+    def __init__(self):
+        self.batches, self.sanity, self.module, self.root, self.tmpdir = [], 0, None, None, "unset"
+
+    def on_sanity_check_start(self, trainer, pl_module):
+        self.sanity += 1
+
+    def on_train_start(self, trainer, pl_module):
+        import os
+
+        self.module, self.root, self.tmpdir = (
+            type(pl_module).__name__,
+            trainer.default_root_dir,
+            os.environ.get("TMPDIR"),
+        )
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.batches.append(0)
+
+    def on_train_batch_end(self, trainer, *args):
+        self.batches[-1] += 1
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_fit_result_names_its_path_run_and_wall_time(path):
+    """``FitResult.path`` and ``run`` say how the fit ran; ``wall_time`` is the training's duration
+    (positive, within the time the call took)."""
+    import time
+
+    x, y = _regression_data()
+    config = TrainConfig(task="regression", epochs=1, batch_size=60, seed=4)
+    start = time.perf_counter()
+    result = fit(_linear(), (x, y), (x, y), config, path=path)
+    took = time.perf_counter() - start
+    assert result.path == path and result.run == config.settings(path) and result.run.seed == 4
+    assert 0 < result.wall_time <= took
+
+
+@pytest.mark.parametrize(
+    ("path", "module", "batches", "sanity"), [("fast", "FastModule", 1, 0), ("islp", "SimpleModule", 4, 1)]
+)
+def test_the_fast_path_hands_lightning_epochs_the_book_path_minibatches(path, module, batches, sanity):
+    """``path="fast"`` trains :class:`FastModule`, one Lightning step per epoch, and skips
+    Lightning's validation sanity check; the book's path runs SimpleModule per minibatch
+    (96 training rows in batches of 24) after the sanity check, as the lab's Trainer does."""
+    x, y = _regression_data()
+    count = _Count()
+    config = TrainConfig(task="regression", epochs=2, batch_size=24, validation=0.2)
+    fit(_linear(), (x, y), (x[:10], y[:10]), config, path=path, callbacks=[count])
+    assert (count.module, count.batches, count.sanity) == (module, [batches, batches], sanity)
+
+
+def test_lightning_writes_into_the_fits_private_folder_or_log_dir(tmp_path):
+    """Without ``log_dir`` Lightning's root is the fit's own temporary folder (``islp-ch10-fit-*``),
+    removed afterwards, and TMPDIR is left alone (it is redirected only for spawned workers); with
+    ``log_dir`` the root is that folder."""
+    import os
+    from pathlib import Path
+
+    x, y = _regression_data()
+    count = _Count()
+    fit(_linear(), (x, y), (x, y), TrainConfig(task="regression", epochs=1), callbacks=[count])
+    root = Path(count.root)
+    assert root.name.startswith("islp-ch10-fit-") and not root.exists()
+    assert count.tmpdir == os.environ.get("TMPDIR")
+    logged = _Count()
+    config = TrainConfig(task="regression", epochs=1, log_dir=str(tmp_path), name="hitters-seed1")
+    result = fit(_linear(), (x, y), (x, y), config, callbacks=[logged])
+    assert logged.root == str(tmp_path)
+    assert Path(result.log_dir).parent == tmp_path / "hitters-seed1"
+
+
+def test_an_interrupted_fit_raises_instead_of_returning(monkeypatch):
+    """Lightning < 2.4 returns from fit after Ctrl-C with ``interrupted`` set: the model is
+    truncated, so fit raises (the CLI keeps the measurements made so far) rather than measure it
+    as the lab's.  (Lightning's SIGTERM flag, the other such case, cannot be simulated here:
+    Lightning 2.6 raises on it itself.)"""
+    import pytorch_lightning as pl
+
+    monkeypatch.setattr(pl.Trainer, "interrupted", property(lambda self: True))
+    x, y = _regression_data()
+    with pytest.raises(KeyboardInterrupt, match=r"^training interrupted after \d+ epoch\(s\)$"):
+        fit(_linear(), (x, y), (x, y), TrainConfig(task="regression", epochs=2))
+
+
+def test_the_book_path_prints_nothing(capfd):
+    """The book's path reads its test figures with ``Trainer.test``, whose results table is not
+    printed: a fit writes nothing to the terminal (the CLI's output is its own)."""
+    x, y = _regression_data()
+    result = fit(_linear(), (x, y), (x, y), TrainConfig(task="regression", epochs=1), path="islp")
+    assert set(result.extra["islp_test"]) >= {"test_loss"}
+    assert capfd.readouterr().out == ""
