@@ -366,3 +366,68 @@ def test_the_book_path_prints_nothing(capfd):
     result = fit(_linear(), (x, y), (x, y), TrainConfig(task="regression", epochs=1), path="islp")
     assert set(result.extra["islp_test"]) >= {"test_loss"}
     assert capfd.readouterr().out == ""
+
+
+def test_inputs_may_be_a_tensor_a_numpy_array_or_a_sparse_matrix():
+    """The same rows as a float32 tensor, a float32 numpy array or a scipy sparse matrix (float64,
+    as scipy builds them; densified per batch) give the same fit and test figures."""
+    import scipy.sparse as sp
+
+    x, y = _regression_data(n=60)
+    x = torch.where(x > 0.5, x, torch.zeros_like(x))  # mostly zeros, as a bag of words is
+    config = TrainConfig(task="regression", epochs=2, batch_size=16)
+    dense = fit(_linear(), (x, y), (x, y), config)
+    for given in (x.numpy(), sp.csr_matrix(x.numpy().astype(np.float64))):
+        other = fit(_linear(), (given, y), (given, y), config)
+        assert other.test == pytest.approx(dense.test, rel=1e-6)
+
+
+def test_the_non_finite_check_never_densifies_a_sparse_matrix():
+    """A sparse matrix is checked on its stored entries (the IMDB matrix would take gigabytes
+    dense); a lone NaN, even in a one-row set, is found."""
+    import scipy.sparse as sp
+
+    from islp_ch10.training import check_finite
+
+    class NoDense(sp.csr_matrix):
+        def toarray(self, *args, **kwargs):
+            raise AssertionError("densified")
+
+    m = NoDense(np.eye(3, dtype=np.float64))
+    check_finite(m, torch.zeros(3))
+    m.data[1] = np.nan
+    with pytest.raises(
+        ValueError, match=r"training inputs hold 1 non-finite value\(s\), the first \(nan\) at row 1, column 1;"
+    ):
+        check_finite(m, torch.zeros(3))
+    with pytest.raises(ValueError, match=r"training targets hold 1 non-finite value\(s\), the first \(nan\) at row 0"):
+        check_finite(torch.ones(1, 1), torch.tensor([float("nan")]))
+
+
+def test_evaluation_follows_training_onto_the_gpu(monkeypatch):
+    """After a fit that asked for a GPU (``gpu``, ``cuda`` or ``auto``) the test set is scored on
+    the GPU when one is present (simulated here), otherwise on the CPU."""
+    from islp_ch10.training import RunSettings, _eval_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for acc in ("gpu", "cuda", "auto"):
+        assert _eval_device(RunSettings(accelerator=acc)) == torch.device("cuda")
+    assert _eval_device(RunSettings(accelerator="cpu")) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _eval_device(RunSettings(accelerator="gpu")) == torch.device("cpu")
+
+
+def test_the_book_path_splits_validation_with_the_runs_seed():
+    """ISLP's SimpleDataModule draws the validation rows with the run's seed, as the fast path does:
+    with seed 5 both paths validate on the same rows, in the main process (no loader workers)."""
+    x, y = _regression_data()
+    config = TrainConfig(task="regression", epochs=1, batch_size=24, validation=0.25, seed=5)
+    workers = []
+
+    class Workers(__import__("pytorch_lightning").Callback):
+        def on_train_start(self, trainer, pl_module):
+            workers.append(trainer.train_dataloader.num_workers)
+
+    fast, book = (fit(_linear(), (x, y), (x, y), config, path=p, callbacks=[Workers()]) for p in PATHS)
+    assert fast.history[0]["valid_loss"] == pytest.approx(book.history[0]["valid_loss"], rel=1e-5)
+    assert workers == [0, 0]

@@ -11,6 +11,8 @@ rows, ``epochs=-1`` trained forever).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -259,3 +261,69 @@ def test_a_device_combination_lightning_refuses_carries_lightnings_reason(capfd)
     assert "\n" not in message
     assert check_devices("cpu", "1", "auto") == 1
     assert capfd.readouterr().err == "" and chatter.level == level
+
+
+def test_device_options_name_what_is_accepted():
+    """``--devices``: ``auto``, a positive count or -1 (all); 0 and counts below -1 are refused with
+    the accepted forms; an unknown accelerator is refused with the known ones; ``cuda`` is a GPU
+    and, like ``gpu``, needs one; ``mps`` needs Apple's backend (absent here)."""
+    from islp_ch10.machine import ACCELERATORS
+    from islp_ch10.training import _parse_devices, check_devices
+
+    assert check_devices("cpu", "auto", "auto") == "auto"
+    assert _parse_devices("cpu", "-1") == -1  # all devices (Lightning refuses it for the CPU itself)
+    hint = "give a positive count, GPU indices such as 0,1, -1 (all) or auto"
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(ValueError, match=rf"^--devices '?{bad}'?: {re.escape(hint)}$"):
+            check_devices("cpu", bad, "auto")
+    with pytest.raises(
+        ValueError, match=rf"^--accelerator 'quantum' is not one of {re.escape(', '.join(ACCELERATORS))}$"
+    ):
+        check_devices("quantum", "1", "auto")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"^--accelerator cuda: this machine has no usable CUDA GPU"):
+            check_devices("cuda", "1", "auto")
+    if not torch.backends.mps.is_available():
+        with pytest.raises(
+            ValueError, match=r"^--accelerator mps: Apple's MPS backend is not available here; use --accelerator cpu$"
+        ):
+            check_devices("mps", "1", "auto")
+
+
+def test_gpu_device_lists_and_counts_are_checked_against_the_gpus_present(monkeypatch):
+    """On a machine with two GPUs (simulated: ``torch.cuda.device_count`` says 2): indices ``0,1``
+    (a trailing comma allowed) and a count of 2 are accepted, for ``gpu`` and ``cuda``; index 2, a
+    count of 3, a negative index, or indices with another accelerator are refused, naming why."""
+    from islp_ch10.training import _parse_devices
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for acc in ("gpu", "cuda"):
+        assert _parse_devices(acc, "0,1") == [0, 1] and _parse_devices(acc, " 1, ") == [1]
+        assert _parse_devices(acc, "2") == 2
+        with pytest.raises(ValueError, match=r"^--devices 0,2: this machine has 2 GPU\(s\)$"):
+            _parse_devices(acc, "0,2")
+        with pytest.raises(ValueError, match=r"^--devices 3: this machine has 2 GPU\(s\)$"):
+            _parse_devices(acc, "3")
+        with pytest.raises(ValueError, match=r"^--devices '-1,0': a list of indices needs --accelerator gpu; give a"):
+            _parse_devices(acc, "-1,0")
+        with pytest.raises(ValueError, match=r"^--devices '0,x': give a positive count"):
+            _parse_devices(acc, "0,x")
+    with pytest.raises(ValueError, match=r"^--devices '0,1': a list of indices needs --accelerator gpu"):
+        _parse_devices("cpu", "0,1")
+    with pytest.raises(ValueError, match=r"^--devices ',': a list of indices needs --accelerator gpu"):
+        _parse_devices("gpu", ",")
+
+
+def test_path_and_run_settings_must_agree():
+    """``fit(path=...)`` with ``run=`` must name the run's own path; an unknown path is refused."""
+    x, y = _x(), torch.zeros(N)
+    assert fit(Factory(), (x, y), (x, y), REGRESSION, path="fast", run=RunSettings()).path == "fast"
+    refused(
+        (x, y),
+        (x, y),
+        REGRESSION,
+        r"^path='islp' contradicts run.path='fast'; give one of them$",
+        path="islp",
+        run=RunSettings(),
+    )
+    refused((x, y), (x, y), REGRESSION, r"^path must be 'fast' or 'islp', got 'gpu'$", path="gpu")
