@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from islp_ch10.training import HistoryRecorder, TrainConfig, fit
+from islp_ch10.training import HistoryRecorder, RunSettings, TrainConfig, fit
 
 PATHS = ("fast", "islp")
 
@@ -407,7 +407,7 @@ def test_the_non_finite_check_never_densifies_a_sparse_matrix():
 def test_evaluation_follows_training_onto_the_gpu(monkeypatch):
     """After a fit that asked for a GPU (``gpu``, ``cuda`` or ``auto``) the test set is scored on
     the GPU when one is present (simulated here), otherwise on the CPU."""
-    from islp_ch10.training import RunSettings, _eval_device
+    from islp_ch10.training import _eval_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     for acc in ("gpu", "cuda", "auto"):
@@ -431,3 +431,14 @@ def test_the_book_path_splits_validation_with_the_runs_seed():
     fast, book = (fit(_linear(), (x, y), (x, y), config, path=p, callbacks=[Workers()]) for p in PATHS)
     assert fast.history[0]["valid_loss"] == pytest.approx(book.history[0]["valid_loss"], rel=1e-5)
     assert workers == [0, 0]
+
+
+def test_a_lab_configuration_trains_every_epoch_without_a_step_limit():
+    """A LabConfig has no ``max_steps``: its fit runs all its epochs over all minibatches."""
+    from islp_ch10.lab_defaults import LabConfig
+
+    x, y = _regression_data()
+    lab = LabConfig(task="regression", epochs=3, batch_size=40, validation=None, metric="mae", source="notes 1")
+    count = _Count()
+    result = fit(_linear(), (x, y), (x, y), lab, run=RunSettings(), callbacks=[count])
+    assert len(result.history) == 3 and count.batches == [1, 1, 1]
