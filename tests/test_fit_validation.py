@@ -271,7 +271,11 @@ def test_device_options_name_what_is_accepted():
     from islp_ch10.training import _parse_devices, check_devices
 
     assert check_devices("cpu", "auto", "auto") == "auto"
-    assert _parse_devices("cpu", "-1") == -1  # all devices (Lightning refuses it for the CPU itself)
+    assert _parse_devices("cpu", "-1") == -1  # "all devices", which Lightning's own check refuses for the CPU:
+    with pytest.raises(
+        ValueError, match=r"^Lightning refuses --accelerator cpu --devices -1 --strategy auto: `devices`"
+    ):
+        check_devices("cpu", "-1", "auto")
     hint = "give a positive count, GPU indices such as 0,1, -1 (all) or auto"
     for bad in ("0", "-2", "two"):
         with pytest.raises(ValueError, match=rf"^--devices '?{bad}'?: {re.escape(hint)}$"):
