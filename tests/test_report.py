@@ -149,7 +149,9 @@ def test_a_misnamed_measurement_file_says_what_to_do(tmp_path):
     path = report.save_measurements(tmp_path, "exp-a", 1, [record(seed=1)])
     wrong = path.with_name("exp-b-seed1.json")
     path.rename(wrong)
-    with pytest.raises(ValueError, match="delete it, or rerun that experiment and seed to measure it again"):
+    with pytest.raises(
+        ValueError, match=r"not what its name says\); delete it, or rerun that experiment and seed to measure it again$"
+    ):
         report.read_measurement_file(wrong)
 
 
@@ -215,7 +217,16 @@ def test_fmt_prints_four_significant_digits_and_a_dash_for_none():
 def _hitters_records():
     run = RunSettings(seed=1)
     return [
-        Measurement("10.9/hitters-mae", "mae", 250.0, run, part="network", epochs=50, wall_time=2.0),
+        Measurement(
+            "10.9/hitters-mae",
+            "mae",
+            250.0,
+            run,
+            part="network",
+            epochs=50,
+            wall_time=2.0,
+            history=[{"train_mae": 1.0}],
+        ),
         record(part="lasso", value=235.68, seed=0, epochs=None, run={"seed": 0, "log_dir": "/gone"}),
     ]
 
@@ -236,8 +247,9 @@ def test_write_makes_the_folder_and_writes_results_and_page(tmp_path, fixed_env)
     assert results["summary"] == json.loads(json.dumps(written.rows, default=str))
     assert [r["claim"] for r in results["measurements"]] == ["10.9/hitters-mae"] * 2
     assert results["measurements"][1]["run"] == {"seed": 0}
-    assert results["plots"] == [] and results["skipped"] == skipped
-    assert written.report.read_text() == report.markdown(written.rows, [], ENV, 61.4, skipped)
+    curve = "curve_10_9_hitters-mae_network_seed1.png"
+    assert results["plots"] == [curve] and (out / curve).is_file() and results["skipped"] == skipped
+    assert written.report.read_text() == report.markdown(written.rows, [curve], ENV, 61.4, skipped)
 
 
 def test_results_json_writes_values_json_has_no_type_for_as_text(tmp_path, fixed_env):
@@ -361,7 +373,12 @@ def test_a_learning_curve_per_trained_model_and_seed(tmp_path, figures):
 
 @pytest.mark.parametrize(
     "keys, metric",
-    [({"train_r2", "train_mae", "train_loss"}, "r2"), ({"valid_mae", "train_loss"}, "mae"), ({"train_loss"}, "loss")],
+    [
+        ({"valid_accuracy", "train_r2", "train_loss"}, "accuracy"),
+        ({"train_r2", "train_mae", "train_loss"}, "r2"),
+        ({"valid_mae", "train_loss"}, "mae"),
+        ({"train_loss"}, "loss"),
+    ],
 )
 def test_a_learning_curve_falls_back_through_accuracy_r2_mae_loss(tmp_path, figures, keys, metric):
     row = dict.fromkeys(keys, 1.0)
