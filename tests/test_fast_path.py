@@ -442,3 +442,128 @@ def test_a_lab_configuration_trains_every_epoch_without_a_step_limit():
     count = _Count()
     result = fit(_linear(), (x, y), (x, y), lab, run=RunSettings(), callbacks=[count])
     assert len(result.history) == 3 and count.batches == [1, 1, 1]
+
+
+# ----------------------------------------------------------------------------- the pieces fit is made of
+def test_seed_everything_seeds_loader_workers_and_asks_for_deterministic_kernels(monkeypatch):
+    """Lightning's seeding with ``workers=True`` (loader workers seeded too) and torch's
+    deterministic algorithms, warning only where a kernel has none (CUDA)."""
+    import os
+
+    from islp_ch10.training import seed_everything
+
+    monkeypatch.delenv("PL_SEED_WORKERS", raising=False)
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        torch.use_deterministic_algorithms(False)
+        seed_everything(3)
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert os.environ["PL_SEED_WORKERS"] == "1"
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+def test_the_trainer_is_strictly_deterministic_on_the_cpu():
+    """On the CPU the lab's Trainer asks for deterministic kernels and errors (not warns) on one
+    without: bit-identical reruns are a claim (10.9/determinism)."""
+    import pytorch_lightning as pl
+
+    seen = []
+
+    class Probe(pl.Callback):
+        def on_train_start(self, trainer, pl_module):
+            seen.append(
+                (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+            )
+
+    x, y = _regression_data()
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        fit(_linear(), (x, y), (x, y), TrainConfig(task="regression", epochs=1), callbacks=[Probe()])
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+    assert seen == [(True, False)]
+
+
+def test_make_metrics_are_the_labs_per_task():
+    """SimpleModule's metrics: MAE and R^2 for regression, binary accuracy, multiclass accuracy
+    over ``num_classes``."""
+    from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
+    from torchmetrics.regression import MeanAbsoluteError, R2Score
+
+    from islp_ch10.training import make_metrics
+
+    reg = make_metrics("regression")
+    assert set(reg) == {"mae", "r2"} and isinstance(reg["mae"], MeanAbsoluteError) and isinstance(reg["r2"], R2Score)
+    [(name, acc)] = make_metrics("binary").items()
+    assert name == "accuracy" and isinstance(acc, BinaryAccuracy)
+    [(name, acc)] = make_metrics("multiclass", num_classes=4).items()
+    assert name == "accuracy" and isinstance(acc, MulticlassAccuracy) and acc.num_classes == 4
+
+
+def test_train_config_hands_its_optimiser_and_run_settings_on():
+    """A TrainConfig's optimiser carries its lr and weight decay (none unless asked: the library
+    default is 0); an unknown optimiser is refused; its run half keeps every device setting."""
+    from islp_ch10.training import make_optimizer
+
+    params = list(torch.nn.Linear(2, 1).parameters())
+    assert make_optimizer("sgd", params, lr=0.1).defaults["weight_decay"] == 0.0
+    opt = TrainConfig(task="regression", optimizer="adam", lr=0.002, weight_decay=1e-4).make_optimizer(params)
+    assert isinstance(opt, torch.optim.Adam) and (opt.defaults["lr"], opt.defaults["weight_decay"]) == (0.002, 1e-4)
+    with pytest.raises(ValueError, match=r"^optimizer must be 'rmsprop', 'sgd' or 'adam', got 'lbfgs'$"):
+        TrainConfig(task="regression", optimizer="lbfgs")
+    config = TrainConfig(task="regression", seed=2, accelerator="gpu", devices=2, strategy="ddp", progress=True)
+    assert config.settings("islp") == RunSettings(2, "islp", "gpu", 2, "ddp", True)
+    with pytest.raises(ValueError, match=r"^path must be 'fast' or 'islp', got 'gpu'$"):
+        RunSettings(path="gpu")
+
+
+def test_in_memory_batches_and_the_epoch_loader():
+    """A data set of rows sliced per minibatch (one row by index too); x and y must agree in
+    length; the epoch loader yields one item per epoch, none for an empty set; the fast module
+    predicts as its network does."""
+    from islp_ch10.training import EpochLoader, FastModule, InMemoryBatches, _whole_batch
+
+    x, y = torch.arange(12.0).reshape(6, 2), torch.arange(6.0)
+    ds = InMemoryBatches(x, y)
+    xb, yb = ds[4]
+    assert torch.equal(xb, x[[4]]) and torch.equal(yb, y[[4]])
+    with pytest.raises(ValueError, match=r"^x has 6 rows but y has 5$"):
+        InMemoryBatches(x, y[:5])
+    assert len(EpochLoader(ds, batch_size=4, collate_fn=_whole_batch)) == 1
+    assert len(EpochLoader(InMemoryBatches(x[:0], y[:0]), batch_size=4, collate_fn=_whole_batch)) == 0
+    net = torch.nn.Linear(2, 1)
+    module = FastModule(net, TrainConfig(task="regression"), ds, None)
+    assert torch.equal(module(x), net(x))
+
+
+def test_a_fit_stopped_by_max_steps_mid_epoch_records_that_epoch():
+    """Stopping after 3 steps inside the first epoch (7 minibatches) still scores that epoch."""
+    train, test = _classification_data()
+    cfg = TrainConfig(task="multiclass", num_classes=3, epochs=5, batch_size=16, max_steps=3)
+    history = fit(_classifier(), train, test, cfg).history
+    assert len(history) == 1 and {"train_loss", "train_accuracy"} <= set(history[0])
+
+
+def test_csv_logs_are_stepped_by_epoch_and_hold_no_checkpoint(tmp_path):
+    """Lightning's CSV rows are indexed by epoch (``step`` = epoch); a fit writes no checkpoint."""
+    import csv
+
+    train, test = _classification_data()
+    cfg = TrainConfig(task="multiclass", num_classes=3, epochs=3, log_dir=str(tmp_path))
+    result = fit(_classifier(), train, test, cfg)
+    with open(f"{result.log_dir}/metrics.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(int(float(r["step"])), int(float(r["epoch"]))) for r in rows] == [(0, 0), (1, 1), (2, 2)]
+    assert list(tmp_path.rglob("*.ckpt")) == []
+
+
+def test_history_sent_back_from_workers_keeps_full_precision_and_integer_epochs():
+    class FakeTrainer:
+        callback_metrics: ClassVar[dict] = {}
+
+    worker, trainer = HistoryRecorder(), FakeTrainer()
+    worker.rows = [{"epoch": 0, "train_loss": 0.1}, {"epoch": 1, "train_loss": 1 / 3}]
+    worker.on_train_end(trainer, None)
+    rows = HistoryRecorder().history(trainer)
+    assert rows == worker.rows and all(type(r["epoch"]) is int for r in rows)
