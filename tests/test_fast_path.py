@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from islp_ch10.training import HistoryRecorder, TrainConfig, fit
+from islp_ch10.training import HistoryRecorder, RunSettings, TrainConfig, fit
 
 PATHS = ("fast", "islp")
 
@@ -269,3 +269,301 @@ def test_max_steps_stops_both_paths_at_the_same_weights():
     assert all(torch.equal(a[k], b[k]) for k in a)
     one_more = fit(_classifier(), train, test, TrainConfig(**{**cfg, "max_steps": 4})).model.state_dict()
     assert not all(torch.equal(a[k], one_more[k]) for k in a)
+
+
+# ----------------------------------------------------------------------------- what a fit reports and where it runs
+class _Count(__import__("pytorch_lightning").Callback):
+    """Counts Lightning's batches per epoch and sanity checks, and notes where Lightning may write."""
+
+    def __init__(self):
+        self.batches, self.sanity, self.module, self.root, self.tmpdir = [], 0, None, None, "unset"
+
+    def on_sanity_check_start(self, trainer, pl_module):
+        self.sanity += 1
+
+    def on_train_start(self, trainer, pl_module):
+        import os
+
+        self.module, self.root, self.tmpdir = (
+            type(pl_module).__name__,
+            trainer.default_root_dir,
+            os.environ.get("TMPDIR"),
+        )
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.batches.append(0)
+
+    def on_train_batch_end(self, trainer, *args):
+        self.batches[-1] += 1
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_fit_result_names_its_path_run_and_wall_time(path):
+    """``FitResult.path`` and ``run`` say how the fit ran; ``wall_time`` is the training's duration
+    (positive, within the time the call took)."""
+    import time
+
+    x, y = _regression_data()
+    config = TrainConfig(task="regression", epochs=1, batch_size=60, seed=4)
+    start = time.perf_counter()
+    result = fit(_linear(), (x, y), (x, y), config, path=path)
+    took = time.perf_counter() - start
+    assert result.path == path and result.run == config.settings(path) and result.run.seed == 4
+    assert 0 < result.wall_time <= took
+
+
+@pytest.mark.parametrize(
+    ("path", "module", "batches", "sanity"), [("fast", "FastModule", 1, 0), ("islp", "SimpleModule", 4, 1)]
+)
+def test_the_fast_path_hands_lightning_epochs_the_book_path_minibatches(path, module, batches, sanity):
+    """``path="fast"`` trains :class:`FastModule`, one Lightning step per epoch, and skips
+    Lightning's validation sanity check; the book's path runs SimpleModule per minibatch
+    (96 training rows in batches of 24) after the sanity check, as the lab's Trainer does."""
+    x, y = _regression_data()
+    count = _Count()
+    config = TrainConfig(task="regression", epochs=2, batch_size=24, validation=0.2)
+    fit(_linear(), (x, y), (x[:10], y[:10]), config, path=path, callbacks=[count])
+    assert (count.module, count.batches, count.sanity) == (module, [batches, batches], sanity)
+
+
+def test_lightning_writes_into_the_fits_private_folder_or_log_dir(tmp_path):
+    """Without ``log_dir`` Lightning's root is the fit's own temporary folder (``islp-ch10-fit-*``),
+    removed afterwards, and TMPDIR is left alone (it is redirected only for spawned workers); with
+    ``log_dir`` the root is that folder."""
+    import os
+    from pathlib import Path
+
+    x, y = _regression_data()
+    count = _Count()
+    fit(_linear(), (x, y), (x, y), TrainConfig(task="regression", epochs=1), callbacks=[count])
+    root = Path(count.root)
+    assert root.name.startswith("islp-ch10-fit-") and not root.exists()
+    assert count.tmpdir == os.environ.get("TMPDIR")
+    logged = _Count()
+    config = TrainConfig(task="regression", epochs=1, log_dir=str(tmp_path), name="hitters-seed1")
+    result = fit(_linear(), (x, y), (x, y), config, callbacks=[logged])
+    assert logged.root == str(tmp_path)
+    assert Path(result.log_dir).parent == tmp_path / "hitters-seed1"
+
+
+def test_an_interrupted_fit_raises_instead_of_returning(monkeypatch):
+    """Lightning < 2.4 returns from fit after Ctrl-C with ``interrupted`` set: the model is
+    truncated, so fit raises (the CLI keeps the measurements made so far) rather than measure it
+    as the lab's.  (Lightning's SIGTERM flag, the other such case, cannot be simulated here:
+    Lightning 2.6 raises on it itself.)"""
+    import pytorch_lightning as pl
+
+    monkeypatch.setattr(pl.Trainer, "interrupted", property(lambda self: True))
+    x, y = _regression_data()
+    with pytest.raises(KeyboardInterrupt, match=r"^training interrupted after \d+ epoch\(s\)$"):
+        fit(_linear(), (x, y), (x, y), TrainConfig(task="regression", epochs=2))
+
+
+def test_the_book_path_prints_nothing(capfd):
+    """The book's path reads its test figures with ``Trainer.test``, whose results table is not
+    printed: a fit writes nothing to the terminal (the CLI's output is its own)."""
+    x, y = _regression_data()
+    result = fit(_linear(), (x, y), (x, y), TrainConfig(task="regression", epochs=1), path="islp")
+    assert set(result.extra["islp_test"]) >= {"test_loss"}
+    assert capfd.readouterr().out == ""
+
+
+def test_inputs_may_be_a_tensor_a_numpy_array_or_a_sparse_matrix():
+    """The same rows as a float32 tensor, a float32 numpy array or a scipy sparse matrix (float64,
+    as scipy builds them; densified per batch) give the same fit and test figures."""
+    import scipy.sparse as sp
+
+    x, y = _regression_data(n=60)
+    x = torch.where(x > 0.5, x, torch.zeros_like(x))  # mostly zeros, as a bag of words is
+    config = TrainConfig(task="regression", epochs=2, batch_size=16)
+    dense = fit(_linear(), (x, y), (x, y), config)
+    for given in (x.numpy(), sp.csr_matrix(x.numpy().astype(np.float64))):
+        other = fit(_linear(), (given, y), (given, y), config)
+        assert other.test == pytest.approx(dense.test, rel=1e-6)
+
+
+def test_the_non_finite_check_never_densifies_a_sparse_matrix():
+    """A sparse matrix is checked on its stored entries (the IMDB matrix would take gigabytes
+    dense); a lone NaN, even in a one-row set, is found."""
+    import scipy.sparse as sp
+
+    from islp_ch10.training import check_finite
+
+    class NoDense(sp.csr_matrix):
+        def toarray(self, *args, **kwargs):
+            raise AssertionError("densified")
+
+    m = NoDense(np.eye(3, dtype=np.float64))
+    check_finite(m, torch.zeros(3))
+    m.data[1] = np.nan
+    with pytest.raises(
+        ValueError, match=r"training inputs hold 1 non-finite value\(s\), the first \(nan\) at row 1, column 1;"
+    ):
+        check_finite(m, torch.zeros(3))
+    with pytest.raises(ValueError, match=r"training targets hold 1 non-finite value\(s\), the first \(nan\) at row 0"):
+        check_finite(torch.ones(1, 1), torch.tensor([float("nan")]))
+
+
+def test_evaluation_follows_training_onto_the_gpu(monkeypatch):
+    """After a fit that asked for a GPU (``gpu``, ``cuda`` or ``auto``) the test set is scored on
+    the GPU when one is present (simulated here), otherwise on the CPU."""
+    from islp_ch10.training import _eval_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for acc in ("gpu", "cuda", "auto"):
+        assert _eval_device(RunSettings(accelerator=acc)) == torch.device("cuda")
+    assert _eval_device(RunSettings(accelerator="cpu")) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _eval_device(RunSettings(accelerator="gpu")) == torch.device("cpu")
+
+
+def test_the_book_path_splits_validation_with_the_runs_seed():
+    """ISLP's SimpleDataModule draws the validation rows with the run's seed, as the fast path does:
+    with seed 5 both paths validate on the same rows, in the main process (no loader workers)."""
+    x, y = _regression_data()
+    config = TrainConfig(task="regression", epochs=1, batch_size=24, validation=0.25, seed=5)
+    workers = []
+
+    class Workers(__import__("pytorch_lightning").Callback):
+        def on_train_start(self, trainer, pl_module):
+            workers.append(trainer.train_dataloader.num_workers)
+
+    fast, book = (fit(_linear(), (x, y), (x, y), config, path=p, callbacks=[Workers()]) for p in PATHS)
+    assert fast.history[0]["valid_loss"] == pytest.approx(book.history[0]["valid_loss"], rel=1e-5)
+    assert workers == [0, 0]
+
+
+def test_a_lab_configuration_trains_every_epoch_without_a_step_limit():
+    """A LabConfig has no ``max_steps``: its fit runs all its epochs over all minibatches."""
+    from islp_ch10.lab_defaults import LabConfig
+
+    x, y = _regression_data()
+    lab = LabConfig(task="regression", epochs=3, batch_size=40, validation=None, metric="mae", source="notes 1")
+    count = _Count()
+    result = fit(_linear(), (x, y), (x, y), lab, run=RunSettings(), callbacks=[count])
+    assert len(result.history) == 3 and count.batches == [1, 1, 1]
+
+
+# ----------------------------------------------------------------------------- the pieces fit is made of
+def test_seed_everything_seeds_loader_workers_and_asks_for_deterministic_kernels(monkeypatch):
+    """Lightning's seeding with ``workers=True`` (loader workers seeded too) and torch's
+    deterministic algorithms, warning only where a kernel has none (CUDA)."""
+    import os
+
+    from islp_ch10.training import seed_everything
+
+    monkeypatch.delenv("PL_SEED_WORKERS", raising=False)
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        torch.use_deterministic_algorithms(False)
+        seed_everything(3)
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert os.environ["PL_SEED_WORKERS"] == "1"
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+def test_the_trainer_is_strictly_deterministic_on_the_cpu():
+    """On the CPU the lab's Trainer asks for deterministic kernels and errors (not warns) on one
+    without: bit-identical reruns are a claim (10.9/determinism)."""
+    import pytorch_lightning as pl
+
+    seen = []
+
+    class Probe(pl.Callback):
+        def on_train_start(self, trainer, pl_module):
+            seen.append(
+                (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+            )
+
+    x, y = _regression_data()
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        fit(_linear(), (x, y), (x, y), TrainConfig(task="regression", epochs=1), callbacks=[Probe()])
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+    assert seen == [(True, False)]
+
+
+def test_make_metrics_are_the_labs_per_task():
+    """SimpleModule's metrics: MAE and R^2 for regression, binary accuracy, multiclass accuracy
+    over ``num_classes``."""
+    from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
+    from torchmetrics.regression import MeanAbsoluteError, R2Score
+
+    from islp_ch10.training import make_metrics
+
+    reg = make_metrics("regression")
+    assert set(reg) == {"mae", "r2"} and isinstance(reg["mae"], MeanAbsoluteError) and isinstance(reg["r2"], R2Score)
+    [(name, acc)] = make_metrics("binary").items()
+    assert name == "accuracy" and isinstance(acc, BinaryAccuracy)
+    [(name, acc)] = make_metrics("multiclass", num_classes=4).items()
+    assert name == "accuracy" and isinstance(acc, MulticlassAccuracy) and acc.num_classes == 4
+
+
+def test_train_config_hands_its_optimiser_and_run_settings_on():
+    """A TrainConfig's optimiser carries its lr and weight decay (none unless asked: the library
+    default is 0); an unknown optimiser is refused; its run half keeps every device setting."""
+    from islp_ch10.training import make_optimizer
+
+    params = list(torch.nn.Linear(2, 1).parameters())
+    assert make_optimizer("sgd", params, lr=0.1).defaults["weight_decay"] == 0.0
+    opt = TrainConfig(task="regression", optimizer="adam", lr=0.002, weight_decay=1e-4).make_optimizer(params)
+    assert isinstance(opt, torch.optim.Adam) and (opt.defaults["lr"], opt.defaults["weight_decay"]) == (0.002, 1e-4)
+    with pytest.raises(ValueError, match=r"^optimizer must be 'rmsprop', 'sgd' or 'adam', got 'lbfgs'$"):
+        TrainConfig(task="regression", optimizer="lbfgs")
+    config = TrainConfig(task="regression", seed=2, accelerator="gpu", devices=2, strategy="ddp", progress=True)
+    assert config.settings("islp") == RunSettings(2, "islp", "gpu", 2, "ddp", True)
+    with pytest.raises(ValueError, match=r"^path must be 'fast' or 'islp', got 'gpu'$"):
+        RunSettings(path="gpu")
+
+
+def test_in_memory_batches_and_the_epoch_loader():
+    """A data set of rows sliced per minibatch (one row by index too); x and y must agree in
+    length; the epoch loader yields one item per epoch, none for an empty set; the fast module
+    predicts as its network does."""
+    from islp_ch10.training import EpochLoader, FastModule, InMemoryBatches, _whole_batch
+
+    x, y = torch.arange(12.0).reshape(6, 2), torch.arange(6.0)
+    ds = InMemoryBatches(x, y)
+    xb, yb = ds[4]
+    assert torch.equal(xb, x[[4]]) and torch.equal(yb, y[[4]])
+    with pytest.raises(ValueError, match=r"^x has 6 rows but y has 5$"):
+        InMemoryBatches(x, y[:5])
+    assert len(EpochLoader(ds, batch_size=4, collate_fn=_whole_batch)) == 1
+    assert len(EpochLoader(InMemoryBatches(x[:0], y[:0]), batch_size=4, collate_fn=_whole_batch)) == 0
+    net = torch.nn.Linear(2, 1)
+    module = FastModule(net, TrainConfig(task="regression"), ds, None)
+    assert torch.equal(module(x), net(x))
+
+
+def test_a_fit_stopped_by_max_steps_mid_epoch_records_that_epoch():
+    """Stopping after 3 steps inside the first epoch (7 minibatches) still scores that epoch."""
+    train, test = _classification_data()
+    cfg = TrainConfig(task="multiclass", num_classes=3, epochs=5, batch_size=16, max_steps=3)
+    history = fit(_classifier(), train, test, cfg).history
+    assert len(history) == 1 and {"train_loss", "train_accuracy"} <= set(history[0])
+
+
+def test_csv_logs_are_stepped_by_epoch_and_hold_no_checkpoint(tmp_path):
+    """Lightning's CSV rows are indexed by epoch (``step`` = epoch); a fit writes no checkpoint."""
+    import csv
+
+    train, test = _classification_data()
+    cfg = TrainConfig(task="multiclass", num_classes=3, epochs=3, log_dir=str(tmp_path))
+    result = fit(_classifier(), train, test, cfg)
+    with open(f"{result.log_dir}/metrics.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(int(float(r["step"])), int(float(r["epoch"]))) for r in rows] == [(0, 0), (1, 1), (2, 2)]
+    assert list(tmp_path.rglob("*.ckpt")) == []
+
+
+def test_history_sent_back_from_workers_keeps_full_precision_and_integer_epochs():
+    class FakeTrainer:
+        callback_metrics: ClassVar[dict] = {}
+
+    worker, trainer = HistoryRecorder(), FakeTrainer()
+    worker.rows = [{"epoch": 0, "train_loss": 0.1}, {"epoch": 1, "train_loss": 1 / 3}]
+    worker.on_train_end(trainer, None)
+    rows = HistoryRecorder().history(trainer)
+    assert rows == worker.rows and all(type(r["epoch"]) is int for r in rows)

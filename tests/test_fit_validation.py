@@ -11,6 +11,8 @@ rows, ``epochs=-1`` trained forever).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -157,3 +159,175 @@ def test_valid_input_still_trains():
     config = TrainConfig(task="multiclass", num_classes=3, epochs=1, batch_size=N, validation=N - 1)
     result = fit(factory, (_x(), _labels()), (_x(1), _labels(n=1)), config)
     assert factory.built == 1 and len(result.history) == 1
+
+
+# ----------------------------------------------------------------------------- edges of the configuration
+@pytest.mark.parametrize("value", [0, -2, 1.5])
+def test_max_steps_is_minus_one_or_a_positive_count(value):
+    """``max_steps``: -1 (no limit) or an integer >= 1, in a TrainConfig and as fit's argument."""
+    match = rf"max_steps must be -1 \(no limit\) or an integer >= 1, got {value}"
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(task="regression", max_steps=value)
+    refused((_x(), torch.zeros(N)), (_x(), torch.zeros(N)), REGRESSION, match, max_steps=value)
+
+
+def test_the_edges_that_are_right_are_accepted():
+    """One held-out row, a fraction just under 1, two classes, one step and no limit are valid;
+    a fraction of exactly 1 is not."""
+    for kw in ({"validation": 1}, {"validation": 0.999}, {"max_steps": 1}, {"max_steps": -1}):
+        TrainConfig(task="regression", **kw)
+    TrainConfig(task="multiclass", num_classes=2)
+    with pytest.raises(ValueError, match=r"validation as a fraction must lie strictly between 0 and 1, got 1\.0"):
+        TrainConfig(task="regression", validation=1.0)
+    with pytest.raises(ValueError, match=r"^task 'multiclass' needs num_classes$"):
+        TrainConfig(task="multiclass")
+    x, y = _x(), torch.zeros(N)
+    assert len(fit(Factory(), (x, y), (x, y), REGRESSION, max_steps=-1).history) == 1
+
+
+def test_a_length_mismatch_in_the_training_set_alone_is_refused_with_both_counts():
+    refused((_x(), torch.zeros(N - 1)), (_x(), torch.zeros(N)), REGRESSION, rf"train {N} vs {N - 1}, test {N} vs {N}")
+    refused((_x(), torch.zeros(N)), (_x(5), torch.zeros(4)), REGRESSION, rf"train {N} vs {N}, test 5 vs 4")
+
+
+def test_a_non_finite_value_is_located_in_the_rows_own_shape():
+    """A 2-D row is located by column only; a row of shape (3, 4) also by its index in that shape."""
+    from islp_ch10.training import check_finite
+
+    x = torch.zeros(5, 4)
+    x[2, 3] = float("nan")
+    with pytest.raises(ValueError) as err:
+        check_finite(x, torch.zeros(5))
+    assert str(err.value) == (
+        "training inputs hold 1 non-finite value(s), the first (nan) at row 2, column 3; "
+        "remove or impute them before fitting"
+    )
+    maps = torch.zeros(5, 3, 4)
+    maps[1, 2, 1] = float("inf")
+    with pytest.raises(ValueError, match=r"at row 1, column 9 \(index \(2, 1\) of each \(3, 4\) row\);"):
+        check_finite(maps, torch.zeros(5), "test")
+
+
+def test_targets_are_checked_as_numpy_arrays_too():
+    """``check_targets`` takes what ``fit`` is given: numpy labels are checked like tensors."""
+    import numpy as np
+
+    from islp_ch10.training import check_targets
+
+    check_targets(np.arange(6) % 3, MULTI)
+    with pytest.raises(
+        ValueError, match=r"^train targets must hold one value per row, shape \(6,\), got shape \(6, 1\)"
+    ):
+        check_targets(np.zeros((6, 1), dtype=np.float32), REGRESSION)
+    with pytest.raises(ValueError, match=r"^train targets must hold one value per row, shape \(0,\), got shape \(\)"):
+        check_targets(torch.tensor(1.0), REGRESSION)
+
+
+def test_class_labels_of_bool_or_integral_float_dtype_name_row_0():
+    from islp_ch10.training import check_targets
+
+    with pytest.raises(ValueError, match=r"class labels must be integers \(torch.int64\), got torch.bool; row 0 holds"):
+        check_targets(torch.tensor([True, False]), MULTI)
+    with pytest.raises(ValueError, match=r"got torch.float32; row 0 holds 1.0$"):
+        check_targets(torch.tensor([1.0, 2.0]), MULTI)
+
+
+def test_a_label_equal_to_num_classes_is_out_of_range():
+    """Labels lie in 0..num_classes-1: a label of num_classes is refused, as is a negative one, and
+    both messages give that range."""
+    from islp_ch10.training import check_targets
+
+    with pytest.raises(ValueError, match=r"row 1 holds label 3, outside 0\.\.2; num_classes must be at least 4$"):
+        check_targets(torch.tensor([0, 3]), MULTI)
+    with pytest.raises(ValueError, match=r"row 1 holds class label -1; labels lie in 0\.\.2 \(num_classes=3\)$"):
+        check_targets(torch.tensor([0, -1]), MULTI)
+
+
+# ----------------------------------------------------------------------------- devices
+def test_a_device_combination_lightning_refuses_carries_lightnings_reason(capfd):
+    """``dp`` is a name Lightning knows (it refuses it with its own reason, the first line of which
+    the message carries); checking a combination prints nothing and leaves Lightning's logger as
+    it was."""
+    import logging
+
+    from islp_ch10.training import check_devices
+
+    chatter = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    level = chatter.level
+    with pytest.raises(ValueError) as err:
+        check_devices("cpu", "1", "dp")
+    message = str(err.value)
+    assert message.startswith("Lightning refuses --accelerator cpu --devices 1 --strategy dp: You selected an invalid")
+    assert "\n" not in message
+    assert check_devices("cpu", "1", "auto") == 1
+    assert capfd.readouterr().err == "" and chatter.level == level
+
+
+def test_device_options_name_what_is_accepted():
+    """``--devices``: ``auto``, a positive count or -1 (all); 0 and counts below -1 are refused with
+    the accepted forms; an unknown accelerator is refused with the known ones; ``cuda`` is a GPU
+    and, like ``gpu``, needs one; ``mps`` needs Apple's backend (absent here)."""
+    from islp_ch10.machine import ACCELERATORS
+    from islp_ch10.training import _parse_devices, check_devices
+
+    assert check_devices("cpu", "auto", "auto") == "auto"
+    assert _parse_devices("cpu", "-1") == -1  # "all devices", which Lightning's own check refuses for the CPU:
+    with pytest.raises(
+        ValueError, match=r"^Lightning refuses --accelerator cpu --devices -1 --strategy auto: `devices`"
+    ):
+        check_devices("cpu", "-1", "auto")
+    hint = "give a positive count, GPU indices such as 0,1, -1 (all) or auto"
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(ValueError, match=rf"^--devices '?{bad}'?: {re.escape(hint)}$"):
+            check_devices("cpu", bad, "auto")
+    with pytest.raises(
+        ValueError, match=rf"^--accelerator 'quantum' is not one of {re.escape(', '.join(ACCELERATORS))}$"
+    ):
+        check_devices("quantum", "1", "auto")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"^--accelerator cuda: this machine has no usable CUDA GPU"):
+            check_devices("cuda", "1", "auto")
+    if not torch.backends.mps.is_available():
+        with pytest.raises(
+            ValueError, match=r"^--accelerator mps: Apple's MPS backend is not available here; use --accelerator cpu$"
+        ):
+            check_devices("mps", "1", "auto")
+
+
+def test_gpu_device_lists_and_counts_are_checked_against_the_gpus_present(monkeypatch):
+    """On a machine with two GPUs (simulated: ``torch.cuda.device_count`` says 2): indices ``0,1``
+    (a trailing comma allowed) and a count of 2 are accepted, for ``gpu`` and ``cuda``; index 2, a
+    count of 3, a negative index, or indices with another accelerator are refused, naming why."""
+    from islp_ch10.training import _parse_devices
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for acc in ("gpu", "cuda"):
+        assert _parse_devices(acc, "0,1") == [0, 1] and _parse_devices(acc, " 1, ") == [1]
+        assert _parse_devices(acc, "2") == 2
+        with pytest.raises(ValueError, match=r"^--devices 0,2: this machine has 2 GPU\(s\)$"):
+            _parse_devices(acc, "0,2")
+        with pytest.raises(ValueError, match=r"^--devices 3: this machine has 2 GPU\(s\)$"):
+            _parse_devices(acc, "3")
+        with pytest.raises(ValueError, match=r"^--devices '-1,0': a list of indices needs --accelerator gpu; give a"):
+            _parse_devices(acc, "-1,0")
+        with pytest.raises(ValueError, match=r"^--devices '0,x': give a positive count"):
+            _parse_devices(acc, "0,x")
+    with pytest.raises(ValueError, match=r"^--devices '0,1': a list of indices needs --accelerator gpu"):
+        _parse_devices("cpu", "0,1")
+    with pytest.raises(ValueError, match=r"^--devices ',': a list of indices needs --accelerator gpu"):
+        _parse_devices("gpu", ",")
+
+
+def test_path_and_run_settings_must_agree():
+    """``fit(path=...)`` with ``run=`` must name the run's own path; an unknown path is refused."""
+    x, y = _x(), torch.zeros(N)
+    assert fit(Factory(), (x, y), (x, y), REGRESSION, path="fast", run=RunSettings()).path == "fast"
+    refused(
+        (x, y),
+        (x, y),
+        REGRESSION,
+        r"^path='islp' contradicts run.path='fast'; give one of them$",
+        path="islp",
+        run=RunSettings(),
+    )
+    refused((x, y), (x, y), REGRESSION, r"^path must be 'fast' or 'islp', got 'gpu'$", path="gpu")
