@@ -8,25 +8,19 @@ comparison rejects a tampered artifact and a table that lost a claim.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+
+from islp_ch10.testing.fakes import load_tool
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE = REPO / "docs" / "compat.md"
 ARTIFACTS = REPO / "docs" / "compat"
 
 
-def _renderer():
-    spec = importlib.util.spec_from_file_location("render_compat", REPO / "tools" / "render_compat.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-render_compat = _renderer()
+render_compat = load_tool(REPO / "tools" / "render_compat.py")
 needs_artifacts = pytest.mark.skipif(
     not TABLE.exists() or not list(ARTIFACTS.glob("*.json")),
     reason="no matrix artifacts: run `python tools/matrix.py` (docs/tox.md)",

@@ -14,6 +14,7 @@ of a figure by a second route.  Each experiment runs once per process (``run_or_
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ import pytest
 from islp_ch10 import claims, experiments
 from islp_ch10.solvers import l1_path_problems
 from islp_ch10.testing.empirical import assert_meets_claim, pick, run_or_skip
+from islp_ch10.testing.fakes import load_tool
 from islp_ch10.training import RunSettings
 
 
@@ -165,15 +167,7 @@ def test_a_name_cannot_be_declared_twice():
 
 
 def _tool(name: str):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "tools" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"tools_{name}", path)
-    assert spec is not None and spec.loader is not None, path
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(Path(__file__).resolve().parent.parent / "tools" / f"{name}.py")
 
 
 def test_measurement_import_takes_claim_and_configuration_from_the_registry(tmp_path):

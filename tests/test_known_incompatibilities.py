@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 from islp_ch10.testing import plugin_known
+from islp_ch10.testing.fakes import INNER_RUN_ARGS
 
 
 def _entries(tmp_path, text):
@@ -85,10 +86,7 @@ def _run_with_table(pytester, monkeypatch, table_text):
             assert True
         """
     )
-    # -p no:socket as in the project's addopts: pytest-socket's own teardown would lift the outer run's guard
-    return pytester.runpytest_inprocess(
-        "-p", "islp_ch10.testing.plugin_known", "-p", "no:cacheprovider", "-p", "no:socket"
-    )
+    return pytester.runpytest_inprocess("-p", "islp_ch10.testing.plugin_known", *INNER_RUN_ARGS)
 
 
 def test_a_known_failure_is_reported_xfail_and_a_fixed_one_turns_red(pytester, monkeypatch):

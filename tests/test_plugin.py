@@ -445,7 +445,7 @@ def test_cuda_is_asked_once_and_only_when_a_gpu_test_is_collected(pytester, monk
     monkeypatch.setattr(plugin_markers, "cuda_available", lambda: asked.append(1) or False)
     gpu = "@pytest.mark.gpu\ndef test_on_gpu():\n    pass\n" if with_gpu_test else ""
     pytester.makepyfile(test_one=f"import pytest\n\ndef test_plain():\n    pass\n\n{gpu}")
-    result = pytester.runpytest_inprocess("-p", "islp_ch10.testing.plugin_markers", "-p", "no:cacheprovider", "-rs")
+    result = pytester.runpytest_inprocess("-p", "islp_ch10.testing.plugin_markers", *fakes.INNER_RUN_ARGS, "-rs")
     assert asked == ([1] if with_gpu_test else [])
     result.assert_outcomes(passed=1, skipped=1 if with_gpu_test else 0)
     if with_gpu_test:

@@ -21,6 +21,7 @@ import pytest
 
 from islp_ch10 import claims, judge
 from islp_ch10.testing import empirical
+from islp_ch10.testing.fakes import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 UNTRACED_FILE = ROOT / "docs" / "spreads" / "untraced.toml"
@@ -257,12 +258,7 @@ def test_one_machine_listing_rejects_a_stale_or_missing_line():
 
 # ----------------------------------------------------------------------------- tools/trace_spreads.py
 def _trace_tool():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("tools_trace_spreads", ROOT / "tools" / "trace_spreads.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(ROOT / "tools" / "trace_spreads.py")
 
 
 def test_the_tracing_tool_finds_the_catalogue_up_to_date(capsys):

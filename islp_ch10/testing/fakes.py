@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: register a fake data file, start a child process under the sandbox."""
+"""Helpers shared by the tests: register a fake data file, start a child process under the sandbox,
+load a script of the checkout's ``tools/`` folder as a module."""
 
 from __future__ import annotations
 
@@ -11,6 +12,26 @@ from pathlib import Path
 def file_sha256(path: str | os.PathLike) -> str:
     """The SHA-256 hex digest of a file's bytes."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+#: arguments every in-process pytester run of the suite passes: without ``-p no:socket`` (the
+#: project's addopts, which an inner run in a temporary folder does not read) pytest-socket loads
+#: in the inner session and its teardown lifts the outer run's network guard for every later test
+#: of the process (seen: ten guard tests of tests/test_plugin.py failing after tests/test_rng_guard.py)
+INNER_RUN_ARGS = ("-p", "no:socket", "-p", "no:cacheprovider")
+
+
+def load_tool(path: str | os.PathLike):
+    """The script at ``path`` (one of the checkout's ``tools/*.py``) imported as a module named
+    ``tools_<stem>``, so that a test can call its functions; ``tools/`` is not part of the package."""
+    import importlib.util
+
+    path = Path(path)
+    spec = importlib.util.spec_from_file_location(f"tools_{path.stem}", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def register(monkeypatch, root: Path, key: str) -> None:
