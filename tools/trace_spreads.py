@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from islp_ch10.machine import tag as _tag  # noqa: E402
+from islp_ch10 import judge, machine  # noqa: E402
 from islp_ch10.sweep import quoted  # noqa: E402
 
 SPREADS = ROOT / "docs" / "spreads"
@@ -116,7 +116,7 @@ def import_report(folder: Path) -> list[str]:
     """A reproduction report's per-experiment measurement files (one seed each) as sweep runs."""
     results = json.loads((folder / "results.json").read_text())
     env = results["environment"]
-    tag, threads = _tag(env["processor"]), env["torch_threads"]
+    tag, threads = machine.tag(env["processor"]), env["torch_threads"]
     out = []
     for mpath in sorted((folder / "measurements").glob("*.json")):
         m = json.loads(mpath.read_text())
@@ -210,6 +210,11 @@ def import_quoted(readme: Path) -> list[str]:
     return out
 
 
+def _label(claim: str, part: str | None) -> str:
+    """``claim`` or ``claim:part``, as the catalogue's lists and this tool's messages name a figure."""
+    return claim + (f":{part}" if part else "")
+
+
 def inline(table: dict[str, dict]) -> str:
     parts = [f'"{stem}" = {{ seeds = {t["seeds"]}, values = {t["values"]} }}' for stem, t in table.items()]
     return "spread_values = { " + ", ".join(parts) + " }"
@@ -265,7 +270,7 @@ def derive_thresholds(texts: dict[Path, str]) -> list[str]:
                 if derived is None or derived == claim.criterion(part)[1]:
                     continue
                 texts[path] = update(texts[path], cid, part, f"threshold = {derived!r}", key="threshold")
-                changed.append(f"{cid}" + (f":{part}" if part else "") + f" threshold -> {derived}")
+                changed.append(f"{_label(cid, part)} threshold -> {derived}")
     finally:
         claims.get = original
     return changed
@@ -277,7 +282,7 @@ def bands_table() -> str:
     from islp_ch10 import claims
 
     rows = [
-        "| figure | judged | band (K = 2) | rests on (configuration: seed values) |",
+        f"| figure | judged | band (K = {judge.K}) | rests on (configuration: seed values) |",
         "|---|---|---|---|",
     ]
     for c in sorted(claims.catalogue().values(), key=lambda c: c.id):
@@ -293,8 +298,7 @@ def bands_table() -> str:
                 f"{stem.partition('__')[2]}: {', '.join(repr(v) for v in values.values())}"
                 for stem, values in spread.items()
             )
-            label = c.id + (f":{part}" if part else "")
-            rows.append(f"| {label} | {judged} | [{lo:.6g}, {hi:.6g}] | {rests} |")
+            rows.append(f"| {_label(c.id, part)} | {judged} | [{lo:.6g}, {hi:.6g}] | {rests} |")
     return "\n".join(rows)
 
 
@@ -327,8 +331,8 @@ def main(argv: list[str]) -> int:
             continue
         if new != texts[path]:
             texts[path] = new
-            changed.append(f"{claim}" + (f":{part}" if part else ""))
-        key = f'"{claim}' + (f":{part}" if part else "") + '" = '
+            changed.append(_label(claim, part))
+        key = f'"{_label(claim, part)}" = '
         untraced = "\n".join(line for line in untraced.splitlines() if not line.startswith(key)) + "\n"
     changed += derive_thresholds(texts)
     if check:
