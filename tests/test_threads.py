@@ -42,7 +42,7 @@ def pool_share_problems(workers: int) -> list[str]:
     """The thread pools of this process that exceed a worker's share of the cores under ``-n workers``."""
     from threadpoolctl import threadpool_info
 
-    share = max(1, (os.cpu_count() or 1) // workers)
+    share = fixtures.worker_share(workers)
     pools = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
     pools.append(("torch", torch.get_num_threads()))
     return [f"{name}: {n} threads, a worker's share is {share}" for name, n in pools if n > share]

@@ -100,11 +100,16 @@ def share_cores(workers: int, environ=os.environ):
     import torch
     from threadpoolctl import threadpool_limits
 
-    share = max(1, (os.cpu_count() or 1) // workers)
+    share = worker_share(workers)
     torch.set_num_threads(share)
     for name in POOL_VARIABLES:
         environ.setdefault(name, str(share))
     return threadpool_limits(limits=share)
+
+
+def worker_share(workers: int) -> int:
+    """Threads per pool for one of ``workers`` processes sharing this machine's cores (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 #: the variables the BLAS and OpenMP runtimes read when they start
@@ -146,15 +151,13 @@ def _restore_torch_threads():
 
 @pytest.fixture
 def one_torch_thread():
-    """Run a test on one intra-op thread (restored afterwards).  For tiny tensors, waking torch's
-    thread pool costs milliseconds per call on a loaded 2-core machine and changes no value.
+    """Run a test on one intra-op thread (the autouse ``_restore_torch_threads``, set up before
+    it, restores the count afterwards).  For tiny tensors, waking torch's thread pool costs
+    milliseconds per call on a loaded 2-core machine and changes no value.
     Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
     import torch
 
-    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _data_scope(fixture_name, config) -> str:

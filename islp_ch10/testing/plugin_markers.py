@@ -71,7 +71,9 @@ def pytest_collection_modifyitems(config, items):
         names = {m.name for m in item.iter_markers()}
         if Path(item.path).resolve().is_relative_to(tests) and not names & set(TIER_MARKERS):
             item.add_marker(pytest.mark.fast)
-        if "gpu" in names and cuda is None:
-            cuda = cuda_available()
-        if "gpu" in names and not cuda:
-            item.add_marker(pytest.mark.skip(reason="needs CUDA: torch.cuda.is_available() is False on this machine"))
+        if "gpu" in names:
+            if cuda is None:
+                cuda = cuda_available()
+            if not cuda:
+                reason = "needs CUDA: torch.cuda.is_available() is False on this machine"
+                item.add_marker(pytest.mark.skip(reason=reason))
