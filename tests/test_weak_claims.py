@@ -215,24 +215,41 @@ def augmentation_problems(augment, seeds=AUG_SEEDS) -> list[str]:
     return out
 
 
-def test_translation_moves_each_image_by_its_own_whole_pixel_shift():
-    """The augmentation itself: every output is its input shifted by (dy, dx) in [-4, 4] with zero
-    fill, and the shifts differ between images (one shift for the whole batch would be a weaker
-    augmentation)."""
+def translation_problems(translate) -> list[str]:
+    """Where ``translate`` is not a per-image whole-pixel shift in [-4, 4] with zero fill."""
     torch.manual_seed(0)
     x = torch.rand(64, 1, 16, 16) + 1  # no zeros of its own, so zero fill shows where the border is
-    out = _translate(x)
-    shifts = set()
-    for img, moved in zip(x, out, strict=True):
+    out = translate(x)
+    problems, shifts = [], set()
+    for i, (img, moved) in enumerate(zip(x, out, strict=True)):
         found = [
             (dy, dx)
             for dy in range(-4, 5)
             for dx in range(-4, 5)
             if torch.equal(moved, torch.roll(img, (dy, dx), (1, 2)) * _window(dy, dx))
         ]
-        assert len(found) == 1
+        if len(found) != 1:
+            problems.append(f"image {i}: {len(found)} shifts in [-4, 4] reproduce it")
         shifts |= set(found)
-    assert len(shifts) > 10
+    if len(shifts) <= 10:
+        problems.append(f"only {len(shifts)} distinct shifts over 64 images")
+    return problems
+
+
+def test_translation_moves_each_image_by_its_own_whole_pixel_shift():
+    """The augmentation itself: every output is its input shifted by (dy, dx) in [-4, 4] with zero
+    fill, and the shifts differ between images (one shift for the whole batch would be a weaker
+    augmentation)."""
+    assert translation_problems(_translate) == []
+
+
+def test_translation_check_rejects_one_shift_for_the_whole_batch():
+    """Broken variant: torchvision's RandomAffine applied to the batch at once (one draw for all)."""
+    from torchvision.transforms import v2
+
+    assert translation_problems(v2.RandomAffine(degrees=0, translate=(0.25, 0.25))) == [
+        "only 1 distinct shifts over 64 images"
+    ]
 
 
 def _window(dy: int, dx: int) -> torch.Tensor:
