@@ -14,6 +14,8 @@
                                     set fixtures
 ``hypothesis_profiles``             ``HYPOTHESIS_PROFILE`` = dev / ci / thorough
 ``plugin_known``                    the known-incompatibilities table as strict xfail
+``plugin_gc``                       the start-up's objects frozen out of the garbage
+                                    collector's full passes
 ==================================  ====================================================
 
 They are loaded here, not through a ``pytest11`` entry point, so that installing the package
@@ -39,4 +41,5 @@ pytest_plugins = [
     "islp_ch10.testing.plugin_claims",
     "islp_ch10.testing.fixtures",
     "islp_ch10.testing.plugin_known",
+    "islp_ch10.testing.plugin_gc",
 ]

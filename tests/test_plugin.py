@@ -12,6 +12,7 @@ patches, are tried in ``tests/test_network_escapes.py``.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -450,3 +451,81 @@ def test_cuda_is_asked_once_and_only_when_a_gpu_test_is_collected(pytester, monk
     result.assert_outcomes(passed=1, skipped=1 if with_gpu_test else 0)
     if with_gpu_test:
         result.stdout.fnmatch_lines(["*needs CUDA: torch.cuda.is_available() is False*"])
+
+
+# ----------------------------------------------------------------------------- the garbage collector
+COLLECTOR_CHECKS = textwrap.dedent("""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    def test_the_start_up_is_frozen():
+        assert gc.get_freeze_count() > 0
+
+    def test_a_tests_cycles_are_collected_without_asking():
+        first = Node()
+        first.other = Node()
+        first.other.other = first
+        gone = weakref.ref(first)
+        del first
+        kept = [[] for _ in range(10_000)]  # enough new objects to start the collector, where it is on
+        assert gone() is None, len(kept)
+""")
+
+BROKEN_COLLECTOR_PLUGINS = {
+    "left_off": ["gc.collect()", "gc.freeze()"],
+    "never_frozen": ["gc.collect()", "gc.enable()"],
+}
+BROKEN_COLLECTOR_PLUGIN = textwrap.dedent("""
+    import gc
+    import pytest
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(config):
+        gc.disable()
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection(session):
+        try:
+            return (yield)
+        finally:
+            {settle}
+""")
+
+
+@pytest.mark.parametrize(
+    ("plugin", "failing"),
+    [
+        ("islp_ch10.testing.plugin_gc", set()),
+        ("left_off", {"test_a_tests_cycles_are_collected_without_asking"}),
+        ("never_frozen", {"test_the_start_up_is_frozen"}),
+    ],
+)
+def test_tests_run_with_the_collector_on_and_the_start_up_frozen(pytester, plugin, failing):
+    """The start-up's objects are frozen, and a test's own garbage is still collected unasked; the
+    same checks reject a plugin that never switches the collector back on and one that never
+    freezes.  (This process's own frozen objects are let go first, so that only the inner run's
+    plugin can make the freeze check pass, and frozen again afterwards.)"""
+    pytester.makepyfile(
+        test_collector=COLLECTOR_CHECKS,
+        **{
+            name: BROKEN_COLLECTOR_PLUGIN.replace("{settle}", "\n        ".join(settle))
+            for name, settle in BROKEN_COLLECTOR_PLUGINS.items()
+        },
+    )
+    pytester.syspathinsert()
+    gc.unfreeze()
+    try:
+        result = pytester.runpytest_inprocess("-p", plugin, *fakes.INNER_RUN_ARGS, "-rf")
+    finally:
+        gc.freeze()
+        gc.enable()
+    result.assert_outcomes(passed=2 - len(failing), failed=len(failing))
+    assert {line.split("::")[1].split(" ")[0] for line in result.outlines if line.startswith("FAILED")} == failing
+
+
+def test_this_process_runs_its_tests_with_the_collector_on():
+    """What the checks above state, in the process running this suite (each xdist worker)."""
+    assert gc.isenabled() and gc.get_freeze_count() > 0

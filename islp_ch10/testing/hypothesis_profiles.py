@@ -40,7 +40,7 @@ def register_profiles() -> None:
 
 def pytest_configure(config):
     """Where tests run: this process, or each xdist worker.  The ``pytest -n N`` controller runs no
-    test, so it skips importing hypothesis (0.8 s before the workers can start)."""
+    test and leaves the profiles to its workers."""
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         return
     with contextlib.suppress(ImportError):  # the package itself does not need hypothesis
