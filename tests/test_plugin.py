@@ -13,6 +13,7 @@ patches, are tried in ``tests/test_network_escapes.py``.
 from __future__ import annotations
 
 import gc
+import inspect
 import json
 import os
 import shutil
@@ -454,15 +455,25 @@ def test_cuda_is_asked_once_and_only_when_a_gpu_test_is_collected(pytester, monk
 
 
 # ----------------------------------------------------------------------------- the garbage collector
+def frozen(obj) -> bool:
+    """Whether ``obj`` (tracked by the collector) sits in the permanent generation, which
+    ``gc.get_objects()`` leaves out."""
+    return not any(o is obj for o in gc.get_objects())
+
+
 COLLECTOR_CHECKS = textwrap.dedent("""
     import gc
     import weakref
 
+    from test_plugin_helpers import frozen
+
     class Node:
         pass
 
+    MADE_AT_COLLECTION = [Node()]
+
     def test_the_start_up_is_frozen():
-        assert gc.get_freeze_count() > 0
+        assert frozen(MADE_AT_COLLECTION)
 
     def test_a_tests_cycles_are_collected_without_asking():
         first = Node()
@@ -473,10 +484,9 @@ COLLECTOR_CHECKS = textwrap.dedent("""
         kept = [[] for _ in range(10_000)]  # enough new objects to start the collector, where it is on
         assert gone() is None, len(kept)
 """)
-
 BROKEN_COLLECTOR_PLUGINS = {
-    "left_off": ["gc.collect()", "gc.freeze()"],
-    "never_frozen": ["gc.collect()", "gc.enable()"],
+    "left_off": ["gc.freeze()"],
+    "never_frozen": ["gc.enable()"],
 }
 BROKEN_COLLECTOR_PLUGIN = textwrap.dedent("""
     import gc
@@ -504,28 +514,29 @@ BROKEN_COLLECTOR_PLUGIN = textwrap.dedent("""
     ],
 )
 def test_tests_run_with_the_collector_on_and_the_start_up_frozen(pytester, plugin, failing):
-    """The start-up's objects are frozen, and a test's own garbage is still collected unasked; the
-    same checks reject a plugin that never switches the collector back on and one that never
-    freezes.  (This process's own frozen objects are let go first, so that only the inner run's
-    plugin can make the freeze check pass, and frozen again afterwards.)"""
+    """What a test module builds at collection is frozen, and a test's own garbage is still
+    collected unasked; the same checks reject a plugin that never switches the collector back on
+    and one that never freezes."""
     pytester.makepyfile(
         test_collector=COLLECTOR_CHECKS,
+        test_plugin_helpers=f"import gc\n\n\n{inspect.getsource(frozen)}",
         **{
             name: BROKEN_COLLECTOR_PLUGIN.replace("{settle}", "\n        ".join(settle))
             for name, settle in BROKEN_COLLECTOR_PLUGINS.items()
         },
     )
     pytester.syspathinsert()
-    gc.unfreeze()
     try:
-        result = pytester.runpytest_inprocess("-p", plugin, *fakes.INNER_RUN_ARGS, "-rf")
+        result = pytester.runpytest_inprocess("-p", plugin, *fakes.INNER_RUN_ARGS, "-rf", "test_collector.py")
     finally:
-        gc.freeze()
-        gc.enable()
+        gc.enable()  # a broken plugin leaves it off in this process
     result.assert_outcomes(passed=2 - len(failing), failed=len(failing))
     assert {line.split("::")[1].split(" ")[0] for line in result.outlines if line.startswith("FAILED")} == failing
 
 
-def test_this_process_runs_its_tests_with_the_collector_on():
+MADE_AT_COLLECTION = [object()]
+
+
+def test_this_process_runs_its_tests_with_the_collector_on_and_its_start_up_frozen():
     """What the checks above state, in the process running this suite (each xdist worker)."""
-    assert gc.isenabled() and gc.get_freeze_count() > 0
+    assert gc.isenabled() and frozen(MADE_AT_COLLECTION)
