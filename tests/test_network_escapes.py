@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 import pytest_socket
 
-from islp_ch10.testing import netns, sandbox
+from islp_ch10.testing import fakes, netns, sandbox
 from islp_ch10.testing.plugin_guard import GUARD
 
 BLOCKED = (pytest_socket.SocketBlockedError, pytest_socket.SocketConnectBlockedError)
@@ -303,7 +303,7 @@ def _inner_run(routed, pytester, probe_file, *args, conftest=None) -> tuple[list
     pytester.makepyfile(test_inner=INNER_TEST)
     if conftest is not None:
         pytester.makeconftest(conftest)
-    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", *args]
+    argv = [sys.executable, "-m", "pytest", *fakes.INNER_RUN_ARGS, "-s", *args]
     out = subprocess.run(
         [*routed, *argv],
         cwd=pytester.path,
@@ -360,7 +360,7 @@ def test_namespace_mode_refuses_to_run_without_one(routed, pytester, probe_file)
         'pytest_plugins = ["islp_ch10.testing.plugin_guard"]\n'
     )
     out = subprocess.run(
-        [*routed, sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--network-guard=namespace"],
+        [*routed, sys.executable, "-m", "pytest", *fakes.INNER_RUN_ARGS, "--network-guard=namespace"],
         cwd=pytester.path,
         capture_output=True,
         text=True,

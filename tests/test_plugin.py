@@ -37,10 +37,9 @@ REMOTE = [("93.184.216.34", 443), ("2606:2800:220:1::", 80, 0, 0), ("pypi.org", 
 LOOPBACK = [("127.0.0.1", 9), ("localhost", 9), ("::1", 9, 0, 0)]
 LOOKALIKES = ["localhost.example.com", "127.0.0.1.example.com", "localhost-1", "::1.example.com"]
 INNER_PLUGINS = [
+    *fakes.INNER_RUN_ARGS,
     "-p",
-    "no:socket",
-    "-p",
-    "no:cacheprovider",
+    "xdist",
     "-p",
     "islp_ch10.testing.plugin_claims",
     "-p",
@@ -396,7 +395,7 @@ def _pytest_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "pytest"]
 
 
-@pytest.mark.slow  # one full collection of the suite in a child (10-20 s); CI's slow stage runs it
+@pytest.mark.slow  # one full collection of the suite in a child (3.2 s on an idle 2-core machine); CI's slow stage runs it
 def test_headline_gpu_benchmark_command_collects_the_gpu_benchmarks():
     """``pytest -m gpu --benchmark --collect-only -q`` from the root lists the GPU tests and the conv
     and LSTM GPU benchmark groups (issue 11: it used to list tests/ only)."""

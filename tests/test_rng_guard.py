@@ -64,7 +64,7 @@ def test_next_finds_the_thread_count_the_first_found():
 def _run(pytester, *plugins, tests=TWO_TESTS):
     pytester.makepyfile(test_two=tests)
     args = [arg for plugin in plugins for arg in ("-p", plugin)]
-    return pytester.runpytest_inprocess(*args, *INNER_RUN_ARGS, "-p", "no:randomly", "-n", "0")
+    return pytester.runpytest_inprocess(*args, *INNER_RUN_ARGS)
 
 
 def test_a_test_that_reseeds_every_generator_leaves_them_unchanged_for_the_next(pytester):

@@ -14,11 +14,14 @@ def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-#: arguments every in-process pytester run of the suite passes: without ``-p no:socket`` (the
-#: project's addopts, which an inner run in a temporary folder does not read) pytest-socket loads
-#: in the inner session and its teardown lifts the outer run's network guard for every later test
-#: of the process (seen: ten guard tests of tests/test_plugin.py failing after tests/test_rng_guard.py)
-INNER_RUN_ARGS = ("-p", "no:socket", "-p", "no:cacheprovider")
+#: arguments every inner pytest run of the suite passes, in this process (pytester) or a child: an
+#: inner run in a temporary folder does not read the project's addopts, so it names its plugins and
+#: loads no others, as the project's own runs do.  Autoloaded, pytest-socket's teardown would lift
+#: the outer run's network guard for every later test of an in-process run's process (seen: ten
+#: guard tests of tests/test_plugin.py failing after tests/test_rng_guard.py), and a child run would
+#: start 0.6 s slower (1 s more under ``-n 2``) assertion-rewriting all of hypothesis where
+#: bytecode is not cached.
+INNER_RUN_ARGS = ("--disable-plugin-autoload", "-p", "no:cacheprovider")
 
 
 def load_tool(path: str | os.PathLike):
