@@ -10,8 +10,10 @@ between this trained model and chance (1/3).
 
 import pytest
 import torch
+import torch.distributed as dist
 
-from islp_ch10.training import TrainConfig, fit
+from islp_ch10 import training
+from islp_ch10.training import EndProcessGroupAtExit, RunSettings, TrainConfig, fit, make_trainer
 
 TOLERANCE = 0.03
 
@@ -61,3 +63,51 @@ def test_ddp_two_processes_matches_single_process(tmp_path):
     # the weights came back from the worker processes: they differ from a fresh initialisation
     torch.manual_seed(0)
     assert not torch.equal(ddp.model[0].weight, small_net()[0].weight)
+
+
+# ----------------------------------------------------------------------------- a rank's exit
+def exit_problems(callback, monkeypatch, store) -> list[str]:
+    """What keeps ``callback`` from having a rank destroy its process group at exit: checked on a
+    one-rank gloo group in this process (a file store, no network), with the exit handlers
+    recorded instead of registered."""
+    registered: list = []
+    monkeypatch.setattr(training.atexit, "register", registered.append)
+    training._destroy_process_group_at_exit.cache_clear()
+    problems = []
+    try:
+        callback.setup(None, None, "fit")
+        if registered:
+            problems.append(f"registered {registered} with no process group")
+        dist.init_process_group("gloo", init_method=f"file://{store}", rank=0, world_size=1)
+        callback.setup(None, None, "fit")
+        callback.setup(None, None, "validate")
+        if len(registered) != 1:
+            problems.append(f"{len(registered)} exit handlers registered for one process group")
+        for handler in registered:
+            handler()
+        if dist.is_initialized():
+            problems.append("the process group is alive after the exit handlers ran")
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        training._destroy_process_group_at_exit.cache_clear()
+    return problems
+
+
+class _ForgetsTheGroup(EndProcessGroupAtExit):
+    def setup(self, trainer, pl_module, stage):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("callback", "rejected"), [(EndProcessGroupAtExit(), False), (_ForgetsTheGroup(), True)], ids=["ours", "forgets"]
+)
+def test_a_rank_destroys_its_process_group_when_it_exits(monkeypatch, tmp_path, callback, rejected):
+    """Once per process, and only where a process group exists; a callback that never registers
+    the handler is rejected."""
+    assert bool(exit_problems(callback, monkeypatch, tmp_path / "store")) is rejected
+
+
+def test_every_trainer_has_the_exit_callback():
+    trainer = make_trainer(1, RunSettings())
+    assert sum(isinstance(c, EndProcessGroupAtExit) for c in trainer.callbacks) == 1
