@@ -381,6 +381,9 @@ def test_implicit_ridge():
 @pytest.mark.claim("10.7/implicit-ridge")
 @given(problem=hs.least_squares_problems(min_rows=1, max_rows=5, min_cols=6, max_cols=10), steps=st.integers(1, 30))
 @example(problem=(np.ones((2, 6)), np.ones(2)), steps=1)  # rank-deficient: pinv's default cut-off failed here
+# a singular value (2.2e-15) between pinv's default cut-off (1e-15 * s_max = 2e-15) and the rank
+# tolerance (6 * eps * s_max = 2.7e-15): found by hypothesis; the two must count the same rank
+@example(problem=(np.array([[2.0] + [1e-15] * 5, [1e-15] * 6]), np.ones(2)), steps=1)
 def test_implicit_ridge_hypothesis(problem, steps):
     """Every iterate from zero lies in the row space of X, as the minimum-norm solution does."""
     X, y = problem
@@ -396,7 +399,7 @@ def test_implicit_ridge_hypothesis(problem, steps):
     P = ref_opt.row_space_projector(X)
     scale = 1.0 + np.abs(theta).max()
     np.testing.assert_allclose(P @ theta, theta, rtol=0, atol=1e-8 * scale)
-    theta_min = min_norm_lstsq(X, y)
+    theta_min = min_norm_lstsq(X, y, rcond=max(X.shape) * np.finfo(np.float64).eps)  # the projector's rank
     np.testing.assert_allclose(P @ theta_min, theta_min, rtol=0, atol=1e-8 * (1.0 + np.abs(theta_min).max()))
 
 
