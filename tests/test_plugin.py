@@ -395,7 +395,7 @@ def _pytest_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "pytest"]
 
 
-@pytest.mark.slow  # one full collection of the suite in a child (3.2 s on an idle 2-core machine); CI's slow stage runs it
+@pytest.mark.slow  # a full collection of the suite in a child (3.2 s on an idle 2-core machine): the slow tier
 def test_headline_gpu_benchmark_command_collects_the_gpu_benchmarks():
     """``pytest -m gpu --benchmark --collect-only -q`` from the root lists the GPU tests and the conv
     and LSTM GPU benchmark groups (issue 11: it used to list tests/ only)."""
