@@ -573,15 +573,6 @@ class FastModule(pl.LightningModule):
         self.trainer.callback_metrics.update({k: torch.tensor(v) for k, v in figures.items()})
 
 
-class _StopOnSigterm(pl.Callback):
-    """Ends training at the next batch once Lightning's own SIGTERM handler has set its flag
-    (Lightning < 2.4 replaces the caller's handler during fit and would otherwise train on)."""
-
-    def on_train_batch_end(self, trainer, *args) -> None:
-        if getattr(trainer, "received_sigterm", False):
-            trainer.should_stop = True
-
-
 class EndProcessGroupAtExit(pl.Callback):
     """Each rank of a distributed fit destroys its process group when its process exits.
 
@@ -895,7 +886,7 @@ def fit(
         trainer = make_trainer(
             config.epochs,
             run,
-            [*callbacks, recorder, _StopOnSigterm()],
+            [*callbacks, recorder],
             root_dir,
             sanity_check=run.path == "islp",
             max_steps=max_steps,
@@ -904,8 +895,9 @@ def fit(
         )
         trainer.fit(module, datamodule=dm)
         if getattr(trainer, "received_sigterm", False):
-            # Lightning < 2.4 installs its own SIGTERM handler during fit, which only sets this flag
-            # (_StopOnSigterm then ends the epoch): the run was terminated, not finished.
+            # Lightning (2.2 to 2.6) notes a SIGTERM in this flag and raises SIGTERMException after
+            # the batch it arrived in; one that arrives once the last epoch is over (its end hooks)
+            # leaves fit to return with the flag set: the run was terminated, not finished.
             raise Terminated(f"terminated (SIGTERM) after {trainer.current_epoch} epoch(s)")
         if getattr(trainer, "interrupted", False):
             # Lightning < 2.4 catches Ctrl-C inside fit, stops "gracefully" and returns as if the fit had

@@ -4,6 +4,8 @@ what callbacks see on both paths."""
 from __future__ import annotations
 
 import math
+import os
+import signal
 import tempfile
 from typing import ClassVar
 
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from islp_ch10.errors import Terminated
 from islp_ch10.training import HistoryRecorder, RunSettings, TrainConfig, fit
 
 PATHS = ("fast", "islp")
@@ -357,6 +360,70 @@ def test_an_interrupted_fit_raises_instead_of_returning(monkeypatch):
     x, y = _regression_data()
     with pytest.raises(KeyboardInterrupt, match=r"^training interrupted after \d+ epoch\(s\)$"):
         fit(_linear(), (x, y), (x, y), TrainConfig(task="regression", epochs=2))
+
+
+class _Sigterm(__import__("pytorch_lightning").Callback):
+    """Sends this process SIGTERM after Lightning's training batch ``at`` (or, with ``at=None``,
+    once training has ended, after Lightning's last look at its flag) and counts the batches."""
+
+    def __init__(self, at):
+        self.at, self.batches = at, 0
+
+    def on_train_batch_end(self, trainer, *args):
+        self.batches += 1
+        if self.batches == self.at:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def on_train_end(self, trainer, pl_module):
+        if self.at is None:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.fixture
+def sigterm_noted():
+    """A SIGTERM handler that only notes the signal, as a caller of ``fit`` without the command
+    line's handler may have: Lightning (2.2 to 2.6) calls it beside its own, and this process lives."""
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    yield seen
+    signal.signal(signal.SIGTERM, previous)
+
+
+def sigterm_mid_epoch_problems() -> list[str]:
+    """A SIGTERM after batch 2 of an 8-batch epoch must end the fit there, with Lightning's
+    ``SIGTERMException``.  The book's path: Lightning sees each minibatch (the fast path hands it
+    one batch per epoch)."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    x, y = _regression_data(n=32)
+    sender = _Sigterm(at=2)
+    config = TrainConfig(task="regression", epochs=3, batch_size=4)
+    try:
+        fit(_linear(), (x, y), (x, y), config, callbacks=[sender], path="islp")
+    except SIGTERMException:
+        pass
+    else:
+        return ["the fit returned as if it had finished"]
+    return [] if sender.batches == 2 else [f"{sender.batches} batches trained after a SIGTERM at batch 2"]
+
+
+def test_a_sigterm_ends_a_fit_in_the_batch_it_arrives_in(sigterm_noted, monkeypatch):
+    """Lightning (2.2 to 2.6) does it; the check rejects a trainer that loses the signal (its flag
+    never set), which trains every epoch and returns."""
+    import pytorch_lightning as pl
+
+    assert sigterm_mid_epoch_problems() == [] and sigterm_noted == [signal.SIGTERM]
+    monkeypatch.setattr(pl.Trainer, "received_sigterm", property(lambda self: False))
+    assert sigterm_mid_epoch_problems() == ["the fit returned as if it had finished"]
+
+
+def test_a_sigterm_after_the_last_epoch_is_still_a_termination(sigterm_noted):
+    """Lightning looks at its SIGTERM flag only while epochs run; one that arrives as training ends
+    leaves ``fit`` to return, and ``fit`` raises instead of passing the model on as finished."""
+    x, y = _regression_data(n=32)
+    with pytest.raises(Terminated, match=r"^terminated \(SIGTERM\) after \d+ epoch\(s\)$"):
+        fit(_linear(), (x, y), (x, y), TrainConfig(task="regression", epochs=1), callbacks=[_Sigterm(at=None)])
+    assert sigterm_noted == [signal.SIGTERM]
 
 
 def test_the_book_path_prints_nothing(capfd):
