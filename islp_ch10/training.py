@@ -894,12 +894,12 @@ def fit(
             name=getattr(config, "name", "run"),
         )
         trainer.fit(module, datamodule=dm)
-        if getattr(trainer, "received_sigterm", False):
+        if trainer.received_sigterm:
             # Lightning (2.2 to 2.6) notes a SIGTERM in this flag and raises SIGTERMException after
             # the batch it arrived in; one that arrives once the last epoch is over (its end hooks)
             # leaves fit to return with the flag set: the run was terminated, not finished.
             raise Terminated(f"terminated (SIGTERM) after {trainer.current_epoch} epoch(s)")
-        if getattr(trainer, "interrupted", False):
+        if trainer.interrupted:
             # Lightning < 2.4 catches Ctrl-C inside fit, stops "gracefully" and returns as if the fit had
             # ended: the truncated model would be measured as the lab's.  Re-raise instead.
             raise KeyboardInterrupt(f"training interrupted after {trainer.current_epoch} epoch(s)")
